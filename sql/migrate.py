@@ -1,0 +1,71 @@
+"""Apply the numbered files of `sql/schema/` in order, once each, recorded with a checksum."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from sql.queries import QUERIES
+
+SCHEMA_DIR = Path(__file__).parent / "schema"
+BOOTSTRAP = Path(__file__).parent / "schema_migrations.sql"
+
+
+class SchemaDrift(RuntimeError):
+    """An applied schema file was edited afterwards, or the database knows a file we do not."""
+
+
+@dataclass(frozen=True)
+class SchemaFile:
+    name: str
+    sql: str
+    checksum: str
+
+    @classmethod
+    def read(cls, path: Path) -> SchemaFile:
+        data = path.read_bytes()
+        return cls(path.name, data.decode(), hashlib.sha256(data).hexdigest())
+
+
+def schema_files(directory: Path = SCHEMA_DIR) -> list[SchemaFile]:
+    """The schema files in the order they apply (by file name: 001_, 002_, ...)."""
+    return [SchemaFile.read(p) for p in sorted(directory.glob("*.sql"))]
+
+
+def check_applied(applied: dict[str, str], files: list[SchemaFile]) -> list[SchemaFile]:
+    """Return the files still to apply; raise SchemaDrift when history and files disagree."""
+    known = {f.name: f for f in files}
+    for name, checksum in applied.items():
+        if name not in known:
+            raise SchemaDrift(f"database has schema file {name} applied, but sql/schema/ has no such file")
+        if known[name].checksum != checksum:
+            raise SchemaDrift(
+                f"schema file {name} changed after it was applied "
+                f"(applied sha256 {checksum[:12]}…, file now {known[name].checksum[:12]}…); "
+                "add a new numbered file instead of editing an applied one"
+            )
+    return [f for f in files if f.name not in applied]
+
+
+def migrate(conninfo: str, directory: Path = SCHEMA_DIR) -> list[str]:
+    """Apply pending schema files in one transaction under an advisory lock; return their names."""
+    files = schema_files(directory)
+    with psycopg.connect(conninfo) as conn:
+        conn.execute(QUERIES["take_migration_lock"])
+        conn.execute(BOOTSTRAP.read_text())
+        applied = dict(conn.execute(QUERIES["applied_migrations"]).fetchall())
+        pending = check_applied(applied, files)
+        for f in pending:
+            conn.execute(f.sql)
+            conn.execute(QUERIES["record_migration"], {"filename": f.name, "checksum": f.checksum})
+    return [f.name for f in pending]
+
+
+def pending_migrations(conn: psycopg.Connection, directory: Path = SCHEMA_DIR) -> list[str]:
+    """Names of schema files not yet applied (raises SchemaDrift on a changed file): for /health."""
+    row = conn.execute(QUERIES["migrations_table_exists"]).fetchone()
+    applied = dict(conn.execute(QUERIES["applied_migrations"]).fetchall()) if row and row[0] else {}
+    return [f.name for f in check_applied(applied, schema_files(directory))]

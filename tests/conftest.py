@@ -1,0 +1,52 @@
+"""Database fixtures: one server per session, one migrated template, one fresh database per test.
+
+Everything else asks for `db_url` (a fresh migrated database) or `conn` (a connection to it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from tests.pg import Databases, database_url, postgres_server
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    """Admin conninfo of the session's PostgreSQL server (see tests/pg.py for which one)."""
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def databases(pg_server_url: str) -> Iterator[Databases]:
+    dbs = Databases(pg_server_url)
+    try:
+        yield dbs
+    finally:
+        dbs.drop_all()
+
+
+@pytest.fixture(scope="session")
+def template_db(databases: Databases) -> str:
+    """Name of a database with every schema file applied, cloned for each test."""
+    return databases.create_migrated()
+
+
+@pytest.fixture
+def db_url(databases: Databases, template_db: str) -> Iterator[str]:
+    """Conninfo of a fresh, fully migrated database, dropped after the test."""
+    name = databases.create(template=template_db)
+    try:
+        yield database_url(databases.server_url, name)
+    finally:
+        databases.drop(name)
+
+
+@pytest.fixture
+def conn(db_url: str) -> Iterator[psycopg.Connection]:
+    """An autocommit connection to the test's fresh database."""
+    with psycopg.connect(db_url, autocommit=True) as c:
+        yield c
