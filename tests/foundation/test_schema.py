@@ -66,7 +66,8 @@ def test_results_notify_completion_with_the_public_request_id(db_url: str, conn:
     with psycopg.connect(db_url, autocommit=True) as listening:
         listening.execute("LISTEN prediction_completed")
         conn.execute(
-            "INSERT INTO prediction_results (request_id, prediction, probability, model_version, model_sha256)"
+            "INSERT INTO prediction_results"
+            " (request_id, prediction, probability, model_version, model_sha256)"
             " VALUES (%s, 0, 0.1, 'v1', %s)",
             [request, "0" * 64],
         )

@@ -1,0 +1,155 @@
+"""`make run`: PostgreSQL (embedded unless DATABASE_URL is set), schema, models, API, listener, UI.
+
+Ctrl-C (or SIGTERM) stops every process it started, then the embedded PostgreSQL, so nothing is
+left running.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sql.migrate import migrate  # noqa: E402
+from sql.settings import get_settings  # noqa: E402
+
+API_HOST, API_PORT, UI_PORT = "127.0.0.1", 8000, 8501
+RUN_DIR = ROOT / ".run"
+
+
+class Stop(Exception):
+    """Raised by the signal handler to unwind the launcher."""
+
+
+def _on_signal(signum: int, _frame: object) -> None:
+    raise Stop(signal.Signals(signum).name)
+
+
+def python(*args: str) -> list[str]:
+    return [sys.executable, *args]
+
+
+def dev_api_key(env: dict[str, str]) -> str | None:
+    """Create a fresh dashboard key in development, so writes are authenticated from the start."""
+    if os.environ.get("FUTURISYS_API_KEY"):
+        return os.environ["FUTURISYS_API_KEY"]
+    name = f"make-run-{time.strftime('%Y%m%d-%H%M%S')}"
+    out = subprocess.run(
+        python("-m", "service", "keys", "create", name, "--quiet"),
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode != 0:
+        print(f"warning: could not create an API key: {out.stderr.strip()}", file=sys.stderr)
+        return None
+    key = out.stdout.strip().splitlines()[-1]
+    RUN_DIR.mkdir(exist_ok=True)
+    (RUN_DIR / "api-key").write_text(key + "\n")
+    return key
+
+
+def start_processes(env: dict[str, str]) -> list[tuple[str, subprocess.Popen]]:
+    specs = [
+        ("api", python("-m", "service", "--host", API_HOST, "--port", str(API_PORT))),
+        ("listener", python("-m", "listener")),
+        (
+            "ui",
+            python(
+                "-m",
+                "streamlit",
+                "run",
+                "ui/app.py",
+                "--server.headless",
+                "true",
+                "--server.address",
+                API_HOST,
+                "--server.port",
+                str(UI_PORT),
+                "--browser.gatherUsageStats",
+                "false",
+            ),
+        ),
+    ]
+    return [(name, subprocess.Popen(cmd, cwd=ROOT, env=env)) for name, cmd in specs]
+
+
+def stop_processes(procs: list[tuple[str, subprocess.Popen]]) -> None:
+    for _, proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    deadline = time.monotonic() + 15
+    for name, proc in procs:
+        try:
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"{name} did not stop in time; killing it", file=sys.stderr)
+            proc.kill()
+            proc.wait()
+
+
+def supervise(procs: list[tuple[str, subprocess.Popen]]) -> None:
+    """Return when a child exits or our parent (make) goes away."""
+    parent = os.getppid()
+    while True:
+        for name, proc in procs:
+            if proc.poll() is not None:
+                print(f"{name} exited with code {proc.returncode}; stopping the rest", file=sys.stderr)
+                return
+        if os.getppid() != parent:
+            return
+        time.sleep(0.5)
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    settings = get_settings()
+    embedded = None
+    procs: list[tuple[str, subprocess.Popen]] = []
+    try:
+        url = settings.database_url
+        if url is None:
+            from sql.embedded import EmbeddedPostgres
+
+            embedded = EmbeddedPostgres(settings.embedded_pg_dir)
+            url = embedded.url()
+            print(f"embedded PostgreSQL: {settings.embedded_pg_dir} (DATABASE_URL={url})")
+        applied = migrate(url)
+        print("schema: " + (", ".join(applied) if applied else "up to date"))
+        env = {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
+        if subprocess.run(python("-m", "model_store"), cwd=ROOT, env=env).returncode != 0:
+            print("model store failed; see above", file=sys.stderr)
+            return 1
+        key = dev_api_key(env)
+        env["FUTURISYS_API_URL"] = f"http://{API_HOST}:{API_PORT}"
+        if key:
+            env["FUTURISYS_API_KEY"] = key
+        procs = start_processes(env)
+        print(f"\nAPI        http://{API_HOST}:{API_PORT}  (docs: /docs)")
+        print(f"dashboard  http://{API_HOST}:{UI_PORT}")
+        if key:
+            print(f"API key    {key}  (also in .run/api-key; send as X-API-Key)")
+        print("Ctrl-C stops everything.\n")
+        supervise(procs)
+    except Stop as stop:
+        print(f"\n{stop}: stopping…")
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stop_processes(procs)
+        if embedded is not None:
+            embedded.stop()
+            print("embedded PostgreSQL stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
