@@ -19,7 +19,9 @@ sys.path.insert(0, str(ROOT))
 from sql.migrate import migrate  # noqa: E402
 from sql.settings import get_settings  # noqa: E402
 
-API_HOST, API_PORT, UI_PORT = "127.0.0.1", 8000, 8501
+API_HOST = "127.0.0.1"
+API_PORT = int(os.environ.get("FUTURISYS_API_PORT", "8000"))
+UI_PORT = int(os.environ.get("FUTURISYS_UI_PORT", "8501"))
 RUN_DIR = ROOT / ".run"
 
 

@@ -1,0 +1,128 @@
+"""Fixtures of the dashboard tests: one real stack (API + listener, ENV=test) per test module.
+
+A module shares one disposable database and one API process: starting them per test would cost
+seconds each. Tests that need an empty history filter on their own model or time instead.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.pg import Databases, database_url
+from tests.stack import ROOT, free_port, process_env, running_api, running_listener
+
+APP = str(ROOT / "ui" / "app.py")
+STACK_ENV = {"ENV": "test"}
+
+EMPLOYEE: dict[str, Any] = {
+    "age": 41, "business_travel": "Travel_Rarely", "daily_rate": 1102, "department": "Sales",
+    "distance_from_home": 1, "education": "College", "education_field": "Life_Sciences",
+    "environment_satisfaction": "Medium", "gender": "Female", "hourly_rate": 94,
+    "job_involvement": "High", "job_level": 2, "job_role": "Sales_Executive", "job_satisfaction": "Very_High",
+    "marital_status": "Single", "monthly_income": 5993, "monthly_rate": 19479, "num_companies_worked": 8,
+    "over_time": "Yes", "percent_salary_hike": 11, "performance_rating": "Excellent",
+    "relationship_satisfaction": "Low", "stock_option_level": 0, "total_working_years": 8,
+    "training_times_last_year": 0, "work_life_balance": "Bad", "years_at_company": 6,
+    "years_in_current_role": 4, "years_since_last_promotion": 0, "years_with_curr_manager": 5,
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Stack:
+    api_url: str
+    api_key: str
+    db_url: str
+    logs: Path
+
+    def predict(self, features: dict[str, Any], model_name: str | None = None) -> dict[str, Any]:
+        """Submit one request straight to the API (test setup), waiting for its answer."""
+        body = {"features": features, **({"model_name": model_name} if model_name else {})}
+        response = httpx.post(
+            f"{self.api_url}/predictions/request",
+            params={"wait": 10},
+            json=body,
+            headers={"X-API-Key": self.api_key},
+            timeout=15,
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def log_text(self) -> str:
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in self.logs.glob("*.log")
+        )
+
+
+def create_api_key(db_url: str, name: str) -> str:
+    """A real API key, made the way an operator makes one (`python -m service keys create`)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "service", "keys", "create", name],
+        cwd=ROOT,
+        env=process_env(db_url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout.strip().splitlines()[0]
+
+
+def wait_for_listener(stack: Stack, listener: subprocess.Popen, timeout: float = 30.0) -> None:
+    """Block until the API's /metrics counts a live listener, so the first test is not a race."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if listener.poll() is not None:
+            raise RuntimeError(f"the listener exited with {listener.returncode}:\n{stack.log_text()}")
+        metrics = httpx.get(f"{stack.api_url}/metrics", timeout=5).text
+        if re.search(r"^prediction_listeners_alive [1-9]", metrics, re.MULTILINE):
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"no listener heartbeat within {timeout}s:\n{stack.log_text()}")
+
+
+@pytest.fixture(scope="module")
+def stack(
+    databases: Databases, template_db: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """API and listener on a fresh migrated database, with an API key, for the whole module."""
+    name = databases.create(template=template_db)
+    db_url = database_url(databases.server_url, name)
+    logs = tmp_path_factory.mktemp("ui-stack")
+    try:
+        key = create_api_key(db_url, "ui-tests")
+        with ExitStack() as procs:
+            api_url = procs.enter_context(running_api(db_url, env=STACK_ENV, log=logs / "api.log"))
+            listener = procs.enter_context(running_listener(db_url, env=STACK_ENV, log=logs / "listener.log"))
+            stack = Stack(api_url, key, db_url, logs)
+            wait_for_listener(stack, listener)
+            yield stack
+    finally:
+        databases.drop(name)
+
+
+@pytest.fixture
+def ui_env(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Stack:
+    """The dashboard pointed at the module's stack, with its key."""
+    monkeypatch.setenv("FUTURISYS_API_URL", stack.api_url)
+    monkeypatch.setenv("FUTURISYS_API_KEY", stack.api_key)
+    return stack
+
+
+@pytest.fixture
+def dead_api_url(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The dashboard pointed at a port where nothing listens."""
+    url = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("FUTURISYS_API_URL", url)
+    monkeypatch.setenv("FUTURISYS_API_TIMEOUT", "2")
+    return url

@@ -1,0 +1,214 @@
+"""The dashboard's pure parts: schema reading, CSV checks, monitoring figures, error wording. No server."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from ui.api_client import describe_validation, normalize_history_page
+from ui.batch_csv import check_csv, results_frame, template_csv
+from ui.monitoring import (
+    drift_frame,
+    from_history,
+    from_summary,
+    latency_percentiles,
+    probability_histogram,
+    prometheus_value,
+    requests_frame,
+    throughput,
+)
+from ui.schema import parse_metadata, snake_case
+
+META = {
+    "feature_schema": [
+        {"name": "age", "type": "integer", "minimum": 18, "maximum": 70, "description": "Age in years."},
+        {"name": "monthly_income", "type": "integer", "minimum": 1000, "maximum": 20000, "default": 4919},
+        {"name": "over_time", "type": "category", "categories": ["No", "Yes"], "description": "Overtime."},
+        {"name": "score", "type": "number", "minimum": 0.0, "maximum": 1.0},
+    ],
+    "target": {"name": "attrition"},
+    "threshold": 0.4,
+}
+SCHEMA = parse_metadata(META)
+
+
+def test_schema_reads_types_ranges_and_defaults() -> None:
+    features = SCHEMA.by_name()
+    assert features["age"].default_value() == 44, "midpoint when the API gives no default"
+    assert features["monthly_income"].default_value() == 4919, "the served default (median) wins"
+    assert features["over_time"].default_value() == "No"
+    assert features["score"].default_value() == 0.5
+    assert "Range 18–70" in features["age"].help_text()
+    assert SCHEMA.threshold == 0.4
+
+
+def test_headers_are_matched_forgivingly() -> None:
+    assert snake_case("BusinessTravel") == "business_travel"
+    assert snake_case(" Monthly Income ") == "monthly_income"
+    checked = check_csv(b"Age;MonthlyIncome;OverTime;Score\n30;5000;yes;0.2\n", SCHEMA)
+    assert checked.ok, checked.problems
+    assert checked.items == [{"age": 30, "monthly_income": 5000, "over_time": "Yes", "score": 0.2}]
+
+
+def test_each_bad_cell_is_named_by_row_and_column() -> None:
+    data = b"\n".join(
+        [
+            b"employee,age,monthly_income,over_time,score",
+            b"A,30,5000,No,0.1",
+            b"B,17,abc,Maybe,",
+            b"C,30.5,5000,Yes,2",
+        ]
+    )
+    checked = check_csv(data, SCHEMA)
+    problems = {(p.row, p.column): p.message for p in checked.problems}
+    assert problems == {
+        (2, "age"): "17 is below the minimum 18",
+        (2, "monthly_income"): "'abc' is not a number",
+        (2, "over_time"): "'Maybe' is not a known category (expected one of: No, Yes)",
+        (2, "score"): "is empty",
+        (3, "age"): "'30.5' is not a whole number",
+        (3, "score"): "2 is above the maximum 1",
+    }
+    assert checked.extra_columns == ["employee"]
+    assert not checked.ok
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [(b"", "not a readable CSV"), (b"\xff\xfe\x00", "not UTF-8"), (b"age,over_time\n", "column is missing")],
+)
+def test_unusable_files_are_refused_with_a_reason(data: bytes, message: str) -> None:
+    checked = check_csv(data, SCHEMA)
+    assert any(message in p.message for p in checked.problems), checked.problems
+
+
+def test_template_passes_its_own_check() -> None:
+    assert check_csv(template_csv(SCHEMA), SCHEMA).ok
+
+
+def test_results_keep_the_uploaded_rows_in_order() -> None:
+    frame = pd.DataFrame({"employee": ["A", "B"], "age": ["30", "40"]})
+    requests = [
+        {"request_id": "r1", "status": "completed", "result": {"prediction": 1, "probability": 0.8}},
+        {"request_id": "r2", "status": "failed", "result": None, "error": "boom"},
+    ]
+    out = results_frame(frame, requests)
+    assert list(out["employee"]) == ["A", "B"]
+    assert list(out["status"]) == ["completed", "failed"]
+    assert out["prediction"].tolist()[0] == 1 and pd.isna(out["prediction"].tolist()[1])
+    assert pd.isna(out["error"].iloc[0]) and out["error"].iloc[1] == "boom"
+
+
+def history_items() -> list[dict]:
+    def item(i: int, status: str, model: str, prob: float | None) -> dict:
+        created = pd.Timestamp("2025-01-01T10:00:00Z") + pd.Timedelta(seconds=20 * i)
+        result = None
+        if prob is not None:
+            done = created + pd.Timedelta(milliseconds=10 * (i + 1))
+            result = {"prediction": int(prob >= 0.5), "probability": prob, "created_at": done.isoformat()}
+        return {
+            "request_id": f"r{i}",
+            "model_name": model,
+            "status": status,
+            "created_at": created.isoformat(),
+            "result": result,
+        }
+
+    return [
+        item(0, "completed", "logistic", 0.1),
+        item(1, "completed", "logistic", 0.9),
+        item(2, "completed", "dummy", 0.5),
+        item(3, "failed", "dummy", None),
+        item(4, "pending", "dummy", None),
+    ]
+
+
+def test_history_gives_throughput_latency_statuses_and_probabilities() -> None:
+    frame = requests_frame(history_items())
+    assert frame["latency_ms"].round(3).dropna().tolist() == [10.0, 20.0, 30.0]
+    tp = throughput(frame, "1min").groupby("bucket")["count"].sum()
+    assert tp.tolist() == [3, 2]
+    by_status = throughput(frame, "1min").groupby("status")["count"].sum().to_dict()
+    assert by_status == {"completed": 3, "failed": 1, "pending": 1}
+    lat = latency_percentiles(frame["latency_ms"]).set_index("percentile")["ms"]
+    assert lat["p50"] == pytest.approx(20.0)
+    hist = probability_histogram(frame)
+    assert hist.groupby("model_name")["count"].sum().to_dict() == {"dummy": 1, "logistic": 2}
+    data = from_history(frame, "1min")
+    assert (data.requests, data.completed, data.failed) == (5, 3, 1)
+    assert data.listeners_alive is None and data.drift is None
+
+
+LISTENER = {
+    "hostname": "h",
+    "pid": 1,
+    "mode": "notify",
+    "started_at": "2025-01-01T09:00:00Z",
+    "stopped_at": None,
+}
+LISTENER |= {"processed": 20, "failed": 2}
+SUMMARY = {
+    "window": {"since": "2025-01-01T10:00:00Z", "until": "2025-01-01T11:00:00Z", "bucket_seconds": 60},
+    "requests": 23,
+    "status_counts": {"pending": 1, "running": 0, "completed": 20, "failed": 2},
+    "throughput": [
+        {"bucket": "2025-01-01T10:00:00Z", "pending": 0, "running": 0, "completed": 12, "failed": 2},
+        {"bucket": "2025-01-01T10:01:00Z", "pending": 1, "running": 0, "completed": 8, "failed": 0},
+    ],
+    "latency_ms": {"count": 20, "p50": 4.2, "p90": 8.1, "p95": 11.0, "p99": 35.5, "max": 120.3},
+    "probability_histogram": [{"model_name": "logistic", "bin_start": 0.0, "bin_end": 0.05, "count": 20}],
+    "listeners": [
+        {**LISTENER, "listener_id": "h:1:0", "last_seen_at": "2025-01-01T10:59:58Z", "alive": True},
+        {**LISTENER, "listener_id": "h:2:0", "last_seen_at": "2025-01-01T09:30:00Z", "alive": False},
+    ],
+    "drift": {"reference": "training data", "sample_size": 23, "features": [{"name": "age", "psi": 0.02}]},
+}  # fmt: skip
+
+
+def test_the_monitoring_summary_shape_asked_of_the_api_is_read_whole() -> None:
+    data = from_summary(SUMMARY)
+    assert (data.source, data.requests, data.completed, data.failed) == ("api", 23, 20, 2)
+    assert data.throughput.groupby("status")["count"].sum().to_dict() == {
+        "completed": 20,
+        "failed": 2,
+        "pending": 1,
+    }
+    assert data.latency_ms("p95") == 11.0
+    assert data.listeners_alive == 1
+    assert data.listeners["listener_id"].tolist() == ["h:1:0", "h:2:0"], "alive first"
+    assert data.drift["feature"].tolist() == ["age"]
+
+
+def test_drift_is_sorted_worst_first_and_banded() -> None:
+    frame = drift_frame({"features": [{"name": "age", "psi": 0.05}, {"name": "over_time", "psi": 0.4}]})
+    assert frame["feature"].tolist() == ["over_time", "age"]
+    assert frame["band"].tolist() == ["major shift", "stable"]
+
+
+def test_prometheus_samples_are_read_by_name_and_labels() -> None:
+    text = (
+        "# HELP prediction_listeners_alive Listeners\n"
+        "prediction_listeners_alive 2.0\n"
+        'prediction_queue_depth{status="pending"} 7.0\n'
+        'prediction_queue_depth{status="failed"} 1.0\n'
+    )
+    assert prometheus_value(text, "prediction_listeners_alive") == 2.0
+    assert prometheus_value(text, "prediction_queue_depth", status="failed") == 1.0
+    assert prometheus_value(text, "missing") is None
+
+
+def test_validation_errors_read_as_sentences() -> None:
+    detail = [
+        {"loc": ["body", "items", 3, "age"], "msg": "items[3].age: 150 is out of range [18, 70]"},
+        {"loc": ["query", "wait"], "msg": "Input should be less than or equal to 30"},
+    ]
+    assert describe_validation(detail) == [
+        "items[3].age: 150 is out of range [18, 70]",
+        "wait: Input should be less than or equal to 30",
+    ]
+    assert describe_validation("missing or invalid X-API-Key") == ["missing or invalid X-API-Key"]
+
+
+def test_history_pages_are_normalised() -> None:
+    assert normalize_history_page([{"a": 1}]) == {"items": [{"a": 1}], "next_cursor": None}
+    assert normalize_history_page({"items": [], "next_cursor": "abc"}) == {"items": [], "next_cursor": "abc"}

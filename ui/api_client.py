@@ -1,0 +1,283 @@
+"""The dashboard's only door to the system: a small httpx client for the Futurisys API.
+
+Every failure surfaces as an `ApiError` whose message a person can read on the page
+(API down, key refused, input rejected), never as a transport exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from ui.settings import UiSettings, get_settings
+
+
+class ApiError(Exception):
+    """A failed API call, with a message meant for the page."""
+
+    def __init__(self, message: str, status_code: int | None = None, detail: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.detail = detail
+
+
+class ApiUnavailable(ApiError):
+    """The API cannot be reached, or it answered that it cannot serve (503)."""
+
+
+class ApiAuthError(ApiError):
+    """The API refused the API key (401/403)."""
+
+
+class ApiNotFound(ApiError):
+    """The API has no such resource (404)."""
+
+
+class ApiRejected(ApiError):
+    """The API rejected the input (400/409/422); `problems` names each field."""
+
+    def __init__(self, message: str, status_code: int, detail: Any, problems: list[str]) -> None:
+        super().__init__(message, status_code, detail)
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """Answer to a single submission: the request object, and whether it finished in time."""
+
+    request: dict[str, Any]
+    done: bool
+
+
+class ApiClient:
+    """Synchronous client; one short-lived httpx.Client per call keeps Streamlit reruns stateless."""
+
+    def __init__(self, base_url: str, api_key: str | None = None, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.timeout = timeout
+
+    @classmethod
+    def from_settings(cls, settings: UiSettings | None = None) -> ApiClient:
+        s = settings or get_settings()
+        return cls(s.api_url, s.api_key, s.timeout_seconds)
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        return self._json("GET", "/health")
+
+    def metadata(self) -> dict[str, Any]:
+        return self._json("GET", "/metadata/")
+
+    def models(self) -> list[dict[str, Any]]:
+        body = self._json("GET", "/models/")
+        return body if isinstance(body, list) else list(body.get("models", []))
+
+    def get_request(self, request_id: str, wait: float | None = None) -> dict[str, Any]:
+        params = {"wait": _seconds(wait)} if wait else None
+        extra = wait or 0.0
+        return self._json("GET", f"/predictions/{request_id}", params=params, extra_timeout=extra)
+
+    def iter_requests(
+        self, request_ids: Sequence[str], wait: float | None = None, workers: int = 16
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Fetch many requests concurrently over one connection pool; yields (index, request) as they come."""
+        params = {"wait": _seconds(wait)} if wait else None
+        limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
+        with (
+            httpx.Client(timeout=self.timeout + (wait or 0.0), limits=limits) as http,
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ui-fetch") as pool,
+        ):
+            futures = {
+                pool.submit(self._json, "GET", f"/predictions/{rid}", params=params, http=http): i
+                for i, rid in enumerate(request_ids)
+            }
+            try:
+                for future in as_completed(futures):
+                    yield futures[future], future.result()
+            finally:
+                for future in futures:
+                    future.cancel()
+
+    def history(
+        self,
+        *,
+        status: str | None = None,
+        model: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        """One page of history, newest first, as {"items": [...], "next_cursor": str | None}."""
+        params = {
+            k: v
+            for k, v in {
+                "status": status,
+                "model": model,
+                "since": since,
+                "until": until,
+                "limit": limit,
+                "cursor": cursor,
+            }.items()
+            if v not in (None, "")
+        }
+        return normalize_history_page(self._json("GET", "/predictions/history", params=params))
+
+    def monitoring_summary(self, window_minutes: int) -> dict[str, Any]:
+        return self._json("GET", "/monitoring/summary", params={"window_minutes": window_minutes})
+
+    def metrics_text(self) -> str:
+        return self._send("GET", "/metrics").text
+
+    # -- writes (carry the API key) ------------------------------------------------------------
+
+    def predict(self, features: Mapping[str, Any], model_name: str | None, wait: float) -> Submitted:
+        """Submit one request and wait up to `wait` seconds for its result."""
+        body: dict[str, Any] = {"features": dict(features)}
+        if model_name:
+            body["model_name"] = model_name
+        response = self._send(
+            "POST", "/predictions/request", params={"wait": _seconds(wait)}, json=body, extra_timeout=wait
+        )
+        payload = _decode(response)
+        return Submitted(request=payload, done=response.status_code == 200)
+
+    def submit_batch(self, items: Iterable[Mapping[str, Any]], model_name: str | None) -> list[str]:
+        body: dict[str, Any] = {"items": [dict(i) for i in items]}
+        if model_name:
+            body["model_name"] = model_name
+        payload = self._json("POST", "/predictions/batch", json=body, extra_timeout=30.0)
+        return [str(i) for i in payload["request_ids"]]
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return _decode(self._send(method, path, **kwargs))
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        extra_timeout: float = 0.0,
+        http: httpx.Client | None = None,
+    ) -> httpx.Response:
+        headers = {"Accept": "application/json"}
+        if self.api_key:
+            headers["X-API-Key"] = self.api_key
+        url = self.base_url + path
+        try:
+            if http is not None:
+                response = http.request(method, url, params=params, json=json, headers=headers)
+            else:
+                with httpx.Client(timeout=self.timeout + extra_timeout) as client:
+                    response = client.request(method, url, params=params, json=json, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise ApiUnavailable(
+                f"The API at {self.base_url} did not answer within {self.timeout + extra_timeout:.0f} s."
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise ApiUnavailable(
+                f"Cannot reach the API at {self.base_url}. Is it running? "
+                f"(set FUTURISYS_API_URL to point elsewhere; {type(exc).__name__})"
+            ) from exc
+        _raise_for_status(response, self.api_key is not None)
+        return response
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}"
+
+
+def _decode(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise ApiError(
+            f"The API answered {response.status_code} with something that is not JSON.",
+            response.status_code,
+        ) from exc
+
+
+def _raise_for_status(response: httpx.Response, key_sent: bool) -> None:
+    code = response.status_code
+    if code < 400:
+        return
+    detail = _detail(response)
+    if code in (401, 403):
+        if key_sent:
+            msg = "The API refused the API key. Check FUTURISYS_API_KEY (it may be wrong or revoked)."
+        else:
+            msg = "The API needs an API key for this action. Set FUTURISYS_API_KEY and restart the dashboard."
+        raise ApiAuthError(msg, code, detail)
+    if code == 404:
+        raise ApiNotFound(_detail_text(detail) or "Not found.", code, detail)
+    if code in (400, 409, 413, 422):
+        problems = describe_validation(detail)
+        summary = "; ".join(problems[:5]) or "the API rejected the input"
+        raise ApiRejected(f"The API rejected the input: {summary}", code, detail, problems)
+    if code == 503:
+        raise ApiUnavailable(
+            "The API is up but cannot serve right now (503): "
+            + (_detail_text(detail) or "its database may be unavailable."),
+            code,
+            detail,
+        )
+    raise ApiError(f"The API failed ({code}): {_detail_text(detail) or response.reason_phrase}", code, detail)
+
+
+def _detail(response: httpx.Response) -> Any:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:500]
+    return body.get("detail", body) if isinstance(body, dict) else body
+
+
+def _detail_text(detail: Any) -> str:
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, dict):
+        return str(detail.get("message") or detail.get("detail") or "")
+    return ""
+
+
+def describe_validation(detail: Any) -> list[str]:
+    """FastAPI-style error details as readable lines: 'items → 3 → age: value too large'."""
+    if isinstance(detail, str):
+        return [detail]
+    if isinstance(detail, dict):
+        if "errors" in detail:
+            return describe_validation(detail["errors"])
+        return [_detail_text(detail) or str(detail)]
+    if not isinstance(detail, list):
+        return []
+    lines = []
+    for err in detail:
+        if not isinstance(err, dict):
+            lines.append(str(err))
+            continue
+        loc = [str(p) for p in err.get("loc", []) if p not in ("body", "query", "path")]
+        msg = str(err.get("msg") or err.get("message") or "invalid")
+        # The API often names the field in the message already ("items[3].age: ..."): say it once.
+        named = not loc or msg.startswith(loc[0])
+        lines.append(msg if named else f"{'.'.join(loc)}: {msg}")
+    return lines
+
+
+def normalize_history_page(body: Any) -> dict[str, Any]:
+    """Accept a bare list or an envelope ({items|requests|data, next_cursor|cursor|next})."""
+    if isinstance(body, list):
+        return {"items": body, "next_cursor": None}
+    items = next((body[k] for k in ("items", "requests", "data", "results") if k in body), [])
+    cursor = next((body[k] for k in ("next_cursor", "cursor", "next") if body.get(k)), None)
+    return {"items": list(items), "next_cursor": cursor}

@@ -1,0 +1,62 @@
+"""Reference data every page needs (feature schema, models), fetched once per short while."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from ui.api_client import ApiClient
+from ui.schema import Schema, parse_metadata
+from ui.settings import get_settings
+
+REFERENCE_TTL_SECONDS = 30
+
+
+def client() -> ApiClient:
+    return ApiClient.from_settings(get_settings())
+
+
+@st.cache_data(ttl=REFERENCE_TTL_SECONDS, show_spinner=False)
+def _metadata(api_url: str) -> dict[str, Any]:
+    return client().metadata()
+
+
+@st.cache_data(ttl=REFERENCE_TTL_SECONDS, show_spinner=False)
+def _models(api_url: str) -> list[dict[str, Any]]:
+    return client().models()
+
+
+def load_schema() -> Schema:
+    """The served feature schema (raises ApiError when the API cannot give it)."""
+    return parse_metadata(_metadata(get_settings().api_url))
+
+
+def load_metadata() -> dict[str, Any]:
+    return _metadata(get_settings().api_url)
+
+
+def load_models() -> list[dict[str, Any]]:
+    """Models as served, the default first, then by name."""
+    models = _models(get_settings().api_url)
+    return sorted(models, key=lambda m: (not m.get("default"), str(m.get("name"))))
+
+
+def default_model(models: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return next((m for m in models if m.get("default")), models[0] if models else None)
+
+
+def model_label(model: dict[str, Any]) -> str:
+    text = f"{model.get('name')} · {version_label(model.get('version'))}"
+    return text + "  (default)" if model.get("default") else text
+
+
+def model_threshold(models: list[dict[str, Any]], name: str | None, fallback: float | None) -> float:
+    model = next((m for m in models if m.get("name") == name), None)
+    value = (model or {}).get("threshold", fallback)
+    return float(value) if value is not None else 0.5
+
+
+def version_label(version: object) -> str:
+    text = str(version if version is not None else "?")
+    return text if text[:1] in ("v", "V") or not text[:1].isdigit() else f"v{text}"

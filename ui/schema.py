@@ -1,0 +1,166 @@
+"""The feature schema served by `GET /metadata/`, read into a form the pages can lay out."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+NUMERIC_TYPES = ("integer", "number")
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    type: str  # integer | number | category
+    description: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    categories: tuple[str, ...] = ()
+    default: Any = None
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.type in NUMERIC_TYPES
+
+    @property
+    def label(self) -> str:
+        """'monthly_income' → 'Monthly income'."""
+        return self.name.replace("_", " ").capitalize()
+
+    def help_text(self) -> str:
+        bits = [self.description.strip()] if self.description else []
+        if self.is_numeric and self.minimum is not None and self.maximum is not None:
+            bits.append(f"Range {fmt_number(self.minimum)}–{fmt_number(self.maximum)}.")
+        if self.categories:
+            bits.append("One of: " + ", ".join(self.categories) + ".")
+        return " ".join(bits)
+
+    def default_value(self) -> Any:
+        """The served default (median or mode) when given; else the middle of the range / first category."""
+        if self.type == "category":
+            if self.default in self.categories:
+                return self.default
+            return self.categories[0] if self.categories else ""
+        value = self.default
+        if value is None:
+            if self.minimum is not None and self.maximum is not None:
+                value = (self.minimum + self.maximum) / 2
+            else:
+                value = self.minimum if self.minimum is not None else 0
+        value = clamp(float(value), self.minimum, self.maximum)
+        return round(value) if self.type == "integer" else float(value)
+
+
+@dataclass(frozen=True)
+class Schema:
+    features: tuple[Feature, ...]
+    target: str = "attrition"
+    threshold: float | None = None
+    dataset: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    def by_name(self) -> dict[str, Feature]:
+        return {f.name: f for f in self.features}
+
+    def defaults(self) -> dict[str, Any]:
+        return {f.name: f.default_value() for f in self.features}
+
+
+def parse_metadata(meta: dict[str, Any]) -> Schema:
+    """Build a Schema from /metadata/, tolerant of a list or a name-keyed mapping of features."""
+    raw = meta.get("feature_schema", meta.get("features", []))
+    if isinstance(raw, dict):
+        raw = [{"name": k, **v} for k, v in raw.items()]
+    features = tuple(_feature(f) for f in raw)
+    target = meta.get("target", "attrition")
+    target_name = target.get("name", "attrition") if isinstance(target, dict) else str(target)
+    threshold = meta.get("threshold")
+    dataset = meta.get("dataset") if isinstance(meta.get("dataset"), dict) else {"name": meta.get("dataset")}
+    return Schema(
+        features=features,
+        target=target_name,
+        threshold=float(threshold) if isinstance(threshold, int | float) else None,
+        dataset=dataset or {},
+    )
+
+
+def _feature(raw: dict[str, Any]) -> Feature:
+    kind = str(raw.get("type", "number")).lower()
+    categories = raw.get("categories") or raw.get("values") or raw.get("enum") or ()
+    if kind in ("categorical", "string", "str", "object", "enum"):
+        kind = "category"
+    if kind in ("int",):
+        kind = "integer"
+    if kind in ("float", "double", "numeric"):
+        kind = "number"
+    if categories and kind not in NUMERIC_TYPES:
+        kind = "category"
+    default = next((raw[k] for k in ("default", "median", "mode", "example") if raw.get(k) is not None), None)
+    return Feature(
+        name=str(raw["name"]),
+        type=kind,
+        description=str(raw.get("description") or ""),
+        minimum=_num(raw.get("min", raw.get("minimum"))),
+        maximum=_num(raw.get("max", raw.get("maximum"))),
+        categories=tuple(str(c) for c in categories),
+        default=default,
+    )
+
+
+def _num(value: Any) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def clamp(value: float, lo: float | None, hi: float | None) -> float:
+    if lo is not None:
+        value = max(value, lo)
+    if hi is not None:
+        value = min(value, hi)
+    return value
+
+
+def fmt_number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def snake_case(name: str) -> str:
+    """'BusinessTravel' / 'Business Travel' / 'business-travel' → 'business_travel'."""
+    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name.strip())
+    return re.sub(r"[^0-9a-zA-Z]+", "_", s).strip("_").lower()
+
+
+def coerce_value(feature: Feature, raw: Any) -> tuple[Any, str | None]:
+    """Turn one cell into the value the API expects, or say plainly why it cannot be."""
+    text = "" if raw is None else str(raw).strip()
+    if text == "" or (isinstance(raw, float) and math.isnan(raw)):
+        return None, "is empty"
+    if feature.type == "category":
+        if text in feature.categories:
+            return text, None
+        folded = {c.lower(): c for c in feature.categories}
+        if text.lower() in folded:
+            return folded[text.lower()], None
+        return None, f"'{text}' is not a known category (expected one of: {', '.join(feature.categories)})"
+    try:
+        number = float(text)
+    except ValueError:
+        return None, f"'{text}' is not a number"
+    if not math.isfinite(number):
+        return None, f"'{text}' is not a finite number"
+    if feature.type == "integer":
+        if not number.is_integer():
+            return None, f"'{text}' is not a whole number"
+        number = int(number)
+    if feature.minimum is not None and number < feature.minimum:
+        return None, f"{text} is below the minimum {fmt_number(feature.minimum)}"
+    if feature.maximum is not None and number > feature.maximum:
+        return None, f"{text} is above the maximum {fmt_number(feature.maximum)}"
+    return number, None

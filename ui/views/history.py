@@ -1,0 +1,202 @@
+"""History: the latest requests, filtered by status, model and time; open one to see it whole."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from ui.api_client import ApiError, ApiNotFound
+from ui.feedback import fetch, show_api_error
+from ui.layout import header
+from ui.monitoring import STATUSES, requests_frame
+from ui.reference import client, load_models, version_label
+
+ANY = "Any"
+PERIODS = {
+    "Last 15 minutes": timedelta(minutes=15),
+    "Last hour": timedelta(hours=1),
+    "Last 24 hours": timedelta(days=1),
+    "Last 7 days": timedelta(days=7),
+    "All time": None,
+}
+PAGE_SIZES = (50, 100, 250)
+STATUS_BADGES = {
+    "completed": "completed",
+    "failed": "failed",
+    "pending": "pending",
+    "running": "running",
+}
+CURSORS_KEY = "history_cursors"
+
+
+def filters(model_names: list[str]) -> dict[str, Any]:
+    c1, c2, c3, c4 = st.columns([1, 1, 1, 1])
+    status = c1.selectbox("Status", [ANY, *STATUSES], key="history_status")
+    model = c2.selectbox("Model", [ANY, *model_names], key="history_model")
+    period = c3.selectbox("Submitted", list(PERIODS), index=2, key="history_period")
+    limit = c4.selectbox("Rows per page", PAGE_SIZES, key="history_limit")
+    delta = PERIODS[period]
+    return {
+        "status": None if status == ANY else status,
+        "model": None if model == ANY else model,
+        "since": (datetime.now(UTC) - delta).isoformat() if delta else None,
+        "limit": limit,
+        "_period": period,
+    }
+
+
+def cursor_stack(key: tuple[Any, ...]) -> list[str | None]:
+    """Cursors of the pages visited under the current filters; a filter change starts over."""
+    saved = st.session_state.get(CURSORS_KEY)
+    if not saved or saved[0] != key:
+        st.session_state[CURSORS_KEY] = (key, [None])
+    return st.session_state[CURSORS_KEY][1]
+
+
+def table(frame: pd.DataFrame) -> pd.DataFrame:
+    tz = st.context.timezone or "UTC"
+    return pd.DataFrame(
+        {
+            "submitted": frame["created_at"].dt.tz_convert(tz).dt.tz_localize(None),
+            "request_id": frame["request_id"],
+            "model": frame["model_name"],
+            "status": frame["status"].map(lambda s: STATUS_BADGES.get(s, s)),
+            "prediction": frame["prediction"].map(
+                lambda p: "" if pd.isna(p) else ("leaves" if p == 1 else "stays")
+            ),
+            "probability": frame["probability"],
+            "version": frame["model_version"].map(
+                lambda v: "" if v is None or pd.isna(v) else version_label(v)
+            ),
+            "latency_ms": frame["latency_ms"].round(1),
+            "error": frame["error"].fillna(""),
+        }
+    )
+
+
+def local_time(value: Any) -> str:
+    stamp = pd.to_datetime(value, utc=True, errors="coerce", format="ISO8601")
+    if pd.isna(stamp):
+        return "—"
+    tz = st.context.timezone or "UTC"
+    return f"{stamp.tz_convert(tz):%Y-%m-%d %H:%M:%S} {tz}"
+
+
+def show_request(request: dict[str, Any]) -> None:
+    result = request.get("result") or {}
+    latency = requests_frame([request])["latency_ms"].iloc[0]
+    with st.container(border=True):
+        st.markdown(f"#### Request `{request.get('request_id')}`")
+        st.markdown(
+            f"Model **{request.get('model_name')}**"
+            + (f" · answered by version **{version_label(result.get('model_version'))}**" if result else "")
+        )
+        c1, c2, c3, c4 = st.columns(4)
+        c1.metric("Status", str(request.get("status")))
+        if result:
+            c2.metric("Prediction", "Leaves" if int(result["prediction"]) == 1 else "Stays")
+            c3.metric("Probability of leaving", f"{float(result['probability']):.1%}")
+        if pd.notna(latency):
+            c4.metric("Submit → result", f"{latency:,.1f} ms")
+        when = f"Submitted {local_time(request.get('created_at'))}"
+        if result:
+            when += f" · answered {local_time(result.get('created_at'))}"
+        st.caption(when)
+        if request.get("error"):
+            st.error(f"**Error:** {request['error']}", icon=":material/error:")
+        features = request.get("features") or {}
+        st.markdown("**Features**")
+        names, values = list(features), [str(v) for v in features.values()]
+        half = (len(names) + 1) // 2
+        for col, part in zip(st.columns(2), (slice(0, half), slice(half, None)), strict=True):
+            col.dataframe(
+                pd.DataFrame({"feature": names[part], "value": values[part]}),
+                hide_index=True,
+                width="stretch",
+                height="content",
+            )
+
+
+def request_label(row: Any) -> str:
+    when = "" if pd.isna(row.created_at) else f" · {row.created_at:%H:%M:%S}"
+    return f"{row.request_id[:8]}… · {row.model_name} · {row.status}{when}"
+
+
+def open_request(ids: list[str], labels: dict[str, str], selected: str | None) -> None:
+    st.subheader("Open a request")
+    st.caption("Click a row above, choose one here, or paste any request id.")
+    c1, c2 = st.columns(2)
+    picked = c1.selectbox(
+        "From this page",
+        ids,
+        index=None,
+        format_func=labels.get,
+        placeholder="Choose a request…",
+        key="history_pick",
+    )
+    typed = c2.text_input("Request id", value=st.query_params.get("request", ""), key="history_typed").strip()
+    request_id = typed or picked or selected
+    if not request_id:
+        return
+    try:
+        show_request(client().get_request(request_id))
+    except ApiNotFound:
+        st.warning(f"No request `{request_id}` exists.", icon=":material/search_off:")
+    except ApiError as err:
+        show_api_error(err)
+
+
+COLUMNS = {
+    "submitted": st.column_config.DatetimeColumn("submitted", format="YYYY-MM-DD HH:mm:ss"),
+    "request_id": st.column_config.TextColumn("request id", width="medium"),
+    "probability": st.column_config.ProgressColumn(
+        "probability", format="percent", min_value=0.0, max_value=1.0, width="small"
+    ),
+    "latency_ms": st.column_config.NumberColumn("submit → result", format="%.1f ms", width="small"),
+}
+
+
+def main() -> None:
+    header("History", "Every request is stored with its features and answer. Newest first.")
+    models = fetch(load_models)
+    chosen = filters([m["name"] for m in models])
+    query = {k: v for k, v in chosen.items() if not k.startswith("_")}
+    stack = cursor_stack(tuple(sorted((k, str(v)) for k, v in chosen.items() if k != "since")))
+    page = fetch(client().history, **query, cursor=stack[-1])
+    frame = requests_frame(page["items"])
+
+    selected = None
+    if frame.empty:
+        st.info(
+            "No requests match these filters yet. Make one on the **Predict** page.",
+            icon=":material/history:",
+        )
+    else:
+        event = st.dataframe(
+            table(frame),
+            hide_index=True,
+            width="stretch",
+            column_config=COLUMNS,
+            on_select="rerun",
+            selection_mode="single-row",
+            key="history_table",
+        )
+        rows = event.selection.rows if event else []
+        selected = str(frame["request_id"].iloc[rows[0]]) if rows else None
+    prev_col, info_col, next_col = st.columns([1, 3, 1])
+    if len(stack) > 1 and prev_col.button("Newer", icon=":material/arrow_back:", key="history_newer"):
+        stack.pop()
+        st.rerun()
+    info_col.caption(f"Page {len(stack)} · {len(frame)} request(s)")
+    if page["next_cursor"] and next_col.button("Older", icon=":material/arrow_forward:", key="history_older"):
+        stack.append(page["next_cursor"])
+        st.rerun()
+
+    labels = {row.request_id: request_label(row) for row in frame.itertuples()}
+    open_request(list(frame["request_id"]), labels, selected)
+
+
+main()

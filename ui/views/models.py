@@ -1,0 +1,118 @@
+"""Models: what is deployed, which is the default, and how each scored on held-out data."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from ui import charts
+from ui.feedback import fetch
+from ui.layout import header
+from ui.reference import load_models, version_label
+
+HEADLINE = {
+    "roc_auc": "ROC AUC",
+    "pr_auc": "PR AUC",
+    "f1": "F1",
+    "precision": "Precision",
+    "recall": "Recall",
+}
+CARDS_PER_ROW = 2
+
+
+def flat_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+    """{'test': {'f1': .5}, 'roc_auc': .8} → {'test.f1': .5, 'roc_auc': .8}; numbers only."""
+    flat: dict[str, float] = {}
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flat_metrics(value, name + "."))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            flat[name] = float(value)
+    return flat
+
+
+def headline(metrics: Mapping[str, Any]) -> dict[str, float | None]:
+    """The five metrics people compare, found at the top level or under 'test'."""
+    flat = flat_metrics(metrics)
+    return {k: flat.get(k, flat.get(f"test.{k}", flat.get(f"test_{k}"))) for k in HEADLINE}
+
+
+def card(model: dict[str, Any]) -> None:
+    with st.container(border=True):
+        badge = "  :green-badge[:material/star: default]" if model.get("default") else ""
+        st.markdown(f"### {model.get('name')}{badge}")
+        scores = headline(model.get("metrics") or {})
+        threshold = model.get("threshold")
+        shown_threshold = f"{float(threshold):.2f}" if threshold is not None else "—"
+        st.markdown(f"Version **`{model.get('version')}`** · decision threshold **{shown_threshold}**")
+        for col, key in zip(st.columns(4), ("roc_auc", "pr_auc", "f1", "recall"), strict=True):
+            col.metric(HEADLINE[key], fmt_score(scores[key]))
+        st.caption("SHA-256 of the artifact that answers")
+        st.code(str(model.get("sha256") or "—"), language=None, wrap_lines=True)
+        shown = ("name", "version", "default", "threshold", "sha256")
+        with st.expander("All details"):
+            st.json({k: v for k, v in model.items() if k not in shown}, expanded=True)
+
+
+def fmt_score(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def metrics_table(models: list[dict[str, Any]]) -> pd.DataFrame:
+    rows = []
+    for m in models:
+        scores = headline(m.get("metrics") or {})
+        rows.append({"model": m.get("name"), **{HEADLINE[k]: v for k, v in scores.items()}})
+    return pd.DataFrame(rows)
+
+
+def comparison(models: list[dict[str, Any]]) -> pd.DataFrame:
+    rows = []
+    for m in models:
+        for key, value in headline(m.get("metrics") or {}).items():
+            if value is not None:
+                rows.append({"model": m.get("name"), "metric": HEADLINE[key], "value": value})
+    return pd.DataFrame(rows, columns=["model", "metric", "value"])
+
+
+def main() -> None:
+    header("Models", "Every deployed model, its exact artifact, and how it scored on held-out employees.")
+    models = fetch(load_models)
+    if not models:
+        st.warning(
+            "No model is deployed yet. Run `python -m model_store` to train and register them.",
+            icon=":material/model_training:",
+        )
+        return
+    default = next((m for m in models if m.get("default")), None)
+    if default:
+        st.info(
+            f"Requests that name no model go to **{default['name']}** "
+            f"({version_label(default.get('version'))}).",
+            icon=":material/star:",
+        )
+    data = comparison(models)
+    if not data.empty:
+        st.subheader("Held-out metrics compared")
+        chart_col, table_col = st.columns([3, 2], gap="large")
+        chart_col.altair_chart(charts.metrics_chart(data), width="content")
+        score = st.column_config.NumberColumn(format="%.3f")
+        table_col.dataframe(
+            metrics_table(models),
+            hide_index=True,
+            width="stretch",
+            column_config={label: score for label in HEADLINE.values()},
+        )
+    st.subheader("Deployed models")
+    for start in range(0, len(models), CARDS_PER_ROW):
+        cols = st.columns(CARDS_PER_ROW)
+        for col, model in zip(cols, models[start : start + CARDS_PER_ROW], strict=False):
+            with col:
+                card(model)
+
+
+main()

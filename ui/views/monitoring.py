@@ -1,0 +1,191 @@
+"""Monitoring: throughput, latency, statuses, probabilities per model, listeners alive, feature drift.
+
+Reads `GET /monitoring/summary?window_minutes=M` when the API has it; until then it computes what
+recent history can tell, and takes the count of live listeners from /metrics. The summary it reads:
+
+    {"window": {"since": ts, "until": ts, "bucket_seconds": 60},
+     "requests": 1234,
+     "status_counts": {"pending": 2, "running": 1, "completed": 1220, "failed": 11},
+     "throughput": [{"bucket": ts, "pending": 0, "running": 0, "completed": 20, "failed": 0}, ...],
+     "latency_ms": {"count": 1220, "p50": 4.2, "p90": 8.1, "p95": 11.0, "p99": 35.5, "max": 120.3},
+     "probability_histogram": [
+         {"model_name": "logistic", "bin_start": 0.0, "bin_end": 0.05, "count": 12}, ...],
+     "listeners": [{"listener_id": "h:42:0", "hostname": "h", "pid": 42, "mode": "notify", "started_at": ts,
+                    "last_seen_at": ts, "stopped_at": null, "processed": 1200, "failed": 3, "alive": true}],
+     "drift": {"reference": "training data", "sample_size": 500,
+               "features": [{"name": "monthly_income", "psi": 0.31}, ...]}}
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import streamlit as st
+
+from ui import charts
+from ui.api_client import ApiClient, ApiError, ApiNotFound
+from ui.feedback import fetch
+from ui.layout import header
+from ui.monitoring import (
+    WINDOWS,
+    MonitoringData,
+    from_history,
+    from_summary,
+    prometheus_value,
+    requests_frame,
+)
+from ui.reference import client, load_metadata
+
+HISTORY_SAMPLE = 2_000
+HISTORY_PAGE = 500
+BUCKET_LABELS = {"30s": "30 s", "1min": "minute", "5min": "5 min", "15min": "15 min", "2h": "2 h"}
+
+
+def from_recent_history(api: ApiClient, minutes: int, bucket: str) -> MonitoringData:
+    since = (datetime.now(UTC) - timedelta(minutes=minutes)).isoformat()
+    items: list[dict] = []
+    cursor = None
+    while len(items) < HISTORY_SAMPLE:
+        page = api.history(since=since, limit=HISTORY_PAGE, cursor=cursor)
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor or not page["items"]:
+            break
+    return from_history(requests_frame(items[:HISTORY_SAMPLE]), bucket, truncated=bool(cursor))
+
+
+def load(minutes: int, bucket: str) -> MonitoringData:
+    api = client()
+    try:
+        return from_summary(api.monitoring_summary(minutes))
+    except ApiNotFound:
+        data = from_recent_history(api, minutes, bucket)
+    try:
+        alive = prometheus_value(api.metrics_text(), "prediction_listeners_alive")
+    except ApiError:
+        alive = None
+    return replace(data, alive_from_metrics=None if alive is None else int(alive))
+
+
+def fmt_ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.1f} ms"
+
+
+def kpis(data: MonitoringData) -> None:
+    cols = st.columns(6)
+    cols[0].metric("Requests", f"{data.requests:,}", border=True)
+    cols[1].metric("Completed", f"{data.completed:,}", border=True)
+    cols[2].metric("Failed", f"{data.failed:,}", border=True)
+    cols[3].metric("Latency p50", fmt_ms(data.latency_ms("p50")), border=True)
+    cols[4].metric("Latency p95", fmt_ms(data.latency_ms("p95")), border=True)
+    alive = data.listeners_alive
+    cols[5].metric("Listeners alive", "—" if alive is None else str(alive), border=True)
+
+
+def listeners_panel(data: MonitoringData) -> None:
+    st.subheader("Listeners")
+    if data.listeners is None:
+        alive = data.alive_from_metrics
+        if alive == 0:
+            st.error(
+                "**No listener is alive.** New requests will queue until one starts.",
+                icon=":material/sensors:",
+            )
+        elif alive is not None:
+            st.success(f"**{alive} listener(s) alive** (recent heartbeat).", icon=":material/sensors:")
+        st.caption("Per-listener details need the service's monitoring summary.")
+        return
+    if data.listeners.empty:
+        st.warning(
+            "No listener has ever reported. Requests will wait until one starts.", icon=":material/sensors:"
+        )
+        return
+    alive = int(data.listeners["alive"].sum())
+    if alive == 0:
+        st.error(
+            "**No listener is alive.** New requests will queue until one starts.", icon=":material/sensors:"
+        )
+    frame = data.listeners.assign(alive=data.listeners["alive"].map({True: "alive", False: "gone"}))
+    st.dataframe(
+        frame[["alive", "listener_id", "mode", "last_seen_at", "processed", "failed"]],
+        hide_index=True,
+        width="stretch",
+        column_config={"last_seen_at": st.column_config.DatetimeColumn("last seen", format="HH:mm:ss")},
+    )
+
+
+def drift_panel(data: MonitoringData) -> None:
+    st.subheader("Feature drift vs. training data")
+    if data.drift is None:
+        st.info(
+            "Drift needs the service's monitoring summary (not available yet).", icon=":material/query_stats:"
+        )
+        return
+    if data.drift.empty:
+        st.info("Not enough recent requests to measure drift.", icon=":material/query_stats:")
+        return
+    st.altair_chart(charts.drift_chart(data.drift), width="stretch")
+    st.caption(
+        "Population stability index of recent requests against the training data, worst first. "
+        "Below 0.1: stable; 0.1–0.25: moderate shift; above 0.25: major shift."
+    )
+
+
+def main() -> None:
+    header("Monitoring", "How the service is doing: traffic, speed, outcomes, workers and data drift.")
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    window = c1.segmented_control("Window", list(WINDOWS), default="Last hour", key="monitoring_window")
+    c2.button("Refresh", icon=":material/refresh:", width="stretch")
+    minutes, bucket = WINDOWS[window or "Last hour"]
+    data = fetch(load, minutes, bucket)
+    threshold = fetch(load_metadata).get("threshold")
+    kpis(data)
+    if data.source == "history":
+        more = " (the most recent only)" if data.truncated else ""
+        st.caption(
+            f"Computed from {data.requests:,} requests in the window{more}. "
+            "Drift and per-listener details appear once the service offers /monitoring/summary."
+        )
+    if data.requests == 0:
+        st.info("No requests in this window yet.", icon=":material/inbox:")
+
+    left, right = st.columns([2, 1], gap="large")
+    with left:
+        st.subheader("Throughput")
+        if data.throughput.empty:
+            st.caption("No traffic in this window.")
+        else:
+            until = pd.Timestamp.now(tz="UTC")
+            since = until - pd.Timedelta(minutes=minutes)
+            chart = charts.throughput_chart(data.throughput, pd.Timedelta(bucket), since, until)
+            st.altair_chart(chart, width="stretch")
+            st.caption(f"Requests submitted per {BUCKET_LABELS[bucket]}, coloured by where they stand now.")
+    with right:
+        st.subheader("Requests by status")
+        st.altair_chart(charts.status_chart(data.status_counts), width="stretch")
+
+    left, right = st.columns([1, 2], gap="large")
+    with left:
+        st.subheader("Latency percentiles")
+        if data.latency["ms"].notna().any():
+            st.altair_chart(charts.latency_chart(data.latency), width="stretch")
+        else:
+            st.caption("No completed requests in this window.")
+    with right:
+        st.subheader("Predicted probability by model")
+        if data.probabilities.empty or pd.to_numeric(data.probabilities["count"]).sum() == 0:
+            st.caption("No answers in this window.")
+        else:
+            t = float(threshold) if isinstance(threshold, int | float) else None
+            st.altair_chart(charts.probability_chart(data.probabilities, t), width="stretch")
+
+    left, right = st.columns([1, 1], gap="large")
+    with left:
+        drift_panel(data)
+    with right:
+        listeners_panel(data)
+
+
+main()
