@@ -77,6 +77,8 @@ def start_processes(env: dict[str, str]) -> list[tuple[str, subprocess.Popen]]:
                 str(UI_PORT),
                 "--browser.gatherUsageStats",
                 "false",
+                "--client.toolbarMode",
+                "minimal",
             ),
         ),
     ]

@@ -33,10 +33,35 @@ class Settings(BaseSettings):
     listener_lease_seconds: float = Field(default=30.0, gt=0)
     listener_max_attempts: int = Field(default=3, ge=1)
     listener_sweep_seconds: float = Field(default=5.0, gt=0)
+    listener_poll_seconds: float = Field(
+        default=1.0, gt=0, description="--poll-only: how often to look for pending rows."
+    )
+    listener_concurrency: int = Field(default=1, ge=1, le=64, description="Worker processes per listener.")
+    listener_heartbeat_seconds: float = Field(
+        default=5.0, gt=0, description="How often each worker updates its listener_heartbeats row."
+    )
+    listener_ping_seconds: float = Field(
+        default=5.0, gt=0, description="How often the LISTEN connection is checked with a NOTIFY to itself."
+    )
+    listener_reconnect_max_seconds: float = Field(
+        default=5.0, gt=0, description="Cap of the reconnect backoff after the database went away."
+    )
     # API
     api_pool_min: int = Field(default=2, ge=1)
     api_pool_max: int = Field(default=10, ge=1)
     api_max_wait_seconds: float = Field(default=30.0, gt=0)
+    api_pool_timeout_seconds: float = Field(
+        default=2.0, gt=0, description="How long a request waits for a pooled connection before a 503."
+    )
+    api_keys_required: bool = Field(
+        default=False, description="Require X-API-Key on writes even before any key exists (prod: always)."
+    )
+    api_max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, description="Larger bodies get 413.")
+    api_history_max_page: int = Field(default=500, ge=1, description="Page size cap of /predictions/history.")
+    api_listener_alive_seconds: float = Field(
+        default=30.0, gt=0, description="A listener whose last heartbeat is older counts as gone (/metrics)."
+    )
+    api_access_log: bool = Field(default=False, description="uvicorn access log (costs throughput).")
 
 
 @lru_cache(maxsize=1)
