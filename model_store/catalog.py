@@ -1,0 +1,79 @@
+"""The API's view of the models: what is deployed, the default, each model's feature schema.
+
+Reads rows only; never loads an artifact. Fetch once (sync or async connection), then use the
+pure functions on the list; refetch on NOTIFY model_promoted. ENV=test lists the stand-ins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+
+from model_store.deployments import DeployedModel, fetch_deployed, fetch_deployed_async
+from model_store.errors import ModelError, UnknownModel
+from model_store.features import TARGET, TARGET_DESCRIPTION, Feature, schema_from_json
+from model_store.stand_ins import stand_in_models
+from sql.settings import get_settings
+
+__all__ = [
+    "DeployedModel",
+    "UnknownModel",
+    "default_name",
+    "feature_schema",
+    "find_model",
+    "list_models",
+    "list_models_async",
+    "metadata",
+]
+
+
+def _stand_ins(env: str | None) -> bool:
+    return (env or get_settings().env) == "test"
+
+
+def list_models(conn: psycopg.Connection[Any], *, env: str | None = None) -> list[DeployedModel]:
+    """Deployed models by name (stand-ins when ENV=test)."""
+    return stand_in_models() if _stand_ins(env) else fetch_deployed(conn)
+
+
+async def list_models_async(
+    aconn: psycopg.AsyncConnection[Any], *, env: str | None = None
+) -> list[DeployedModel]:
+    """Deployed models by name, through an async connection (stand-ins when ENV=test)."""
+    return stand_in_models() if _stand_ins(env) else await fetch_deployed_async(aconn)
+
+
+def default_name(models: Sequence[DeployedModel]) -> str:
+    """Name of the default model; ModelError when none is deployed."""
+    for m in models:
+        if m.default:
+            return m.name
+    raise ModelError(f"no default model deployed; deployed: {', '.join(m.name for m in models) or 'none'}")
+
+
+def find_model(models: Sequence[DeployedModel], name: str | None) -> DeployedModel:
+    """The deployed model called `name` (None: the default); UnknownModel lists the known names."""
+    wanted = default_name(models) if name is None else name
+    for m in models:
+        if m.name == wanted:
+            return m
+    raise UnknownModel(wanted, [m.name for m in models])
+
+
+def feature_schema(models: Sequence[DeployedModel], name: str | None) -> tuple[Feature, ...]:
+    """The schema to validate a request for `name` with (pass it to features.validate_features)."""
+    return schema_from_json(find_model(models, name).feature_schema)
+
+
+def metadata(models: Sequence[DeployedModel], name: str | None = None) -> dict[str, Any]:
+    """What GET /metadata/ serves for one model: its features, the target, its threshold and version."""
+    model = find_model(models, name)
+    return {
+        "model_name": model.name,
+        "version": model.version,
+        "threshold": model.threshold,
+        "target": {"name": TARGET, "description": TARGET_DESCRIPTION, "positive": 1},
+        "features": model.feature_schema,
+    }

@@ -1,0 +1,78 @@
+"""Which version answers for each model name: rows of model_deployments joined to model_versions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from sql.queries import QUERIES
+
+
+@dataclass(frozen=True)
+class DeployedModel:
+    """A deployed model as registered: what the API lists and what the registry loads."""
+
+    name: str
+    version: str
+    default: bool
+    sha256: str
+    threshold: float
+    sklearn_version: str
+    artifact_path: str
+    metrics: dict[str, Any] = field(default_factory=dict, compare=False)
+    feature_schema: list[dict[str, Any]] = field(default_factory=list, compare=False)
+    trained_at: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able view for clients (GET /models/): everything but the file path."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "default": self.default,
+            "sha256": self.sha256,
+            "threshold": self.threshold,
+            "sklearn_version": self.sklearn_version,
+            "trained_at": self.trained_at,
+            "metrics": self.metrics,
+            "feature_schema": self.feature_schema,
+        }
+
+
+def from_row(row: Mapping[str, Any]) -> DeployedModel:
+    """One row of the `list_deployed_models` query as a DeployedModel."""
+    trained_at = row.get("trained_at")
+    return DeployedModel(
+        name=row["model_name"],
+        version=row["version"],
+        default=bool(row["is_default"]),
+        sha256=row["sha256"],
+        threshold=float(row["threshold"]),
+        sklearn_version=row["sklearn_version"],
+        artifact_path=row["artifact_path"],
+        metrics=row.get("metrics") or {},
+        feature_schema=row.get("feature_schema") or [],
+        trained_at=trained_at.isoformat() if isinstance(trained_at, datetime) else trained_at,
+    )
+
+
+def from_rows(rows: Iterable[Mapping[str, Any]]) -> list[DeployedModel]:
+    """Rows of `list_deployed_models` (dicts) as DeployedModels, in name order."""
+    return sorted((from_row(r) for r in rows), key=lambda m: m.name)
+
+
+def fetch_deployed(conn: psycopg.Connection[Any]) -> list[DeployedModel]:
+    """Read the deployed models through a psycopg connection."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return from_rows(cur.execute(QUERIES["list_deployed_models"]).fetchall())
+
+
+async def fetch_deployed_async(aconn: psycopg.AsyncConnection[Any]) -> list[DeployedModel]:
+    """Read the deployed models through a psycopg async connection (the API's pool)."""
+    async with aconn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(QUERIES["list_deployed_models"])
+        return from_rows(await cur.fetchall())

@@ -1,0 +1,23 @@
+"""Errors the model store raises; callers catch ModelError to mark a request failed with the reason."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class ModelError(Exception):
+    """A model cannot answer (base class)."""
+
+
+class UnknownModel(ModelError, LookupError):
+    """No deployed model has that name; the message lists the known ones."""
+
+    def __init__(self, name: str | None, known: Iterable[str]) -> None:
+        self.name = name
+        self.known = sorted(known)
+        listed = ", ".join(self.known) if self.known else "none (run `python -m model_store`)"
+        super().__init__(f"model {name!r} not found; known: {listed}")
+
+
+class ArtifactRejected(ModelError):
+    """An artifact file is missing or its bytes do not hash to the sha256 registered in the database."""

