@@ -1,0 +1,71 @@
+"""`python -m service [--host H] [--port P]` serves the API; `python -m service keys ...` manages API keys."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from sql.settings import get_settings
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m service", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    commands = parser.add_subparsers(dest="command")
+    keys = commands.add_parser("keys", help="create, revoke or list API keys")
+    actions = keys.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="create a key and print it (once) on stdout")
+    create.add_argument("name")
+    create.add_argument("--quiet", action="store_true", help="print the key only")
+    actions.add_parser("revoke", help="revoke a key by name").add_argument("name")
+    actions.add_parser("list", help="list keys (names and dates, never the keys)")
+    return parser.parse_args(argv)
+
+
+def database_url() -> tuple[str, Callable[[], None] | None]:
+    """DATABASE_URL, or the embedded PostgreSQL (started now, with the function that stops it)."""
+    settings = get_settings()
+    if settings.database_url:
+        return settings.database_url, None
+    from sql.embedded import EmbeddedPostgres
+
+    embedded = EmbeddedPostgres(settings.embedded_pg_dir)
+    return embedded.url(), embedded.stop
+
+
+def serve(host: str, port: int) -> int:
+    import uvicorn
+
+    from service.app import create_app
+    from service.keys_cli import NO_KEY_IN_PROD, prod_without_keys
+
+    url, stop = database_url()
+    if get_settings().env == "prod" and prod_without_keys(url):
+        print(f"refusing to start: {NO_KEY_IN_PROD}", file=sys.stderr)
+        if stop is not None:
+            stop()
+        return 2
+    app = create_app(conninfo=url, on_shutdown=stop)
+    # uvicorn exits with 3 when the lifespan startup refuses (e.g. ENV=prod without an API key).
+    uvicorn.run(app, host=host, port=port, access_log=get_settings().api_access_log, lifespan="on")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.command == "keys":
+        from service.keys_cli import run
+
+        url, stop = database_url()
+        try:
+            return run(url, args.action, getattr(args, "name", None), getattr(args, "quiet", False))
+        finally:
+            if stop is not None:
+                stop()
+    return serve(args.host, args.port)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""The FastAPI application: wiring of the pool, the LISTEN hub, the caches, the routes and handlers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from service import errors
+from service.db import DATABASE_DOWN, SCHEMA_BEHIND
+from service.keys_cli import NO_KEY_IN_PROD
+from service.metrics import HttpMetricsMiddleware
+from service.routes import health, metadata, metrics, models, predictions
+from service.services import Services, build_services
+from sql.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """HR-attrition predictions, DB-first: a submission is a row in PostgreSQL that a listener
+answers. Submit with `POST /predictions/request` (add `?wait=S` to get the answer in the same call),
+read it back with `GET /predictions/{request_id}`."""
+
+
+class StartupRefused(RuntimeError):
+    """The API must not serve in this configuration (ENV=prod without any API key)."""
+
+
+async def _warm_up(svc: Services) -> None:
+    """Load the caches now if the database answers; otherwise the first request that needs them will."""
+    try:
+        await svc.keys.refresh()
+        await svc.catalog.refresh()
+    except (*DATABASE_DOWN, *SCHEMA_BEHIND) as exc:
+        log.warning("database not ready at startup (%s): answering 503 until it is", exc)
+        return
+    if svc.settings.env == "prod" and svc.keys.active == 0:
+        raise StartupRefused(NO_KEY_IN_PROD)
+
+
+def create_app(
+    settings: Settings | None = None,
+    conninfo: str | None = None,
+    on_shutdown: Callable[[], None] | None = None,
+) -> FastAPI:
+    """The app for `settings` (default: the environment's), talking to `conninfo` (default DATABASE_URL)."""
+    settings = settings or get_settings()
+    conninfo = conninfo or settings.database_url
+    if not conninfo:
+        raise ValueError("DATABASE_URL is not set")
+    svc = build_services(settings, conninfo)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await svc.pool.open(wait=False)
+        svc.hub.start()
+        try:
+            await _warm_up(svc)
+            yield
+        finally:
+            await svc.hub.stop()
+            await svc.pool.close()
+            if on_shutdown is not None:
+                on_shutdown()
+
+    app = FastAPI(
+        title="Futurisys attrition predictions",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        max_body_size=settings.api_max_body_bytes,
+    )
+    app.state.services = svc
+    errors.install(app)
+    for module in (predictions, models, metadata, health, metrics):
+        app.include_router(module.router)
+    app.add_middleware(HttpMetricsMiddleware, metrics=svc.metrics)
+    return app

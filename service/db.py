@@ -1,0 +1,53 @@
+"""The API's connection pool, and what counts as "the database is unreachable"."""
+
+from __future__ import annotations
+
+from time import monotonic
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from sql.settings import Settings
+
+# Exceptions that mean the database (not the request) is the problem: answered with 503.
+DATABASE_DOWN = (psycopg.OperationalError, PoolTimeout)
+# The schema files are not (all) applied: also a 503, with the fix in the message.
+SCHEMA_BEHIND = (
+    psycopg.errors.UndefinedTable,
+    psycopg.errors.UndefinedColumn,
+    psycopg.errors.UndefinedFunction,
+)
+
+# A connection used this recently is trusted without a check round trip: under load every request
+# would otherwise pay two round trips. A connection idle longer (a restart may have happened) is checked.
+CHECK_AFTER_IDLE_SECONDS = 1.0
+_RETURNED_AT = "_futurisys_returned_at"
+
+
+async def _mark_returned(conn: psycopg.AsyncConnection) -> None:
+    setattr(conn, _RETURNED_AT, monotonic())
+
+
+async def check_idle_connection(conn: psycopg.AsyncConnection) -> None:
+    """`AsyncConnectionPool.check_connection`, skipped for a connection returned under a second ago."""
+    returned_at = getattr(conn, _RETURNED_AT, None)
+    if returned_at is None or monotonic() - returned_at > CHECK_AFTER_IDLE_SECONDS:
+        await AsyncConnectionPool.check_connection(conn)
+
+
+def make_pool(conninfo: str, settings: Settings) -> AsyncConnectionPool:
+    """An unopened autocommit pool (the app's lifespan opens and closes it)."""
+    return AsyncConnectionPool(
+        conninfo,
+        min_size=settings.api_pool_min,
+        max_size=max(settings.api_pool_min, settings.api_pool_max),
+        open=False,
+        check=check_idle_connection,
+        reset=_mark_returned,
+        timeout=settings.api_pool_timeout_seconds,
+        # Give up a background reconnect soon: the next request that needs a connection starts a
+        # fresh attempt, so service comes back within a request of the database returning.
+        reconnect_timeout=5.0,
+        kwargs={"autocommit": True, "connect_timeout": 3},
+        name="api",
+    )

@@ -1,0 +1,1 @@
+"""Raw-SQL data access: each function runs named queries from `sql/queries/` on the pool."""

@@ -1,0 +1,113 @@
+"""Prediction requests and their results: submit, read, page through history."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from sql.queries import QUERIES
+
+
+@dataclass(frozen=True)
+class SubmittedRow:
+    request_id: UUID
+    model_name: str
+    status: str
+    created_at: datetime
+    replayed: bool = False
+    features: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class HistoryFilter:
+    status: str | None = None
+    model_name: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+
+async def submit(
+    pool: AsyncConnectionPool,
+    request_id: UUID,
+    model_name: str,
+    features: dict[str, Any],
+    idempotency_key: str | None,
+) -> SubmittedRow:
+    """Insert one request (one round trip); with a used idempotency key, return the original instead."""
+    params = {
+        "request_id": request_id,
+        "model_name": model_name,
+        "features": Jsonb(features),
+        "idempotency_key": idempotency_key,
+    }
+    async with pool.connection() as conn:
+        cur = await conn.execute(QUERIES["insert_prediction_request"], params)
+        row = await cur.fetchone()
+        if row is not None:
+            return SubmittedRow(*row)
+        # The key was used: read the original in a new statement, which sees a concurrent
+        # retry's row once it has committed (ON CONFLICT waited for that commit).
+        cur = await conn.execute(QUERIES["find_request_by_idempotency_key"], params)
+        found = await cur.fetchone()
+    if found is None:  # the original was deleted between the two statements
+        raise LookupError(f"request with Idempotency-Key {idempotency_key!r} vanished")
+    return SubmittedRow(*found[:4], replayed=True, features=found[4])
+
+
+def batch_keys(idempotency_key: str | None, count: int) -> list[str] | None:
+    """Per-row idempotency keys of a batch submitted under one Idempotency-Key."""
+    if idempotency_key is None:
+        return None
+    return [f"batch:{idempotency_key}:{i}" for i in range(count)]
+
+
+async def submit_batch(
+    pool: AsyncConnectionPool,
+    request_ids: list[UUID],
+    model_name: str,
+    items: list[dict[str, Any]],
+    idempotency_key: str | None,
+) -> tuple[list[UUID], int]:
+    """Insert all items in one statement; return their public ids in order (originals on a retry)
+    and how many rows were new."""
+    keys = batch_keys(idempotency_key, len(items))
+    params = {
+        "request_ids": request_ids,
+        "model_name": model_name,
+        "items": json.dumps(items),
+        "idempotency_keys": keys,
+    }
+    async with pool.connection() as conn:
+        cur = await conn.execute(QUERIES["insert_prediction_batch"], params)
+        inserted = cur.rowcount
+        if keys is None or inserted == len(items):
+            return request_ids, inserted
+        cur = await conn.execute(QUERIES["find_requests_by_idempotency_keys"], {"idempotency_keys": keys})
+        existing = dict(await cur.fetchall())
+    return [existing.get(key, rid) for key, rid in zip(keys, request_ids, strict=True)], inserted
+
+
+async def get_prediction(pool: AsyncConnectionPool, request_id: UUID) -> dict[str, Any] | None:
+    """The request with its result columns (result_* null until a result exists), or None."""
+    async with pool.connection() as conn:
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(QUERIES["get_prediction"], {"request_id": request_id})
+        return await cur.fetchone()
+
+
+async def history(
+    pool: AsyncConnectionPool, where: HistoryFilter, before_id: int | None, limit: int
+) -> list[dict[str, Any]]:
+    """Up to `limit` requests older than `before_id` (all when None), newest first."""
+    params = {**where.__dict__, "before_id": before_id, "limit": limit}
+    async with pool.connection() as conn:
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(QUERIES["prediction_history"], params)
+        return await cur.fetchall()

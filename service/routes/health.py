@@ -1,0 +1,39 @@
+"""/health: the database answers and every schema file is applied; 503 otherwise."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from service.db import DATABASE_DOWN
+from service.repository.schema import pending_migrations
+from service.schemas import Health
+from service.services import ServicesDep
+from sql.migrate import SchemaDrift
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/health", response_model=Health, responses={503: {"model": Health, "description": "Not ready."}})
+async def health(svc: ServicesDep) -> JSONResponse:
+    """200 when the database is reachable and its schema current; 503 (with the reason) otherwise."""
+    report = Health(
+        status="unavailable",
+        database="reachable",
+        migrations="unknown",
+        pending_migrations=[],
+        listening=svc.hub.connected,
+    )
+    try:
+        async with svc.pool.connection() as conn:
+            report.pending_migrations = await pending_migrations(conn)
+        report.migrations = "pending" if report.pending_migrations else "current"
+    except SchemaDrift as exc:
+        report.migrations, report.detail = "drift", str(exc)
+    except DATABASE_DOWN:
+        report.database, report.detail = "unreachable", "database unreachable"
+    if report.migrations == "pending":
+        report.detail = "schema files not applied: run python -m sql"
+    if report.migrations == "current":
+        report.status = "ok"
+    return JSONResponse(report.model_dump(mode="json"), 200 if report.status == "ok" else 503)

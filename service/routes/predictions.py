@@ -1,0 +1,140 @@
+"""/predictions: submit one or many, read one (optionally waiting), page through history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response
+
+from service.auth import require_write_key
+from service.cursor import decode_cursor, encode_cursor
+from service.repository import requests
+from service.repository.requests import HistoryFilter, SubmittedRow
+from service.schemas import (
+    BatchRequestIn,
+    BatchSubmitted,
+    HistoryPage,
+    Prediction,
+    PredictionRequestIn,
+    Status,
+    Submitted,
+    error_responses,
+    prediction_of,
+)
+from service.services import Services, ServicesDep
+from service.submissions import submit_many, submit_one, wait_for
+from service.validation import checked, checked_items
+
+router = APIRouter(prefix="/predictions", tags=["predictions"])
+
+Wait = Annotated[float | None, Query(gt=0, le=30, description="Seconds to wait for the answer (0 < S ≤ 30).")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="A retried submission with the same key returns the original request.",
+    ),
+]
+WRITE = [Depends(require_write_key)]
+# One employee's features are about 1.5 kB; batches are bounded by API_MAX_BODY_BYTES instead.
+SINGLE_BODY_BYTES = 64 * 1024
+JSON = "application/json"
+MODEL_NAME_PATTERN = r"^[A-Za-z0-9_.\-]{1,100}$"
+
+
+def capped(svc: Services, wait: float | None) -> float | None:
+    """The wait asked for, within the server's cap (API_MAX_WAIT_SECONDS)."""
+    return None if wait is None else min(wait, svc.settings.api_max_wait_seconds)
+
+
+def accepted(row: SubmittedRow) -> Response:
+    body = Submitted(
+        request_id=row.request_id, model_name=row.model_name, status=row.status, created_at=row.created_at
+    )
+    headers = {"Location": f"/predictions/{row.request_id}"}
+    if row.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(body.model_dump_json(), 202, headers, media_type=JSON)
+
+
+@router.post(
+    "/request",
+    status_code=202,
+    response_model=Submitted,
+    dependencies=WRITE,
+    max_body_size=SINGLE_BODY_BYTES,
+    responses={
+        200: {"model": Prediction, "description": "Answered within ?wait=S: the request with its result."},
+        202: {
+            "description": "Queued; GET the Location for the result.",
+            "headers": {
+                "Location": {"schema": {"type": "string"}, "description": "/predictions/{request_id}"}
+            },
+        },
+        **error_responses(400, 401, 404, 409, 413, 503),
+    },
+)
+async def submit_prediction(
+    body: PredictionRequestIn, svc: ServicesDep, wait: Wait = None, idempotency_key: IdempotencyKey = None
+) -> Response:
+    """Queue one prediction (202); with `?wait=S`, answer 200 with the result as soon as it exists."""
+    model = await svc.catalog.resolve(body.model_name)
+    features = checked(body.features, svc.catalog.schema(model), ("body", "features"))
+    outcome = await submit_one(svc, model.name, features, idempotency_key, capped(svc, wait))
+    if outcome.done is None:
+        return accepted(outcome.submitted)
+    return Response(prediction_of(outcome.done).model_dump_json(), 200, media_type=JSON)
+
+
+@router.post(
+    "/batch",
+    status_code=202,
+    response_model=BatchSubmitted,
+    dependencies=WRITE,
+    responses=error_responses(400, 401, 404, 409, 413, 503),
+)
+async def submit_batch(
+    body: BatchRequestIn, svc: ServicesDep, idempotency_key: IdempotencyKey = None
+) -> Response:
+    """Queue up to 10,000 predictions for one model in one statement; ids come back in the items' order."""
+    model = await svc.catalog.resolve(body.model_name)
+    items = checked_items(body.items, svc.catalog.schema(model))
+    ids = await submit_many(svc, model.name, items, idempotency_key)
+    answer = BatchSubmitted(model_name=model.name, request_ids=ids)
+    return Response(answer.model_dump_json(), 202, media_type=JSON)
+
+
+@router.get("/history", response_model=HistoryPage, responses=error_responses(503))
+async def prediction_history(
+    svc: ServicesDep,
+    status: Status | None = None,
+    model: Annotated[
+        str | None, Query(pattern=MODEL_NAME_PATTERN, description="Only requests for this model.")
+    ] = None,
+    since: Annotated[datetime | None, Query(description="Submitted at or after.")] = None,
+    until: Annotated[datetime | None, Query(description="Submitted before.")] = None,
+    limit: Annotated[int, Query(ge=1, description="Page size (capped by the server, 500 by default).")] = 50,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
+) -> HistoryPage:
+    """Requests newest first, with their results; keyset-paginated by `cursor`."""
+    limit = min(limit, svc.settings.api_history_max_page)
+    before = decode_cursor(cursor) if cursor else None
+    rows = await requests.history(svc.pool, HistoryFilter(status, model, since, until), before, limit + 1)
+    next_cursor = encode_cursor(rows[limit - 1]["id"]) if len(rows) > limit else None
+    return HistoryPage(items=[prediction_of(r) for r in rows[:limit]], next_cursor=next_cursor)
+
+
+@router.get("/{request_id}", response_model=Prediction, responses=error_responses(404, 503))
+async def get_prediction(request_id: UUID, svc: ServicesDep, wait: Wait = None) -> Response:
+    """One request with its result (null until answered); `?wait=S` waits up to S s for the answer."""
+    if wait is None:
+        row = await requests.get_prediction(svc.pool, request_id)
+    else:
+        row = await wait_for(svc, request_id, capped(svc, wait))
+    if row is None:
+        raise HTTPException(404, f"prediction request {request_id} not found")
+    return Response(prediction_of(row).model_dump_json(), 200, media_type=JSON)

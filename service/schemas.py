@@ -1,0 +1,163 @@
+"""Request and response bodies of the API (the OpenAPI schema at /docs is built from these)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+from model_store.features import FEATURES, Feature
+
+Status = Literal["pending", "running", "completed", "failed"]
+MAX_BATCH_ITEMS = 10_000
+
+FEATURES_DESCRIPTION = "Feature values keyed by snake_case feature name; see GET /metadata/ for the schema."
+MODEL_NAME_DESCRIPTION = "Model to ask (see GET /models/); omitted or null means the default model."
+
+
+def _feature_json_schema(feature: Feature) -> dict[str, Any]:
+    if feature.type == "category":
+        return {"type": "string", "enum": list(feature.categories), "description": feature.description}
+    return {
+        "type": feature.type,
+        "minimum": feature.minimum,
+        "maximum": feature.maximum,
+        "description": feature.description,
+    }
+
+
+# The OpenAPI view of the one feature schema; the check itself is model_store's validate_features.
+FEATURES_JSON_SCHEMA: dict[str, Any] = {
+    "title": "Features",
+    "type": "object",
+    "description": FEATURES_DESCRIPTION,
+    "properties": {f.name: _feature_json_schema(f) for f in FEATURES},
+    "required": [f.name for f in FEATURES],
+    "additionalProperties": False,
+}
+Features = Annotated[dict[str, Any], WithJsonSchema(FEATURES_JSON_SCHEMA)]
+
+
+class PredictionRequestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model_name: str | None = Field(default=None, description=MODEL_NAME_DESCRIPTION, examples=["logistic"])
+    features: Features
+
+
+class BatchRequestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model_name: str | None = Field(default=None, description=MODEL_NAME_DESCRIPTION, examples=["logistic"])
+    items: list[Features] = Field(
+        min_length=1, max_length=MAX_BATCH_ITEMS, description="One feature object per prediction."
+    )
+
+
+class Submitted(BaseModel):
+    """202: the request is stored and queued; GET its Location for the result."""
+
+    request_id: UUID
+    model_name: str
+    status: Status
+    created_at: datetime
+
+
+class BatchSubmitted(BaseModel):
+    model_name: str
+    request_ids: list[UUID] = Field(description="One id per item, in the items' order.")
+
+
+class PredictionResult(BaseModel):
+    prediction: int = Field(description="1: predicted to leave (attrition); 0: to stay.")
+    probability: float = Field(description="Probability of attrition.")
+    model_version: str
+    created_at: datetime
+
+
+class Prediction(BaseModel):
+    request_id: UUID
+    model_name: str
+    status: Status
+    created_at: datetime
+    features: dict[str, Any]
+    result: PredictionResult | None
+    error: str | None
+
+
+class HistoryPage(BaseModel):
+    items: list[Prediction]
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next (older) page; null at the end."
+    )
+
+
+class ModelInfo(BaseModel):
+    name: str
+    version: str
+    default: bool
+    metrics: dict[str, Any]
+    threshold: float
+    sha256: str | None
+
+
+class Metadata(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+    feature_schema: list[dict[str, Any]] = Field(
+        description="Every feature: name, type, range (numbers) or categories, description."
+    )
+    target: dict[str, Any]
+    threshold: float = Field(description="Decision threshold of the default model.")
+    default_model: str
+    version: str = Field(description="Version of the default model that answers.")
+    dataset: dict[str, Any]
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    database: Literal["reachable", "unreachable"]
+    migrations: Literal["current", "pending", "drift", "unknown"]
+    pending_migrations: list[str]
+    listening: bool = Field(description="Whether the LISTEN connection that wakes waiting callers is up.")
+    detail: str | None = None
+
+
+class ErrorOut(BaseModel):
+    detail: str
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for error codes answered with {"detail": "..."}."""
+    described = {
+        400: "Body is not valid JSON text.",
+        401: "Missing or invalid X-API-Key (API keys are configured).",
+        404: "Unknown request id or model.",
+        409: "Idempotency-Key already used for a different request.",
+        413: "Request body too large.",
+        503: "Database unreachable; retry later.",
+    }
+    return {code: {"model": ErrorOut, "description": described[code]} for code in codes}
+
+
+def prediction_of(row: dict[str, Any]) -> Prediction:
+    """A `get_prediction` / `prediction_history` row as the API's Prediction."""
+    result = None
+    if row["prediction"] is not None:
+        result = PredictionResult(
+            prediction=row["prediction"],
+            probability=row["probability"],
+            model_version=row["model_version"],
+            created_at=row["result_created_at"],
+        )
+    return Prediction(
+        request_id=row["request_id"],
+        model_name=row["model_name"],
+        status=row["status"],
+        created_at=row["created_at"],
+        features=row["features"],
+        result=result,
+        error=row["error"],
+    )

@@ -1,0 +1,43 @@
+"""The objects every route may use (pool, LISTEN hub, caches, metrics): one set per app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from psycopg_pool import AsyncConnectionPool
+
+from service.auth import ApiKeys
+from service.catalog import ModelCatalog
+from service.completions import CompletionHub
+from service.db import make_pool
+from service.metrics import ApiMetrics
+from sql.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    pool: AsyncConnectionPool
+    hub: CompletionHub
+    catalog: ModelCatalog
+    keys: ApiKeys
+    metrics: ApiMetrics
+
+
+def build_services(settings: Settings, conninfo: str) -> Services:
+    """Unopened: the app's lifespan opens the pool and starts the hub."""
+    pool = make_pool(conninfo, settings)
+    catalog = ModelCatalog(pool, settings.env)
+    keys = ApiKeys(pool, forced=settings.api_keys_required or settings.env == "prod")
+    hub = CompletionHub(conninfo, on_models_changed=catalog.refresh, on_keys_changed=keys.refresh)
+    return Services(settings, pool, hub, catalog, keys, ApiMetrics())
+
+
+async def get_services(request: Request) -> Services:
+    # async: FastAPI would run a plain def dependency in a worker thread, on every request.
+    return request.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]

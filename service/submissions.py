@@ -1,0 +1,65 @@
+"""Submitting predictions, with the optional wait for the answer in the same call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, uuid4
+
+from fastapi import HTTPException
+
+from service.repository import requests
+from service.repository.requests import SubmittedRow
+from service.services import Services
+from service.waiting import TERMINAL, wait_until_done
+
+
+@dataclass(frozen=True)
+class Outcome:
+    submitted: SubmittedRow
+    done: dict[str, Any] | None  # the prediction row, when it finished within the wait
+
+
+def _done(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    return row if row is not None and row["status"] in TERMINAL else None
+
+
+async def _insert(
+    svc: Services, request_id: UUID, model_name: str, features: dict[str, Any], key: str | None
+) -> SubmittedRow:
+    row = await requests.submit(svc.pool, request_id, model_name, features, key)
+    if not row.replayed:
+        svc.metrics.submissions.labels(model_name).inc()
+    elif row.model_name != model_name or row.features != features:
+        raise HTTPException(409, f"Idempotency-Key {key!r} was already used for a different request")
+    return row
+
+
+async def wait_for(svc: Services, request_id: UUID, seconds: float) -> dict[str, Any] | None:
+    """The request's row once done or when `seconds` run out; None when the request is unknown."""
+    with svc.hub.watch(request_id) as waiter:
+        return await wait_until_done(svc.pool, waiter, request_id, seconds)
+
+
+async def submit_one(
+    svc: Services, model_name: str, features: dict[str, Any], key: str | None, wait: float | None
+) -> Outcome:
+    """Insert one request (the API picks its id, so the waiter is registered before the row exists)."""
+    request_id = uuid4()
+    if wait is None:
+        return Outcome(await _insert(svc, request_id, model_name, features, key), None)
+    with svc.hub.watch(request_id) as waiter:
+        row = await _insert(svc, request_id, model_name, features, key)
+        if not row.replayed:
+            return Outcome(row, _done(await wait_until_done(svc.pool, waiter, request_id, wait, False)))
+    # A retry: the original may be done already, or still running.
+    return Outcome(row, _done(await wait_for(svc, row.request_id, wait)))
+
+
+async def submit_many(
+    svc: Services, model_name: str, items: list[dict[str, Any]], key: str | None
+) -> list[UUID]:
+    """Insert every item in one statement; the ids in the items' order."""
+    ids, inserted = await requests.submit_batch(svc.pool, [uuid4() for _ in items], model_name, items, key)
+    svc.metrics.submissions.labels(model_name).inc(inserted)
+    return ids

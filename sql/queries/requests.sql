@@ -1,0 +1,62 @@
+-- Queries the API runs on prediction_requests and prediction_results (service/repository/requests.py).
+
+-- name: insert_prediction_request
+-- Submit one request (the API picks its public uuid). With an idempotency key already used, nothing
+-- is inserted and nothing returned: the caller then reads the original with find_request_by_idempotency_key.
+INSERT INTO prediction_requests (request_id, model_name, features, idempotency_key)
+VALUES (%(request_id)s, %(model_name)s, %(features)s, %(idempotency_key)s)
+ON CONFLICT (idempotency_key) DO NOTHING
+RETURNING request_id, model_name, status, created_at
+
+-- name: find_request_by_idempotency_key
+-- The request an earlier submission made with this Idempotency-Key (a separate statement, so it sees
+-- a concurrent retry's row once that one committed).
+SELECT request_id, model_name, status, created_at, features
+FROM prediction_requests
+WHERE idempotency_key = %(idempotency_key)s
+
+-- name: insert_prediction_batch
+-- Submit many requests for one model in one statement (so one prediction_requested notification).
+-- request_ids, items (a JSON array of feature objects) and idempotency_keys (or NULL) are zipped in order.
+INSERT INTO prediction_requests (request_id, model_name, features, idempotency_key)
+SELECT t.request_id, %(model_name)s, t.features, t.idempotency_key
+FROM ROWS FROM (
+    unnest(%(request_ids)s::uuid[]),
+    jsonb_array_elements(%(items)s::jsonb),
+    unnest(%(idempotency_keys)s::text[])
+) AS t (request_id, features, idempotency_key)
+ON CONFLICT (idempotency_key) DO NOTHING
+
+-- name: find_requests_by_idempotency_keys
+-- The public ids of earlier requests submitted under these idempotency keys (a retried batch).
+SELECT idempotency_key, request_id
+FROM prediction_requests
+WHERE idempotency_key = ANY(%(idempotency_keys)s::text[])
+
+-- name: get_prediction
+-- One request with its result, if any: the body of GET /predictions/{request_id}.
+SELECT r.request_id, r.model_name, r.status, r.created_at, r.features, r.error,
+       res.prediction, res.probability, res.model_version, res.created_at AS result_created_at
+FROM prediction_requests r
+LEFT JOIN prediction_results res ON res.request_id = r.id
+WHERE r.request_id = %(request_id)s
+
+-- name: prediction_history
+-- A page of requests with their results, newest first, by keyset on id (before_id: the cursor).
+-- Every filter is optional (NULL means no filter); limit is the page size plus one.
+SELECT r.id, r.request_id, r.model_name, r.status, r.created_at, r.features, r.error,
+       res.prediction, res.probability, res.model_version, res.created_at AS result_created_at
+FROM prediction_requests r
+LEFT JOIN prediction_results res ON res.request_id = r.id
+WHERE (%(status)s::text IS NULL OR r.status = %(status)s::text)
+  AND (%(model_name)s::text IS NULL OR r.model_name = %(model_name)s::text)
+  AND (%(created_from)s::timestamptz IS NULL OR r.created_at >= %(created_from)s::timestamptz)
+  AND (%(created_to)s::timestamptz IS NULL OR r.created_at < %(created_to)s::timestamptz)
+  AND (%(before_id)s::bigint IS NULL OR r.id < %(before_id)s::bigint)
+ORDER BY r.id DESC
+LIMIT %(limit)s
+
+-- name: listen_api_channels
+-- The API's one LISTEN connection: completions wake waiting callers, promotions refresh the model
+-- catalog, key changes refresh the API-key cache.
+LISTEN prediction_completed; LISTEN model_promoted; LISTEN api_keys_changed

@@ -1,0 +1,98 @@
+"""Fixtures for the API tests: an in-process app on a fresh database, and a valid feature set."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from fastapi import FastAPI
+
+from service.app import create_app
+from sql.settings import Settings
+
+EMPLOYEE: dict[str, Any] = {
+    "age": 41,
+    "business_travel": "Travel_Rarely",
+    "daily_rate": 1102,
+    "department": "Sales",
+    "distance_from_home": 1,
+    "education": "College",
+    "education_field": "Life_Sciences",
+    "environment_satisfaction": "Medium",
+    "gender": "Female",
+    "hourly_rate": 94,
+    "job_involvement": "High",
+    "job_level": 2,
+    "job_role": "Sales_Executive",
+    "job_satisfaction": "Very_High",
+    "marital_status": "Single",
+    "monthly_income": 5993,
+    "monthly_rate": 19479,
+    "num_companies_worked": 8,
+    "over_time": "Yes",
+    "percent_salary_hike": 11,
+    "performance_rating": "Excellent",
+    "relationship_satisfaction": "Low",
+    "stock_option_level": 0,
+    "total_working_years": 8,
+    "training_times_last_year": 0,
+    "work_life_balance": "Bad",
+    "years_at_company": 6,
+    "years_in_current_role": 4,
+    "years_since_last_promotion": 0,
+    "years_with_curr_manager": 5,
+}
+
+TEST_ENV = {"ENV": "test"}
+
+
+def employee(**changes: Any) -> dict[str, Any]:
+    """A valid feature set (the data set's first row), with `changes` applied."""
+    return {**EMPLOYEE, **changes}
+
+
+def api_settings(db_url: str, **overrides: Any) -> Settings:
+    return Settings(database_url=db_url, env="test", **overrides)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@asynccontextmanager
+async def in_process(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client bound to `app` in this event loop, with the app's lifespan running."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+            yield client
+
+
+@pytest.fixture
+async def client(db_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The app in process on the test's fresh database, ENV=test."""
+    async with in_process(create_app(api_settings(db_url))) as c:
+        yield c
+
+
+COMPLETE = """
+WITH r AS (
+    UPDATE prediction_requests SET status = 'completed', completed_at = clock_timestamp()
+    WHERE request_id = %(request_id)s RETURNING id
+)
+INSERT INTO prediction_results (request_id, prediction, probability, model_version, model_sha256)
+SELECT id, %(prediction)s, %(probability)s, 'v-test', repeat('0', 64) FROM r
+"""
+
+
+async def play_listener(db_url: str, request_id: str, prediction: int = 1, probability: float = 0.8) -> None:
+    """Write a result the way the listener does (one committed transaction), firing the completion NOTIFY."""
+    async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+        await conn.execute(
+            COMPLETE, {"request_id": request_id, "prediction": prediction, "probability": probability}
+        )

@@ -1,0 +1,81 @@
+"""The API's model catalog comes from model_deployments rows and follows promotions without restart."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import psycopg
+import pytest
+from psycopg.types.json import Jsonb
+
+from model_store.features import schema_as_json
+from service.app import create_app
+from sql.settings import Settings
+from tests.api.conftest import employee, in_process
+
+pytestmark = pytest.mark.anyio
+
+REGISTER = """
+INSERT INTO model_versions (model_name, version, artifact_path, sha256, sklearn_version, threshold,
+                            metrics, feature_schema)
+VALUES (%(name)s, %(version)s, %(name)s || '.joblib', repeat(%(digit)s, 64), '1.5', %(threshold)s,
+        %(metrics)s, %(schema)s)
+"""
+DEPLOY = "INSERT INTO model_deployments (model_name, version, is_default) VALUES (%s, %s, %s)"
+
+
+def register(conn: psycopg.Connection, name: str, version: str, digit: str, threshold: float) -> None:
+    conn.execute(REGISTER, {
+        "name": name, "version": version, "digit": digit, "threshold": threshold,
+        "metrics": Jsonb({"test": {"roc_auc": 0.8}}), "schema": Jsonb(schema_as_json()),
+    })  # fmt: skip
+
+
+async def models(client: httpx.AsyncClient) -> dict[str, dict]:
+    return {m["name"]: m for m in (await client.get("/models/")).json()}
+
+
+async def test_models_come_from_the_deployment_rows_and_follow_a_promotion(
+    db_url: str, conn: psycopg.Connection
+) -> None:
+    register(conn, "logistic", "aaa", "a", 0.3)
+    register(conn, "random_forest_e04", "bbb", "b", 0.4)
+    register(conn, "random_forest_e04", "ccc", "c", 0.45)
+    conn.execute(DEPLOY, ["logistic", "aaa", True])
+    conn.execute(DEPLOY, ["random_forest_e04", "bbb", False])
+    app = create_app(Settings(database_url=db_url, env="dev"))
+    async with in_process(app) as client:
+        listed = await models(client)
+        assert listed["logistic"] == {
+            "name": "logistic", "version": "aaa", "default": True,
+            "metrics": {"test": {"roc_auc": 0.8}}, "threshold": 0.3, "sha256": "a" * 64,
+        }  # fmt: skip
+        submitted = await client.post("/predictions/request", json={"features": employee()})
+        assert submitted.json()["model_name"] == "logistic"
+        assert (await client.get("/metadata/")).json()["threshold"] == 0.3
+
+        with conn.transaction():
+            conn.execute("UPDATE model_deployments SET is_default = false")
+            conn.execute(
+                "UPDATE model_deployments SET version = 'ccc', is_default = true"
+                " WHERE model_name = 'random_forest_e04'"
+            )
+        await asyncio.sleep(0.3)  # NOTIFY model_promoted reaches the app's LISTEN connection
+        listed = await models(client)
+        assert listed["random_forest_e04"]["default"] and listed["random_forest_e04"]["version"] == "ccc"
+        submitted = await client.post("/predictions/request", json={"features": employee()})
+        assert submitted.json()["model_name"] == "random_forest_e04"
+        meta = (await client.get("/metadata/")).json()
+        assert meta["default_model"] == "random_forest_e04" and meta["threshold"] == 0.45
+
+
+async def test_without_any_deployed_model_submissions_get_a_clear_answer(db_url: str) -> None:
+    async with in_process(create_app(Settings(database_url=db_url, env="dev"))) as client:
+        assert (await client.get("/models/")).json() == []
+        response = await client.post("/predictions/request", json={"features": employee()})
+        assert response.status_code == 503 and "no default model" in response.json()["detail"]
+        named = await client.post(
+            "/predictions/request", json={"model_name": "logistic", "features": employee()}
+        )
+        assert named.status_code == 404 and "python -m model_store" in named.json()["detail"]

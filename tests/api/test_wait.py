@@ -1,0 +1,102 @@
+"""?wait=S: woken by NOTIFY prediction_completed through the one LISTEN connection of the API process."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import psycopg
+import pytest
+
+from tests.api.conftest import employee, play_listener
+
+pytestmark = pytest.mark.anyio
+
+FAIL = (
+    "UPDATE prediction_requests SET status = 'failed', error = 'boom', completed_at = now()"
+    " WHERE request_id = %s"
+)
+
+
+async def pending_id(db_url: str) -> str:
+    """The id of the (single) request once its row is committed."""
+    async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+        for _ in range(200):
+            row = await (await conn.execute("SELECT request_id::text FROM prediction_requests")).fetchone()
+            if row:
+                return row[0]
+            await asyncio.sleep(0.01)
+    raise AssertionError("no request row appeared")
+
+
+async def test_submit_and_wait_answers_200_with_the_result_once_it_lands(
+    client: httpx.AsyncClient, db_url: str
+) -> None:
+    call = asyncio.create_task(
+        client.post("/predictions/request?wait=10", json={"model_name": "logistic", "features": employee()})
+    )
+    request_id = await pending_id(db_url)
+    await asyncio.sleep(0.2)
+    assert not call.done()
+    started = time.monotonic()
+    await play_listener(db_url, request_id, prediction=1, probability=0.75)
+    response = await call
+    assert time.monotonic() - started < 1.0
+    assert response.status_code == 200
+    body = response.json()
+    assert body["request_id"] == request_id and body["status"] == "completed"
+    assert body["result"]["prediction"] == 1 and body["result"]["probability"] == 0.75
+
+
+async def test_submit_and_wait_answers_202_when_nothing_answers_in_time(client: httpx.AsyncClient) -> None:
+    started = time.monotonic()
+    response = await client.post("/predictions/request?wait=0.4", json={"features": employee()})
+    assert 0.4 <= time.monotonic() - started < 2
+    assert response.status_code == 202 and response.json()["status"] == "pending"
+
+
+async def test_get_with_wait_returns_a_failed_request_when_it_fails(
+    client: httpx.AsyncClient, db_url: str, conn: psycopg.Connection
+) -> None:
+    submitted = (await client.post("/predictions/request", json={"features": employee()})).json()
+    call = asyncio.create_task(client.get(f"/predictions/{submitted['request_id']}?wait=10"))
+    await asyncio.sleep(0.2)
+    conn.execute(FAIL, [submitted["request_id"]])
+    response = await asyncio.wait_for(call, 2)
+    assert response.status_code == 200
+    assert response.json()["status"] == "failed" and response.json()["error"] == "boom"
+
+
+async def test_get_with_wait_answers_at_once_when_already_done(
+    client: httpx.AsyncClient, db_url: str
+) -> None:
+    submitted = (await client.post("/predictions/request", json={"features": employee()})).json()
+    await play_listener(db_url, submitted["request_id"])
+    started = time.monotonic()
+    response = await client.get(f"/predictions/{submitted['request_id']}?wait=10")
+    assert time.monotonic() - started < 1
+    assert response.json()["result"]["model_version"] == "v-test"
+
+
+async def test_many_waiters_share_one_listen_connection(
+    client: httpx.AsyncClient, db_url: str, conn: psycopg.Connection
+) -> None:
+    calls = [
+        asyncio.create_task(client.post("/predictions/request?wait=10", json={"features": employee()}))
+        for _ in range(30)
+    ]
+    for _ in range(200):
+        if conn.execute("SELECT count(*) FROM prediction_requests").fetchone() == (30,):
+            break
+        await asyncio.sleep(0.02)
+    # 30 callers wait, yet the API holds no more than its pool (10) and its one LISTEN connection.
+    [api_connections] = conn.execute(
+        "SELECT count(*) - 1 FROM pg_stat_activity WHERE datname = current_database()"
+    ).fetchone()
+    ids = [r[0] for r in conn.execute("SELECT request_id::text FROM prediction_requests").fetchall()]
+    for request_id in ids:
+        await play_listener(db_url, request_id)
+    responses = await asyncio.gather(*calls)
+    assert [r.status_code for r in responses] == [200] * 30
+    assert api_connections <= 10 + 1
