@@ -22,7 +22,7 @@ from sql.settings import get_settings  # noqa: E402
 API_HOST = "127.0.0.1"
 API_PORT = int(os.environ.get("FUTURISYS_API_PORT", "8000"))
 UI_PORT = int(os.environ.get("FUTURISYS_UI_PORT", "8501"))
-RUN_DIR = ROOT / ".run"
+RUN_DIR = Path(os.environ.get("FUTURISYS_RUN_DIR", ROOT / ".run"))
 
 
 class Stop(Exception):
