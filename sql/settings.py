@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     listener_reconnect_max_seconds: float = Field(
         default=5.0, gt=0, description="Cap of the reconnect backoff after the database went away."
     )
+    listener_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Log level of the listener processes (events, never per request)."
+    )
     # API
     api_pool_min: int = Field(default=2, ge=1)
     api_pool_max: int = Field(default=10, ge=1)

@@ -1,0 +1,101 @@
+"""The listener's command line.
+
+python -m listener [--poll-only] [--poll-interval S] [--concurrency K] [--batch-size N] [--sweep-interval S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pydantic import ValidationError
+
+from listener.config import ListenerConfig
+from listener.logs import configure_logging
+from sql.settings import get_settings
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m listener",
+        description="Claim pending prediction requests, run the model, write the results. "
+        "Reads DATABASE_URL and the LISTENER_* settings from the environment; flags override them.",
+    )
+    parser.add_argument(
+        "--poll-only",
+        action="store_true",
+        help="no LISTEN: look for pending rows every --poll-interval seconds "
+        "(for poolers in transaction mode; the seed's original design)",
+    )
+    parser.add_argument(
+        "--poll-interval", type=positive_float, metavar="S", help="with --poll-only (default 1)"
+    )
+    parser.add_argument("--concurrency", type=positive_int, metavar="K", help="worker processes (default 1)")
+    parser.add_argument(
+        "--batch-size", type=positive_int, metavar="N", help="rows claimed per round (default 512)"
+    )
+    parser.add_argument(
+        "--sweep-interval",
+        type=positive_float,
+        metavar="S",
+        help="longest wait without a notification; each wake-up sweeps expired leases (default 5)",
+    )
+    args = parser.parse_args(argv)
+    if args.poll_interval is not None and not args.poll_only:
+        parser.error("--poll-interval only applies with --poll-only")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        print(f"listener: invalid setting in the environment:\n{exc}", file=sys.stderr)
+        return 2
+    if not settings.database_url:
+        print(
+            "listener: DATABASE_URL is not set. Point it at the PostgreSQL the API uses, e.g.\n"
+            "  DATABASE_URL=postgresql://user@host/dbname python -m listener\n"
+            "(`make run` sets it, and starts the embedded PostgreSQL when you have none).",
+            file=sys.stderr,
+        )
+        return 2
+    config = ListenerConfig.from_settings(
+        settings,
+        settings.database_url,
+        poll_only=args.poll_only or None,
+        poll_seconds=args.poll_interval,
+        concurrency=args.concurrency,
+        batch_size=args.batch_size,
+        sweep_seconds=args.sweep_interval,
+    )
+    configure_logging()
+    # Imported only now: a wrong flag or a missing DATABASE_URL answers at once, without loading sklearn.
+    import psycopg
+
+    from listener.workers import run_workers
+
+    try:
+        return run_workers(config)
+    except psycopg.errors.UndefinedTable as exc:
+        print(f"listener: {exc}\nThe schema is missing: run `python -m sql` first.", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

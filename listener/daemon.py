@@ -1,0 +1,318 @@
+"""The listener loop: wait for NOTIFY (or poll), claim a batch, infer, record; sweep, beat, reconnect."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import psycopg
+
+from listener.claims import claim_pending, record_outcomes, release_own_claims, sweep_expired_leases
+from listener.config import ListenerConfig, listener_id
+from listener.connection import CONNECTION_LOST, Backoff, close_quietly, connect, first_line
+from listener.heartbeat import Heartbeat
+from listener.inference import ModelRegistry, describe, infer_batch, warm_up
+from listener.notifications import ListenConnection, ListenConnectionSilent, PingCheck, Wakes
+from listener.outcomes import BatchOutcome
+from listener.shutdown import ShutdownEvent
+from listener.timers import Every
+from sql.queries import QUERIES
+
+log = logging.getLogger("listener")
+
+# What sends the loop to reconnect instead of crashing.
+RECONNECT_ON: tuple[type[Exception], ...] = (*CONNECTION_LOST, ListenConnectionSilent)
+
+
+class Listener:
+    """One worker: owns its two connections and the loop. `run()` blocks until `stop()` (signal-safe).
+
+    Work is claimed on NOTIFY prediction_requested (or every poll interval with --poll-only), then
+    drained batch after batch until a claim comes back empty; only then does the loop wait again.
+    """
+
+    def __init__(
+        self,
+        config: ListenerConfig,
+        registry: ModelRegistry | None = None,
+        *,
+        parent_pid: int | None = None,
+        shutdown: ShutdownEvent | None = None,
+    ) -> None:
+        self.config = config
+        self.listener_id = listener_id(config.worker_index)
+        self.shutdown = shutdown or ShutdownEvent()
+        self.heartbeat = Heartbeat(self.listener_id, config.mode)
+        self._registry = registry
+        self._parent_pid = parent_pid
+        self._work: psycopg.Connection | None = None
+        self._listen: ListenConnection | None = None
+        self._ping = PingCheck(self.listener_id)
+        self._sweep = Every(config.sweep_seconds)
+        self._beat = Every(config.heartbeat_seconds)
+        self._check_listen = Every(config.ping_seconds)
+        self._poll = Every(config.poll_seconds)
+        self._registered = False
+        self._refresh_pending = False
+        # Claim at once after every (re)connect: rows may have arrived while nobody was LISTENing.
+        self._work_hint = True
+        # A batch whose outcome could not be written yet (connection lost): written after reconnecting.
+        self._unrecorded: BatchOutcome | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Open the registry and load the models, then connect (retrying with backoff until the database
+        answers). The heartbeat row appears once the listener is LISTENing with its models loaded."""
+        if self._registry is None:
+            from model_store.registry import open_registry
+
+            self._registry = open_registry(self.config.database_url)
+        log.info(
+            "listener %s starting (%s mode, batch %d, lease %.0fs, sweep %.0fs)",
+            self.listener_id,
+            self.config.mode,
+            self.config.batch_size,
+            self.config.lease_seconds,
+            self.config.sweep_seconds,
+        )
+        self._warm_up()
+        self._connect_with_backoff()
+
+    def _warm_up(self) -> None:
+        # Load and verify every deployed model before the first request, not during it. The registry
+        # reads deployments on its own connection; if that fails, models load on first use instead.
+        assert self._registry is not None
+        try:
+            failed = warm_up(self._registry)
+        except CONNECTION_LOST as exc:
+            failed = {"*": first_line(exc)}
+        for name, error in failed.items():
+            log.warning("listener %s: model %s cannot be loaded now: %s", self.listener_id, name, error)
+
+    def stop(self) -> None:
+        """Ask the loop to finish the batch in hand and return. Safe to call from a signal handler."""
+        self.shutdown.set()
+
+    def run(self) -> None:
+        """start(), then loop until stop(); on the way out release what is held and mark the heartbeat."""
+        try:
+            self.start()
+            while not self.shutdown.is_set():
+                try:
+                    self._step()
+                except RECONNECT_ON as exc:
+                    log.warning(
+                        "listener %s lost the database (%s); reconnecting", self.listener_id, first_line(exc)
+                    )
+                    self._close_connections()
+                    self._connect_with_backoff()
+        finally:
+            self._finish()
+
+    # -- one turn of the loop ----------------------------------------------------------------------
+
+    def _step(self) -> None:
+        self._run_due_chores()
+        if self._listen is not None:
+            # Between batches too: a long drain must not leave notifications (and pings, promotions)
+            # piling up unread in the socket. One non-blocking poll, no round trip.
+            self._handle(self._listen.read())
+        if self._work_hint:
+            if self._process_one_batch():
+                return  # drain: claim again at once while rows keep coming
+            self._work_hint = False
+        self._wait_for_work()
+
+    def _process_one_batch(self) -> bool:
+        assert self._work is not None and self._registry is not None
+        claims = claim_pending(
+            self._work, self.listener_id, self.config.batch_size, self.config.lease_seconds
+        )
+        if not claims:
+            return False
+        outcome = infer_batch(self._registry, claims, self.shutdown.is_set)
+        self._record(outcome)
+        return True
+
+    def _record(self, outcome: BatchOutcome) -> None:
+        assert self._work is not None
+        self._unrecorded = outcome
+        try:
+            recorded = record_outcomes(self._work, self.listener_id, outcome)
+        except CONNECTION_LOST:
+            raise  # kept in _unrecorded, written after the reconnect
+        except psycopg.DatabaseError as exc:
+            # The database refused the batch (a bug, a constraint): fail its rows with the reason
+            # rather than release them to be claimed, and refused, forever.
+            log.exception("listener %s could not record a batch; failing its rows", self.listener_id)
+            fallback = BatchOutcome()
+            ids = outcome.result_ids + outcome.failed_ids
+            fallback.add_failures(ids, f"could not record the outcome: {describe(exc)}")
+            fallback.add_released(outcome.released_ids)
+            recorded = record_outcomes(self._work, self.listener_id, fallback)
+        self._unrecorded = None
+        self.heartbeat.count(recorded.completed, recorded.failed)
+
+    def _wait_for_work(self) -> None:
+        """Block until a notification, a due chore or stop(); never longer than the sweep interval."""
+        timeout = min(self._sweep.remaining(), self._beat.remaining())
+        if self._listen is None:
+            self.shutdown.wait(min(timeout, self._poll.remaining()))
+            return
+        timeout = min(timeout, self._check_listen.remaining())
+        # _step has just read what was pending, so block until the socket has more to say.
+        if self.shutdown.wait(timeout, [self._listen.fileno()]):
+            self._handle(self._listen.read())
+
+    def _handle(self, wakes: Wakes) -> None:
+        self._ping.received(wakes.pings)
+        if wakes.promoted:
+            self._refresh_registry()
+        if wakes.requested:
+            self._work_hint = True
+
+    # -- chores ------------------------------------------------------------------------------------
+
+    def _run_due_chores(self) -> None:
+        assert self._work is not None
+        if self._sweep.due():
+            self._sweep_leases()
+            if self._listen is None or self._refresh_pending:
+                self._refresh_registry()  # --poll-only hears no model_promoted: look on each sweep
+            self._sweep.done()
+        if self._beat.due():
+            self.heartbeat.beat(self._work)
+            self._beat.done()
+            self._stop_if_orphaned()
+        if self._listen is not None and self._check_listen.due():
+            self._check_listen_connection()
+            self._check_listen.done()
+        if self._listen is None and self._poll.due():
+            self._work_hint = True
+            self._poll.done()
+
+    def _sweep_leases(self) -> None:
+        assert self._work is not None
+        swept = sweep_expired_leases(self._work, self.config.max_attempts)
+        if swept.requeued or swept.failed:
+            log.info(
+                "listener %s: %d expired lease(s) requeued, %d failed after %d attempts",
+                self.listener_id,
+                swept.requeued,
+                swept.failed,
+                self.config.max_attempts,
+            )
+        self.heartbeat.count(0, swept.failed)
+        self._work_hint = True  # the sweep doubles as the catch-all: look for pending rows now
+
+    def _check_listen_connection(self) -> None:
+        """The previous ping must have come back; then send the next one from the work connection."""
+        assert self._work is not None and self._listen is not None
+        self._handle(self._listen.read())  # it may sit unread behind a long drain
+        if self._ping.outstanding is not None:
+            raise ListenConnectionSilent(
+                f"ping {self._ping.outstanding} not delivered within {self.config.ping_seconds:g}s"
+            )
+        self._work.execute(QUERIES["send_listener_ping"], {"token": self._ping.next_token()})
+
+    def _refresh_registry(self) -> None:
+        assert self._registry is not None
+        try:
+            self._registry.refresh()
+            self._refresh_pending = False
+        except Exception:
+            # Keep serving the versions already loaded; try again on the next sweep.
+            log.exception("listener %s could not refresh the model registry", self.listener_id)
+            self._refresh_pending = True
+
+    def _stop_if_orphaned(self) -> None:
+        # A --concurrency worker whose supervisor died (SIGKILL) must not run on unsupervised.
+        if self._parent_pid is not None and os.getppid() != self._parent_pid:
+            log.warning("listener %s: supervisor %d is gone; stopping", self.listener_id, self._parent_pid)
+            self.stop()
+
+    # -- connections -------------------------------------------------------------------------------
+
+    def _connect_with_backoff(self) -> None:
+        backoff = Backoff(cap=self.config.reconnect_max_seconds)
+        reconnecting = self._registered
+        while not self.shutdown.is_set():
+            try:
+                self._connect()
+                if reconnecting or backoff.failures:
+                    log.info(
+                        "listener %s connected again after %d failed attempt(s); draining the backlog",
+                        self.listener_id,
+                        backoff.failures,
+                    )
+                return
+            except CONNECTION_LOST as exc:
+                self._close_connections()
+                delay = backoff.next_delay()
+                log.warning(
+                    "listener %s cannot reach the database (%s); retrying in %.2fs",
+                    self.listener_id,
+                    first_line(exc),
+                    delay,
+                )
+                self.shutdown.sleep(delay)
+
+    def _connect(self) -> None:
+        """Work connection, then LISTEN, then recover: after this, anything committed wakes us, and the
+        first claim (the hint is set) finds whatever was committed before."""
+        self._work = connect(self.config.database_url, f"listener {self.listener_id}")
+        if not self.config.poll_only:
+            self._listen = ListenConnection.open(
+                self.config.database_url, f"listener {self.listener_id} LISTEN"
+            )
+        if self._unrecorded is not None:
+            self._record(self._unrecorded)
+        released = release_own_claims(self._work, self.listener_id)
+        if released:
+            log.info(
+                "listener %s gave back %d claim(s) it held before connecting", self.listener_id, released
+            )
+        if self._registered:
+            self.heartbeat.beat(self._work)
+            self._refresh_registry()  # a model_promoted may have been missed while disconnected
+        else:
+            self.heartbeat.register(self._work)
+            self._registered = True
+        self._sweep_leases()
+        self._sweep.done()
+        self._beat.done()
+        self._ping.reset()
+        self._check_listen.done()
+        self._work_hint = True
+
+    def _close_connections(self) -> None:
+        if self._listen is not None:
+            self._listen.close()
+        close_quietly(self._work)
+        self._listen = None
+        self._work = None
+
+    def _finish(self) -> None:
+        """Record the batch in hand if it is still unwritten, give back every claim, mark stopped."""
+        try:
+            if self._work is not None and not self._work.closed:
+                if self._unrecorded is not None:
+                    self._record(self._unrecorded)
+                released = release_own_claims(self._work, self.listener_id)
+                self.heartbeat.stopped(self._work)
+                log.info(
+                    "listener %s stopped (processed %d, failed %d, released %d)",
+                    self.listener_id,
+                    self.heartbeat.processed,
+                    self.heartbeat.failed,
+                    released,
+                )
+        except psycopg.Error as exc:
+            log.warning(
+                "listener %s could not release its claims on the way out (%s); their leases will expire",
+                self.listener_id,
+                exc,
+            )
+        finally:
+            self._close_connections()

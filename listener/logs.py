@@ -1,0 +1,14 @@
+"""Log format of the listener processes (stderr; one line per event, never one per request)."""
+
+from __future__ import annotations
+
+import logging
+
+from sql.settings import get_settings
+
+
+def configure_logging() -> None:
+    logging.basicConfig(
+        level=get_settings().listener_log_level,
+        format="%(asctime)s %(levelname)s %(name)s[%(process)d] %(message)s",
+    )

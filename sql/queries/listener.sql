@@ -1,0 +1,140 @@
+-- Everything the listener daemon (listener/) does to the database.
+-- Claim → infer → record outcomes; leases swept back; heartbeats; LISTEN and its self-check.
+
+-- name: listen_channels
+-- Run once on the dedicated autocommit LISTEN connection (after every reconnect too).
+-- prediction_requested: new pending rows; model_promoted: reload deployments;
+-- listener_ping: the listener's own liveness check of this connection (payload = its token).
+LISTEN prediction_requested; LISTEN model_promoted; LISTEN listener_ping
+
+-- name: send_listener_ping
+-- Sent from the work connection; the LISTEN connection must receive it back, or it is replaced.
+SELECT pg_notify('listener_ping', %(token)s)
+
+-- name: claim_pending
+-- :many (id, model_name, features). Claim up to batch_size pending rows, oldest first,
+-- skipping rows another listener is claiming right now; the lease says until when they are ours.
+-- Autocommit: the claim commits at once, so no row lock is held while the model runs.
+UPDATE prediction_requests AS r
+SET status      = 'running',
+    claimed_by  = %(listener_id)s,
+    claimed_at  = clock_timestamp(),
+    lease_until = clock_timestamp() + make_interval(secs => %(lease_seconds)s::float8),
+    attempts    = r.attempts + 1
+WHERE r.id IN (
+    SELECT id FROM prediction_requests
+    WHERE status = 'pending'
+    ORDER BY id
+    LIMIT %(batch_size)s::int
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING r.id, r.model_name, r.features
+
+-- name: record_outcomes
+-- :one (completed, failed, released). One statement, one transaction, one round trip per batch:
+-- insert the results (parallel arrays), mark completed exactly the rows whose result THIS statement
+-- inserted, mark the failures failed with their error, and hand back the released rows.
+-- Rows already completed or failed (a late writer whose lease expired and whose row someone else
+-- finished) are skipped: locking them first makes a concurrent writer or sweep wait, then see them closed;
+-- ON CONFLICT keeps a second result impossible even so.
+WITH results AS (
+    SELECT *
+    FROM unnest(%(result_ids)s::bigint[], %(predictions)s::smallint[], %(probabilities)s::float8[],
+                %(model_versions)s::text[], %(model_sha256s)s::text[])
+         AS t(request_id, prediction, probability, model_version, model_sha256)
+), failures AS (
+    SELECT * FROM unnest(%(failed_ids)s::bigint[], %(errors)s::text[]) AS t(request_id, error)
+), still_open AS (
+    SELECT id FROM prediction_requests
+    WHERE id = ANY (%(result_ids)s::bigint[] || %(failed_ids)s::bigint[])
+      AND status IN ('pending', 'running')
+    ORDER BY id
+    FOR UPDATE
+), inserted AS (
+    INSERT INTO prediction_results (request_id, prediction, probability, model_version, model_sha256)
+    SELECT r.request_id, r.prediction, r.probability, r.model_version, r.model_sha256
+    FROM results AS r JOIN still_open AS o ON o.id = r.request_id
+    ON CONFLICT (request_id) DO NOTHING
+    RETURNING request_id
+), completed AS (
+    UPDATE prediction_requests AS p
+    SET status = 'completed', completed_at = clock_timestamp(), lease_until = NULL, error = NULL
+    FROM inserted AS i
+    WHERE p.id = i.request_id
+    RETURNING p.id
+), failed AS (
+    UPDATE prediction_requests AS p
+    SET status = 'failed', completed_at = clock_timestamp(), lease_until = NULL, error = f.error
+    FROM failures AS f JOIN still_open AS o ON o.id = f.request_id
+    WHERE p.id = f.request_id
+    RETURNING p.id
+), released AS (
+    -- Claimed but never started (shutdown arrived mid-batch): pending again, the claim not counted.
+    UPDATE prediction_requests AS p
+    SET status = 'pending', lease_until = NULL, attempts = greatest(p.attempts - 1, 0)
+    WHERE p.id = ANY (%(released_ids)s::bigint[])
+      AND p.status = 'running' AND p.claimed_by = %(listener_id)s
+    RETURNING p.id
+)
+SELECT (SELECT count(*) FROM completed) AS completed,
+       (SELECT count(*) FROM failed)    AS failed,
+       (SELECT count(*) FROM released)  AS released
+
+-- name: release_own_claims
+-- :one (released). Every row this listener still holds goes back to pending, the claim not counted:
+-- on clean shutdown, and after a reconnect (a claim may have committed without us seeing its rows).
+WITH released AS (
+    UPDATE prediction_requests
+    SET status = 'pending', lease_until = NULL, attempts = greatest(attempts - 1, 0)
+    WHERE status = 'running' AND claimed_by = %(listener_id)s
+    RETURNING id
+)
+SELECT count(*) AS released FROM released
+
+-- name: sweep_expired_leases
+-- :one (requeued, failed). Running rows whose lease passed belong to a listener that died: pending
+-- again, or failed with the reason once they used max_attempts claims. Rows another sweeper is
+-- handling right now are skipped.
+WITH expired AS (
+    SELECT id FROM prediction_requests
+    WHERE status = 'running' AND lease_until < clock_timestamp()
+    ORDER BY id
+    FOR UPDATE SKIP LOCKED
+), swept AS (
+    UPDATE prediction_requests AS r
+    SET status       = CASE WHEN r.attempts >= %(max_attempts)s::int THEN 'failed' ELSE 'pending' END,
+        error        = CASE WHEN r.attempts >= %(max_attempts)s::int
+                            THEN format('gave up after %%s attempts: the lease of listener %%s expired '
+                                        'while it held the request (it died or stalled)',
+                                        r.attempts, r.claimed_by)
+                            ELSE r.error END,
+        completed_at = CASE WHEN r.attempts >= %(max_attempts)s::int THEN clock_timestamp() END,
+        lease_until  = NULL
+    FROM expired AS e
+    WHERE r.id = e.id
+    RETURNING r.status
+)
+SELECT count(*) FILTER (WHERE status = 'pending') AS requeued,
+       count(*) FILTER (WHERE status = 'failed')  AS failed
+FROM swept
+
+-- name: register_listener
+-- A listener process starts: its heartbeat row, fresh (a reused host:pid:n id starts over).
+INSERT INTO listener_heartbeats (listener_id, hostname, pid, mode)
+VALUES (%(listener_id)s, %(hostname)s, %(pid)s, %(mode)s)
+ON CONFLICT (listener_id) DO UPDATE
+SET hostname = EXCLUDED.hostname, pid = EXCLUDED.pid, mode = EXCLUDED.mode,
+    started_at = now(), last_seen_at = now(), processed = 0, failed = 0, stopped_at = NULL
+
+-- name: beat_listener
+-- Periodic heartbeat with this process's running totals; recreates the row if it went missing.
+INSERT INTO listener_heartbeats (listener_id, hostname, pid, mode, processed, failed)
+VALUES (%(listener_id)s, %(hostname)s, %(pid)s, %(mode)s, %(processed)s, %(failed)s)
+ON CONFLICT (listener_id) DO UPDATE
+SET last_seen_at = now(), processed = EXCLUDED.processed, failed = EXCLUDED.failed, stopped_at = NULL
+
+-- name: stop_listener
+-- Clean shutdown: final totals and stopped_at, so the dashboard tells "stopped" from "crashed".
+UPDATE listener_heartbeats
+SET last_seen_at = now(), processed = %(processed)s, failed = %(failed)s, stopped_at = now()
+WHERE listener_id = %(listener_id)s

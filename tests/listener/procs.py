@@ -1,0 +1,76 @@
+"""Watching real listener processes from the database (their heartbeat rows and backends)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import psycopg
+
+from tests.listener.helpers import wait_until
+
+
+def live_listeners(conn: psycopg.Connection) -> list[tuple[str, int, str]]:
+    """(listener_id, pid, mode) of every registered listener that has not stopped."""
+    return conn.execute(
+        "SELECT listener_id, pid, mode FROM listener_heartbeats WHERE stopped_at IS NULL ORDER BY listener_id"
+    ).fetchall()
+
+
+def wait_listening(
+    conn: psycopg.Connection, proc: subprocess.Popen, n: int = 1, log: Path | None = None
+) -> None:
+    """Wait until n listeners registered (each registers after its LISTEN is in place)."""
+    ok = wait_until(lambda: len(live_listeners(conn)) >= n or proc.poll() is not None, 30)
+    assert ok and proc.poll() is None, f"listener did not start (exit {proc.poll()}):\n{log_text(log)}"
+
+
+def backends(conn: psycopg.Connection, listen: bool) -> list[int]:
+    """Server pids of the listeners' LISTEN (or work) connections on this database."""
+    pattern = "listener %LISTEN" if listen else "listener %:%:%"
+    rows = conn.execute(
+        "SELECT pid, application_name FROM pg_stat_activity WHERE datname = current_database()"
+        " AND application_name LIKE %s",
+        [pattern],
+    ).fetchall()
+    return [pid for pid, name in rows if name.endswith("LISTEN") == listen]
+
+
+def log_text(log: Path | None) -> str:
+    return log.read_text(errors="replace")[-4000:] if log and log.exists() else "(no log)"
+
+
+def kill_while_holding_claims(conn: psycopg.Connection, proc: subprocess.Popen, listener_id: str) -> int:
+    """SIGKILL the process at a moment it holds running rows (freeze, look, thaw, retry); returns how many."""
+    for _ in range(200):
+        os.kill(proc.pid, signal.SIGSTOP)
+        # A statement sent just before the freeze still runs on the server: let it finish first.
+        wait_until(lambda: work_backend_idle(conn, listener_id), 2)
+        row = conn.execute(
+            "SELECT count(*) FROM prediction_requests WHERE status = 'running' AND claimed_by = %s",
+            [listener_id],
+        ).fetchone()
+        held = row[0] if row else 0
+        if held:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+            return held
+        os.kill(proc.pid, signal.SIGCONT)
+        time.sleep(0.003)
+    raise AssertionError("never caught the listener holding a claim")
+
+
+def work_backend_idle(conn: psycopg.Connection, listener_id: str) -> bool:
+    row = conn.execute(
+        "SELECT bool_and(state = 'idle') FROM pg_stat_activity WHERE application_name = %s",
+        [f"listener {listener_id}"],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def completed_count(conn: psycopg.Connection) -> int:
+    row = conn.execute("SELECT count(*) FROM prediction_requests WHERE status = 'completed'").fetchone()
+    return row[0] if row else 0
