@@ -6,6 +6,7 @@ Everything else asks for `db_url` (a fresh migrated database) or `conn` (a conne
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -50,3 +51,13 @@ def conn(db_url: str) -> Iterator[psycopg.Connection]:
     """An autocommit connection to the test's fresh database."""
     with psycopg.connect(db_url, autocommit=True) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def trained_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model store directory with the four real models trained once for the session (≈ 20 s)."""
+    from model_store.training import train
+
+    store = tmp_path_factory.mktemp("model_store")
+    train(store, progress=False)
+    return store

@@ -6,11 +6,6 @@ from pathlib import Path
 
 import pytest
 
-# The four real models, trained once per session by the model store's fixture.
-# TODO(lead): hoist trained_store into tests/conftest.py so tests/model_store and tests/listener share one
-# training run per session; then drop this import.
-from tests.model_store.conftest import trained_store  # noqa: F401
-
 # Stand-in models (ENV=test), and a sweep so long that only NOTIFY or a reconnect can explain a fast answer.
 STANDIN_ENV = {"ENV": "test", "LISTENER_SWEEP_SECONDS": "60", "LISTENER_LOG_LEVEL": "INFO"}
 

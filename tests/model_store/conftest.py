@@ -11,15 +11,7 @@ import pytest
 from model_store.data import TrainingData, load_attrition
 from model_store.manifest import read_manifest
 from model_store.registration import register_manifest
-from model_store.training import Split, split_data, train
-
-
-@pytest.fixture(scope="session")
-def trained_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A model store directory with the four real models trained once for the session (≈ 20 s)."""
-    store = tmp_path_factory.mktemp("model_store")
-    train(store, progress=False)
-    return store
+from model_store.training import Split, split_data
 
 
 @pytest.fixture(scope="session")
