@@ -13,7 +13,7 @@ import psycopg
 
 from model_store.deployments import DeployedModel, fetch_deployed, fetch_deployed_async
 from model_store.errors import ModelError, UnknownModel
-from model_store.features import TARGET, TARGET_DESCRIPTION, Feature, schema_from_json
+from model_store.features import TARGET, TARGET_DESCRIPTION, Feature, schema_from_json, with_defaults
 from model_store.stand_ins import stand_in_models
 from sql.settings import get_settings
 
@@ -68,12 +68,13 @@ def feature_schema(models: Sequence[DeployedModel], name: str | None) -> tuple[F
 
 
 def metadata(models: Sequence[DeployedModel], name: str | None = None) -> dict[str, Any]:
-    """What GET /metadata/ serves for one model: its features, the target, its threshold and version."""
+    """What GET /metadata/ serves for one model: its features (each with a typical `default`, borrowed
+    from the code's schema for artifacts trained before defaults existed), the target, threshold, version."""
     model = find_model(models, name)
     return {
         "model_name": model.name,
         "version": model.version,
         "threshold": model.threshold,
         "target": {"name": TARGET, "description": TARGET_DESCRIPTION, "positive": 1},
-        "features": model.feature_schema,
+        "features": with_defaults(model.feature_schema),
     }

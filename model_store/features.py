@@ -40,6 +40,7 @@ class Feature:
     maximum: float | None = None
     categories: tuple[str, ...] = ()
     ordered: bool = False
+    default: int | float | str | None = None  # typical value: the training median or most common category
 
     def as_json(self) -> dict[str, Any]:
         """This feature as a JSON-able dict (what the manifest, the DB and /metadata/ carry)."""
@@ -50,46 +51,68 @@ class Feature:
         else:
             out["minimum"] = self.minimum
             out["maximum"] = self.maximum
+        if self.default is not None:
+            out["default"] = self.default
         return out
 
 
-def _int(name: str, lo: int, hi: int, description: str) -> Feature:
-    return Feature(name, "integer", description, minimum=lo, maximum=hi)
+def _int(name: str, lo: int, hi: int, default: int, description: str) -> Feature:
+    return Feature(name, "integer", description, minimum=lo, maximum=hi, default=default)
 
 
-def _cat(name: str, categories: Iterable[str], description: str, ordered: bool = False) -> Feature:
-    return Feature(name, "category", description, categories=tuple(categories), ordered=ordered)
+def _cat(
+    name: str, categories: Iterable[str], default: str, description: str, ordered: bool = False
+) -> Feature:
+    return Feature(
+        name, "category", description, categories=tuple(categories), ordered=ordered, default=default
+    )
 
 
 _SATISFACTION = ("Low", "Medium", "High", "Very_High")
 
+# Defaults are the training data's medians (integers) and most common values (categories);
+# tests/model_store/test_features.py recomputes them from the data set.
 FEATURES: tuple[Feature, ...] = (
-    _int("age", 18, 70, "Age in years."),
+    _int("age", 18, 70, 36, "Age in years."),
     _cat(
         "business_travel",
         ("Non-Travel", "Travel_Rarely", "Travel_Frequently"),
+        "Travel_Rarely",
         "How often the employee travels for work.",
         ordered=True,
     ),
-    _int("daily_rate", 100, 1500, "Daily rate (pay scale index)."),
-    _cat("department", ("Human_Resources", "Research_Development", "Sales"), "Department."),
-    _int("distance_from_home", 1, 30, "Distance between home and work."),
+    _int("daily_rate", 100, 1500, 802, "Daily rate (pay scale index)."),
+    _cat(
+        "department",
+        ("Human_Resources", "Research_Development", "Sales"),
+        "Research_Development",
+        "Department.",
+    ),
+    _int("distance_from_home", 1, 30, 7, "Distance between home and work."),
     _cat(
         "education",
         ("Below_College", "College", "Bachelor", "Master", "Doctor"),
+        "Bachelor",
         "Highest education level.",
         ordered=True,
     ),
     _cat(
         "education_field",
         ("Human_Resources", "Life_Sciences", "Marketing", "Medical", "Other", "Technical_Degree"),
+        "Life_Sciences",
         "Field of education.",
     ),
-    _cat("environment_satisfaction", _SATISFACTION, "Satisfaction with the work environment.", ordered=True),
-    _cat("gender", ("Female", "Male"), "Gender."),
-    _int("hourly_rate", 30, 100, "Hourly rate (pay scale index)."),
-    _cat("job_involvement", _SATISFACTION, "Involvement in the job.", ordered=True),
-    _int("job_level", 1, 5, "Job level, 1 (entry) to 5 (executive)."),
+    _cat(
+        "environment_satisfaction",
+        _SATISFACTION,
+        "High",
+        "Satisfaction with the work environment.",
+        ordered=True,
+    ),
+    _cat("gender", ("Female", "Male"), "Male", "Gender."),
+    _int("hourly_rate", 30, 100, 66, "Hourly rate (pay scale index)."),
+    _cat("job_involvement", _SATISFACTION, "High", "Involvement in the job.", ordered=True),
+    _int("job_level", 1, 5, 2, "Job level, 1 (entry) to 5 (executive)."),
     _cat(
         "job_role",
         (
@@ -103,32 +126,44 @@ FEATURES: tuple[Feature, ...] = (
             "Sales_Executive",
             "Sales_Representative",
         ),
+        "Sales_Executive",
         "Job role.",
     ),
-    _cat("job_satisfaction", _SATISFACTION, "Satisfaction with the job.", ordered=True),
-    _cat("marital_status", ("Divorced", "Married", "Single"), "Marital status."),
-    _int("monthly_income", 1000, 20000, "Monthly income."),
-    _int("monthly_rate", 2000, 27000, "Monthly rate (pay scale index)."),
-    _int("num_companies_worked", 0, 10, "Number of companies worked at before this one."),
-    _cat("over_time", ("No", "Yes"), "Whether the employee works overtime."),
-    _int("percent_salary_hike", 10, 25, "Last salary increase, in percent."),
+    _cat("job_satisfaction", _SATISFACTION, "Very_High", "Satisfaction with the job.", ordered=True),
+    _cat("marital_status", ("Divorced", "Married", "Single"), "Married", "Marital status."),
+    _int("monthly_income", 1000, 20000, 4919, "Monthly income."),
+    _int("monthly_rate", 2000, 27000, 14236, "Monthly rate (pay scale index)."),
+    _int("num_companies_worked", 0, 10, 2, "Number of companies worked at before this one."),
+    _cat("over_time", ("No", "Yes"), "No", "Whether the employee works overtime."),
+    _int("percent_salary_hike", 10, 25, 14, "Last salary increase, in percent."),
     _cat(
         "performance_rating",
         ("Excellent", "Outstanding"),
+        "Excellent",
         "Last performance rating (the data set holds only these two).",
         ordered=True,
     ),
-    _cat("relationship_satisfaction", _SATISFACTION, "Satisfaction with work relationships.", ordered=True),
-    _int("stock_option_level", 0, 3, "Stock option level, 0 (none) to 3."),
-    _int("total_working_years", 0, 45, "Total years of professional experience."),
-    _int("training_times_last_year", 0, 6, "Trainings attended last year."),
     _cat(
-        "work_life_balance", ("Bad", "Good", "Better", "Best"), "Perceived work-life balance.", ordered=True
+        "relationship_satisfaction",
+        _SATISFACTION,
+        "High",
+        "Satisfaction with work relationships.",
+        ordered=True,
     ),
-    _int("years_at_company", 0, 40, "Years at this company."),
-    _int("years_in_current_role", 0, 20, "Years in the current role."),
-    _int("years_since_last_promotion", 0, 15, "Years since the last promotion."),
-    _int("years_with_curr_manager", 0, 20, "Years with the current manager."),
+    _int("stock_option_level", 0, 3, 1, "Stock option level, 0 (none) to 3."),
+    _int("total_working_years", 0, 45, 10, "Total years of professional experience."),
+    _int("training_times_last_year", 0, 6, 3, "Trainings attended last year."),
+    _cat(
+        "work_life_balance",
+        ("Bad", "Good", "Better", "Best"),
+        "Better",
+        "Perceived work-life balance.",
+        ordered=True,
+    ),
+    _int("years_at_company", 0, 40, 5, "Years at this company."),
+    _int("years_in_current_role", 0, 20, 3, "Years in the current role."),
+    _int("years_since_last_promotion", 0, 15, 1, "Years since the last promotion."),
+    _int("years_with_curr_manager", 0, 20, 3, "Years with the current manager."),
 )
 
 NUMERIC: tuple[str, ...] = tuple(f.name for f in FEATURES if f.type != "category")
@@ -156,9 +191,39 @@ def schema_from_json(items: Iterable[Mapping[str, Any]]) -> tuple[Feature, ...]:
             maximum=item.get("maximum"),
             categories=tuple(item.get("categories", ())),
             ordered=bool(item.get("ordered", False)),
+            default=item.get("default"),
         )
         for item in items
     )
+
+
+def with_defaults(
+    items: Iterable[Mapping[str, Any]], schema: Sequence[Feature] = FEATURES
+) -> list[dict[str, Any]]:
+    """A stored schema (JSON form) with `default` filled in from `schema` where it has none.
+
+    Artifacts trained before features had defaults carry none; a default is only borrowed when it
+    is valid for the stored feature (same name and type, inside its range or categories).
+    """
+    known = {f.name: f for f in schema}
+    out = []
+    for item in items:
+        item = dict(item)
+        feature = known.get(item.get("name", ""))
+        if item.get("default") is None and feature is not None and _fits(feature, item):
+            item["default"] = feature.default
+        out.append(item)
+    return out
+
+
+def _fits(feature: Feature, item: Mapping[str, Any]) -> bool:
+    if feature.default is None or item.get("type") != feature.type:
+        return False
+    if feature.type == "category":
+        return feature.default in item.get("categories", ())
+    lo, hi = item.get("minimum"), item.get("maximum")
+    value = float(feature.default)  # type: ignore[arg-type]
+    return (lo is None or lo <= value) and (hi is None or value <= hi)
 
 
 def validate_features(features: Mapping[str, Any], schema: Sequence[Feature] = FEATURES) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from model_store.features import FEATURES, Feature
 
 Status = Literal["pending", "running", "completed", "failed"]
+STATUSES: tuple[Status, ...] = ("pending", "running", "completed", "failed")
 MAX_BATCH_ITEMS = 10_000
 
 FEATURES_DESCRIPTION = "Feature values keyed by snake_case feature name; see GET /metadata/ for the schema."
@@ -19,13 +20,17 @@ MODEL_NAME_DESCRIPTION = "Model to ask (see GET /models/); omitted or null means
 
 def _feature_json_schema(feature: Feature) -> dict[str, Any]:
     if feature.type == "category":
-        return {"type": "string", "enum": list(feature.categories), "description": feature.description}
-    return {
-        "type": feature.type,
-        "minimum": feature.minimum,
-        "maximum": feature.maximum,
-        "description": feature.description,
-    }
+        out = {"type": "string", "enum": list(feature.categories), "description": feature.description}
+    else:
+        out = {
+            "type": feature.type,
+            "minimum": feature.minimum,
+            "maximum": feature.maximum,
+            "description": feature.description,
+        }
+    if feature.default is not None:
+        out["default"] = feature.default
+    return out
 
 
 # The OpenAPI view of the one feature schema; the check itself is model_store's validate_features.
@@ -94,6 +99,20 @@ class HistoryPage(BaseModel):
     )
 
 
+class LookupIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    request_ids: list[UUID] = Field(
+        min_length=1, max_length=MAX_BATCH_ITEMS, description="Public request ids (1 to 10,000)."
+    )
+
+
+class LookupOut(BaseModel):
+    items: list[Prediction | None] = Field(
+        description="One entry per id asked, in the order asked; null where no request has that id."
+    )
+
+
 class ModelInfo(BaseModel):
     name: str
     version: str
@@ -107,7 +126,10 @@ class Metadata(BaseModel):
     model_config = ConfigDict(protected_namespaces=())
 
     feature_schema: list[dict[str, Any]] = Field(
-        description="Every feature: name, type, range (numbers) or categories, description."
+        description=(
+            "Every feature: name, type, range (numbers) or categories, description, and `default`: "
+            "a typical value (the training data's median, or its most common category)."
+        )
     )
     target: dict[str, Any]
     threshold: float = Field(description="Decision threshold of the default model.")
@@ -161,3 +183,75 @@ def prediction_of(row: dict[str, Any]) -> Prediction:
         result=result,
         error=row["error"],
     )
+
+
+# -- GET /monitoring/summary ------------------------------------------------------------------------
+
+
+class MonitoringWindow(BaseModel):
+    since: datetime = Field(description="Start of the window (requests submitted at or after).")
+    until: datetime = Field(description="End of the window (requests submitted before): now.")
+    bucket_seconds: int = Field(description="Width of each throughput bucket.")
+
+
+class ThroughputBucket(BaseModel):
+    bucket: datetime = Field(description="Start of the bucket (aligned on multiples of bucket_seconds).")
+    pending: int
+    running: int
+    completed: int
+    failed: int
+
+
+class LatencySummary(BaseModel):
+    count: int = Field(description="Answered requests of the window.")
+    p50: float | None
+    p90: float | None
+    p95: float | None
+    p99: float | None
+    max: float | None
+
+
+class ProbabilityBin(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+    model_name: str
+    bin_start: float
+    bin_end: float
+    count: int
+
+
+class ListenerStatus(BaseModel):
+    listener_id: str
+    hostname: str
+    pid: int
+    mode: str
+    started_at: datetime
+    last_seen_at: datetime
+    stopped_at: datetime | None
+    processed: int
+    failed: int
+    alive: bool = Field(description="Not stopped, and a heartbeat within API_LISTENER_ALIVE_SECONDS.")
+
+
+class FeatureDriftOut(BaseModel):
+    name: str
+    psi: float | None = Field(description="Population stability index; null when the sample is too small.")
+
+
+class DriftSummary(BaseModel):
+    reference: str = Field(description="What recent requests are compared with.")
+    sample_size: int = Field(description="How many of the window's most recent requests were compared.")
+    features: list[FeatureDriftOut] = Field(description="Worst drift first.")
+
+
+class MonitoringSummary(BaseModel):
+    window: MonitoringWindow
+    requests: int = Field(description="Requests submitted in the window.")
+    status_counts: dict[Status, int] = Field(description="The window's requests by their status now.")
+    throughput: list[ThroughputBucket] = Field(description="Every bucket of the window, oldest first.")
+    latency_ms: LatencySummary = Field(description="Submit-to-result latency, in milliseconds.")
+    probability_histogram: list[ProbabilityBin] = Field(
+        description="Predicted probabilities per model, in equal bins over [0, 1]."
+    )
+    listeners: list[ListenerStatus] = Field(description="Listeners seen in the window or alive, alive first.")
+    drift: DriftSummary

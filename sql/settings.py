@@ -62,7 +62,9 @@ class Settings(BaseSettings):
     api_max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, description="Larger bodies get 413.")
     api_history_max_page: int = Field(default=500, ge=1, description="Page size cap of /predictions/history.")
     api_listener_alive_seconds: float = Field(
-        default=30.0, gt=0, description="A listener whose last heartbeat is older counts as gone (/metrics)."
+        default=30.0,
+        gt=0,
+        description="A listener with an older last heartbeat counts as gone (/metrics, /monitoring/summary).",
     )
     api_access_log: bool = Field(default=False, description="uvicorn access log (costs throughput).")
 

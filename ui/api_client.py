@@ -6,8 +6,7 @@ Every failure surfaces as an `ApiError` whose message a person can read on the p
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,26 +83,10 @@ class ApiClient:
         extra = wait or 0.0
         return self._json("GET", f"/predictions/{request_id}", params=params, extra_timeout=extra)
 
-    def iter_requests(
-        self, request_ids: Sequence[str], wait: float | None = None, workers: int = 16
-    ) -> Iterator[tuple[int, dict[str, Any]]]:
-        """Fetch many requests concurrently over one connection pool; yields (index, request) as they come."""
-        params = {"wait": _seconds(wait)} if wait else None
-        limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
-        with (
-            httpx.Client(timeout=self.timeout + (wait or 0.0), limits=limits) as http,
-            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ui-fetch") as pool,
-        ):
-            futures = {
-                pool.submit(self._json, "GET", f"/predictions/{rid}", params=params, http=http): i
-                for i, rid in enumerate(request_ids)
-            }
-            try:
-                for future in as_completed(futures):
-                    yield futures[future], future.result()
-            finally:
-                for future in futures:
-                    future.cancel()
+    def lookup(self, request_ids: Sequence[str]) -> list[dict[str, Any] | None]:
+        """Up to 10,000 requests in one call, in the order asked; None where the API knows no such id."""
+        body = {"request_ids": [str(i) for i in request_ids]}
+        return list(self._json("POST", "/predictions/lookup", json=body, extra_timeout=30.0)["items"])
 
     def history(
         self,
@@ -169,18 +152,14 @@ class ApiClient:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         extra_timeout: float = 0.0,
-        http: httpx.Client | None = None,
     ) -> httpx.Response:
         headers = {"Accept": "application/json"}
         if self.api_key:
             headers["X-API-Key"] = self.api_key
         url = self.base_url + path
         try:
-            if http is not None:
-                response = http.request(method, url, params=params, json=json, headers=headers)
-            else:
-                with httpx.Client(timeout=self.timeout + extra_timeout) as client:
-                    response = client.request(method, url, params=params, json=json, headers=headers)
+            with httpx.Client(timeout=self.timeout + extra_timeout) as client:
+                response = client.request(method, url, params=params, json=json, headers=headers)
         except httpx.TimeoutException as exc:
             raise ApiUnavailable(
                 f"The API at {self.base_url} did not answer within {self.timeout + extra_timeout:.0f} s."

@@ -40,6 +40,7 @@ class MonitoringData:
     drift: pd.DataFrame | None  # feature, psi, band — worst first
     truncated: bool = False
     alive_from_metrics: int | None = None  # prediction_listeners_alive from /metrics, when no heartbeat list
+    bucket: pd.Timedelta | None = None  # throughput bucket width the API chose (None: the page's own)
 
     @property
     def completed(self) -> int:
@@ -188,7 +189,26 @@ def from_summary(summary: Mapping[str, Any]) -> MonitoringData:
         probabilities=probs,
         listeners=listeners_frame(summary.get("listeners")),
         drift=drift_frame(summary.get("drift")),
+        bucket=_bucket(summary.get("window")),
     )
+
+
+def _bucket(window: Mapping[str, Any] | None) -> pd.Timedelta | None:
+    seconds = (window or {}).get("bucket_seconds")
+    return pd.Timedelta(seconds=int(seconds)) if seconds else None
+
+
+def bucket_label(bucket: pd.Timedelta) -> str:
+    """'minute', '30 s', '2 h': how a bucket width reads in a caption."""
+    seconds = int(bucket.total_seconds())
+    if seconds == 60:
+        return "minute"
+    if seconds == 3600:
+        return "hour"
+    for unit, size in (("h", 3600), ("min", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
 
 
 def listeners_frame(listeners: Sequence[Mapping[str, Any]] | None) -> pd.DataFrame | None:
@@ -210,6 +230,7 @@ def drift_frame(drift: Mapping[str, Any] | None) -> pd.DataFrame | None:
         columns={"name": "feature"}
     )
     frame["psi"] = pd.to_numeric(frame["psi"], errors="coerce")
+    frame = frame.dropna(subset=["psi"])  # no PSI yet: too few recent requests to judge by
     frame["band"] = frame["psi"].map(psi_band)
     return frame.sort_values("psi", ascending=False, ignore_index=True)
 

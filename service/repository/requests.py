@@ -102,6 +102,17 @@ async def get_prediction(pool: AsyncConnectionPool, request_id: UUID) -> dict[st
         return await cur.fetchone()
 
 
+async def lookup_predictions(
+    pool: AsyncConnectionPool, request_ids: list[UUID]
+) -> list[dict[str, Any] | None]:
+    """The rows of `request_ids` as get_prediction has them, in the order asked; None for an unknown id."""
+    async with pool.connection() as conn:
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(QUERIES["lookup_predictions"], {"request_ids": request_ids})
+        rows = await cur.fetchall()
+    return [row if row["request_id"] is not None else None for row in rows]
+
+
 async def history(
     pool: AsyncConnectionPool, where: HistoryFilter, before_id: int | None, limit: int
 ) -> list[dict[str, Any]]:

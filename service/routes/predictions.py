@@ -16,6 +16,8 @@ from service.schemas import (
     BatchRequestIn,
     BatchSubmitted,
     HistoryPage,
+    LookupIn,
+    LookupOut,
     Prediction,
     PredictionRequestIn,
     Status,
@@ -126,6 +128,16 @@ async def prediction_history(
     rows = await requests.history(svc.pool, HistoryFilter(status, model, since, until), before, limit + 1)
     next_cursor = encode_cursor(rows[limit - 1]["id"]) if len(rows) > limit else None
     return HistoryPage(items=[prediction_of(r) for r in rows[:limit]], next_cursor=next_cursor)
+
+
+@router.post("/lookup", response_model=LookupOut, responses=error_responses(503))
+async def lookup_predictions(body: LookupIn, svc: ServicesDep) -> Response:
+    """Read up to 10,000 requests in one call (each as GET /predictions/{request_id} shows it), in the
+    order asked. An id no request has gets `null` in its place rather than failing the whole lookup;
+    an id asked twice is answered twice."""
+    rows = await requests.lookup_predictions(svc.pool, body.request_ids)
+    answer = LookupOut(items=[None if row is None else prediction_of(row) for row in rows])
+    return Response(answer.model_dump_json(), 200, media_type=JSON)
 
 
 @router.get("/{request_id}", response_model=Prediction, responses=error_responses(404, 503))

@@ -41,6 +41,16 @@ FROM prediction_requests r
 LEFT JOIN prediction_results res ON res.request_id = r.id
 WHERE r.request_id = %(request_id)s
 
+-- name: lookup_predictions
+-- Many requests with their results, one row per id asked, in the order asked (ordinality), with
+-- request columns null where no request has that id: the body of POST /predictions/lookup.
+SELECT asked.ord, r.request_id, r.model_name, r.status, r.created_at, r.features, r.error,
+       res.prediction, res.probability, res.model_version, res.created_at AS result_created_at
+FROM unnest(%(request_ids)s::uuid[]) WITH ORDINALITY AS asked (request_id, ord)
+LEFT JOIN prediction_requests r ON r.request_id = asked.request_id
+LEFT JOIN prediction_results res ON res.request_id = r.id
+ORDER BY asked.ord
+
 -- name: prediction_history
 -- A page of requests with their results, newest first, by keyset on id (before_id: the cursor).
 -- Every filter is optional (NULL means no filter); limit is the page size plus one.

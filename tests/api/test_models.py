@@ -79,3 +79,24 @@ async def test_without_any_deployed_model_submissions_get_a_clear_answer(db_url:
             "/predictions/request", json={"model_name": "logistic", "features": employee()}
         )
         assert named.status_code == 404 and "python -m model_store" in named.json()["detail"]
+
+
+async def test_metadata_serves_a_default_per_feature_even_for_artifacts_registered_without_any(
+    db_url: str, conn: psycopg.Connection
+) -> None:
+    old_schema = [{k: v for k, v in f.items() if k != "default"} for f in schema_as_json()]
+    conn.execute(REGISTER, {
+        "name": "logistic", "version": "old", "digit": "d", "threshold": 0.5,
+        "metrics": Jsonb({}), "schema": Jsonb(old_schema),
+    })  # fmt: skip
+    conn.execute(DEPLOY, ["logistic", "old", True])
+    async with in_process(create_app(Settings(database_url=db_url, env="dev"))) as client:
+        features = {f["name"]: f for f in (await client.get("/metadata/")).json()["feature_schema"]}
+    assert features["age"]["default"] == 36 and features["monthly_income"]["default"] == 4919
+    assert features["over_time"]["default"] == "No"
+    assert all("default" in f for f in features.values())
+
+
+async def test_metadata_of_the_stand_ins_carries_the_defaults(client: httpx.AsyncClient) -> None:
+    features = (await client.get("/metadata/")).json()["feature_schema"]
+    assert [f["default"] for f in features] == [f["default"] for f in schema_as_json()]

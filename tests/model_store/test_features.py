@@ -15,6 +15,7 @@ from model_store.features import (
     schema_from_json,
     snake_case,
     validate_features,
+    with_defaults,
 )
 
 
@@ -106,6 +107,35 @@ def test_features_that_are_not_an_object_are_refused() -> None:
     with pytest.raises(FeatureError) as caught:
         validate_features([1, 2, 3])  # type: ignore[arg-type]
     assert caught.value.field == "features"
+
+
+def test_defaults_are_the_training_medians_and_most_common_categories(attrition: TrainingData) -> None:
+    for f in FEATURES:
+        column = attrition.X[f.name]
+        if f.type == "category":
+            counts = column.value_counts()
+            assert counts.iloc[0] > counts.iloc[1], f"{f.name}: the mode is unique"
+            assert f.default == counts.index[0], f.name
+        else:
+            assert f.default == round(float(column.median())), f.name
+            assert isinstance(f.default, int), f.name
+
+
+def test_every_default_is_a_valid_value_and_served_in_the_json_schema() -> None:
+    typical = {f.name: f.default for f in FEATURES}
+    assert validate_features(typical) == typical
+    assert [item["default"] for item in schema_as_json()] == list(typical.values())
+
+
+def test_a_stored_schema_without_defaults_borrows_them_only_where_they_fit() -> None:
+    stored = [{k: v for k, v in item.items() if k != "default"} for item in schema_as_json()]
+    stored[0] = {**stored[0], "minimum": 50}  # age 36 is no longer in range: no default
+    stored[1] = {**stored[1], "default": "Non-Travel"}  # a stored default wins
+    filled = with_defaults(stored)
+    assert "default" not in filled[0]
+    assert filled[1]["default"] == "Non-Travel"
+    assert [item["default"] for item in filled[2:]] == [f.default for f in FEATURES[2:]]
+    assert "default" not in stored[2], "the input is not modified"
 
 
 def test_schema_json_round_trips_and_describes_every_feature() -> None:

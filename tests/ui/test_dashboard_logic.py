@@ -5,9 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from ui.api_client import describe_validation, normalize_history_page
+from ui.api_client import ApiUnavailable, describe_validation, normalize_history_page
 from ui.batch_csv import check_csv, results_frame, template_csv
+from ui.collect import collect
 from ui.monitoring import (
+    bucket_label,
     drift_frame,
     from_history,
     from_summary,
@@ -177,6 +179,17 @@ def test_the_monitoring_summary_shape_asked_of_the_api_is_read_whole() -> None:
     assert data.listeners_alive == 1
     assert data.listeners["listener_id"].tolist() == ["h:1:0", "h:2:0"], "alive first"
     assert data.drift["feature"].tolist() == ["age"]
+    assert data.bucket == pd.Timedelta(minutes=1), "the API's bucket width is what the chart draws"
+
+
+def test_bucket_widths_read_plainly() -> None:
+    labels = [bucket_label(pd.Timedelta(seconds=s)) for s in (10, 60, 300, 900, 3600, 7200)]
+    assert labels == ["10 s", "minute", "5 min", "15 min", "hour", "2 h"]
+
+
+def test_features_without_a_psi_yet_are_left_out_of_the_drift_chart() -> None:
+    frame = drift_frame({"sample_size": 20, "features": [{"name": "age", "psi": None}]})
+    assert frame is not None and frame.empty
 
 
 def test_drift_is_sorted_worst_first_and_banded() -> None:
@@ -212,3 +225,57 @@ def test_validation_errors_read_as_sentences() -> None:
 def test_history_pages_are_normalised() -> None:
     assert normalize_history_page([{"a": 1}]) == {"items": [{"a": 1}], "next_cursor": None}
     assert normalize_history_page({"items": [], "next_cursor": "abc"}) == {"items": [], "next_cursor": "abc"}
+
+
+class FakeLookups:
+    """The API's lookup as the Batch page sees it: each id turns completed after `rounds` lookups."""
+
+    def __init__(self, rounds: dict[str, int], fail_on_call: int | None = None) -> None:
+        self.rounds, self.calls, self.fail_on_call = dict(rounds), [], fail_on_call
+
+    def lookup(self, request_ids: list[str]) -> list[dict | None]:
+        self.calls.append(list(request_ids))
+        if len(self.calls) == self.fail_on_call:
+            raise ApiUnavailable("The API went away.")
+        out: list[dict | None] = []
+        for rid in request_ids:
+            if rid not in self.rounds:
+                out.append(None)
+                continue
+            self.rounds[rid] -= 1
+            status = "completed" if self.rounds[rid] <= 0 else "pending"
+            out.append({"request_id": rid, "status": status})
+        return out
+
+
+def test_answers_are_collected_in_chunks_asking_again_only_for_the_unfinished() -> None:
+    api = FakeLookups({"a": 1, "b": 3, "c": 1, "d": 2})
+    progress: list[tuple[int, int]] = []
+    got = collect(
+        api, ["a", "b", "x", "c", "d"], 10.0, lambda *p: progress.append(p), chunk=2, sleep=lambda s: None
+    )
+    assert [i and i["status"] for i in got.items] == [
+        "completed",
+        "completed",
+        None,
+        "completed",
+        "completed",
+    ]
+    assert got.error is None
+    assert api.calls == [["a", "b"], ["x", "c"], ["d"], ["b", "d"], ["b"]]
+    assert progress[-1] == (5, 5) and [d for d, _ in progress] == sorted(d for d, _ in progress)
+
+
+def test_collecting_stops_when_the_wait_runs_out_or_the_api_fails() -> None:
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    slow = collect(FakeLookups({"a": 100}), ["a"], 2.0, sleep=sleep, clock=lambda: now[0])
+    assert slow.items[0]["status"] == "pending" and slow.error is None and now[0] == pytest.approx(2.0)
+
+    failing = FakeLookups({"a": 1, "b": 1}, fail_on_call=2)
+    broken = collect(failing, ["a", "b"], 2.0, chunk=1, sleep=lambda s: None)
+    assert broken.items == [{"request_id": "a", "status": "completed"}, None]
+    assert isinstance(broken.error, ApiUnavailable)

@@ -221,6 +221,18 @@ def test_monitoring_shows_traffic_latency_statuses_and_probabilities(ui_env: Sta
     assert {"Feature drift vs. training data", "Listeners"} <= subheaders
 
 
+def test_monitoring_reads_the_services_summary_with_listeners_and_drift(ui_env: Stack) -> None:
+    ui_env.predict(EMPLOYEE, model_name="dummy")
+    at = open_page("monitoring")
+    assert_clean(at)
+    assert "Computed from" not in texts(at), "the service's summary, not the history fallback"
+    listeners = next(f for f in frames(at) if "listener_id" in f.columns)
+    assert "alive" in set(listeners["alive"]) and set(listeners["mode"]) <= {"notify", "poll"}
+    drift_drawn = "Population stability index" in texts(at)
+    too_few = any(i.value.startswith("Not enough recent requests") for i in at.info)
+    assert drift_drawn or too_few, texts(at)
+
+
 # -- Models --------------------------------------------------------------------------------------
 
 

@@ -11,13 +11,14 @@ import streamlit as st
 
 from ui.api_client import ApiError
 from ui.batch_csv import CheckedFile, check_csv, problems_frame, results_frame, template_csv
+from ui.collect import collect
 from ui.feedback import fetch, show_api_error
 from ui.layout import header
 from ui.reference import client, default_model, load_models, load_schema, model_label
 from ui.schema import Schema
 
 CHUNK_ROWS = 2_000  # rows per POST /predictions/batch (the API takes up to 10,000)
-RESULT_WAIT_SECONDS = 10.0
+RESULT_WAIT_SECONDS = 10.0  # how long to keep looking up answers still pending
 CHECK_KEY = "batch_check"
 OUTCOME_KEY = "batch_outcome"
 
@@ -59,7 +60,7 @@ def show_check(checked: CheckedFile, file_name: str) -> None:
 
 
 def send(checked: CheckedFile, model_name: str | None) -> dict[str, Any]:
-    """Send in chunks, then collect every answer, with one progress bar over both phases."""
+    """Send in chunks, then collect the answers by chunked lookups, with one progress bar over both."""
     api = client()
     total = len(checked.items)
     bar = st.progress(0.0, text="Sending…")
@@ -68,25 +69,20 @@ def send(checked: CheckedFile, model_name: str | None) -> dict[str, Any]:
     for start in range(0, total, CHUNK_ROWS):
         ids += api.submit_batch(checked.items[start : start + CHUNK_ROWS], model_name)
         bar.progress(len(ids) / (2 * total), text=f"Sent {len(ids):,} of {total:,} rows")
-    requests: list[dict[str, Any] | None] = [None] * total
-    error: ApiError | None = None
-    try:
-        for done, (index, request) in enumerate(api.iter_requests(ids, wait=RESULT_WAIT_SECONDS), start=1):
-            requests[index] = request
-            if done % 25 == 0 or done == total:
-                bar.progress(0.5 + done / (2 * total), text=f"Answers received: {done:,} of {total:,}")
-    except ApiError as err:
-        error = err
+
+    def received(done: int, total: int) -> None:
+        bar.progress(0.5 + done / (2 * total), text=f"Answers received: {done:,} of {total:,}")
+
+    collected = collect(api, ids, RESULT_WAIT_SECONDS, received)
     elapsed = time.perf_counter() - started
     bar.progress(1.0, text=f"Done in {elapsed:,.1f} s")
-    for i, request in enumerate(requests):
-        if request is None:
-            requests[i] = {"request_id": ids[i], "status": "unknown"}
+    unknown = [{"request_id": rid, "status": "unknown"} for rid in ids]
+    requests = [r if r is not None else unknown[i] for i, r in enumerate(collected.items)]
     return {
         "results": results_frame(checked.frame, requests),
         "elapsed_s": elapsed,
         "model_name": model_name,
-        "error": error,
+        "error": collected.error,
         "extra_columns": checked.extra_columns,
     }
 

@@ -1,7 +1,7 @@
 """Monitoring: throughput, latency, statuses, probabilities per model, listeners alive, feature drift.
 
-Reads `GET /monitoring/summary?window_minutes=M` when the API has it; until then it computes what
-recent history can tell, and takes the count of live listeners from /metrics. The summary it reads:
+Reads `GET /monitoring/summary?window_minutes=M`; against an older API without it (404), it computes
+what recent history can tell, and takes the count of live listeners from /metrics. The summary it reads:
 
     {"window": {"since": ts, "until": ts, "bucket_seconds": 60},
      "requests": 1234,
@@ -31,6 +31,7 @@ from ui.layout import header
 from ui.monitoring import (
     WINDOWS,
     MonitoringData,
+    bucket_label,
     from_history,
     from_summary,
     prometheus_value,
@@ -40,7 +41,6 @@ from ui.reference import client, load_metadata
 
 HISTORY_SAMPLE = 2_000
 HISTORY_PAGE = 500
-BUCKET_LABELS = {"30s": "30 s", "1min": "minute", "5min": "5 min", "15min": "15 min", "2h": "2 h"}
 
 
 def from_recent_history(api: ApiClient, minutes: int, bucket: str) -> MonitoringData:
@@ -159,9 +159,10 @@ def main() -> None:
         else:
             until = pd.Timestamp.now(tz="UTC")
             since = until - pd.Timedelta(minutes=minutes)
-            chart = charts.throughput_chart(data.throughput, pd.Timedelta(bucket), since, until)
+            width = data.bucket or pd.Timedelta(bucket)
+            chart = charts.throughput_chart(data.throughput, width, since, until)
             st.altair_chart(chart, width="stretch")
-            st.caption(f"Requests submitted per {BUCKET_LABELS[bucket]}, coloured by where they stand now.")
+            st.caption(f"Requests submitted per {bucket_label(width)}, coloured by where they stand now.")
     with right:
         st.subheader("Requests by status")
         st.altair_chart(charts.status_chart(data.status_counts), width="stretch")
