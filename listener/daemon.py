@@ -204,7 +204,10 @@ class Listener:
                 self.config.max_attempts,
             )
         self.heartbeat.count(0, swept.failed)
-        self._work_hint = True  # the sweep doubles as the catch-all: look for pending rows now
+        if self._listen is not None or swept.requeued:
+            # The sweep doubles as the catch-all for missed notifications. With --poll-only the poll
+            # interval alone decides when to look, so polling at 5 s really means every 5 s.
+            self._work_hint = True
 
     def _check_listen_connection(self) -> None:
         """The previous ping must have come back; then send the next one from the work connection."""
