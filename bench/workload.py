@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import statistics
 import time
@@ -98,27 +99,56 @@ def wait_until_done(db_url: str, expected: int, timeout: float) -> None:
     raise TimeoutError(f"{expected} requests not done within {timeout}s")
 
 
+def drain_rate(db_url: str) -> float:
+    """Requests completed per second, from the first claim to the last completion."""
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute(
+            "SELECT count(*) / extract(epoch FROM max(completed_at) - min(claimed_at))"
+            " FROM prediction_requests WHERE status = 'completed'"
+        ).fetchone()
+    return float(row[0]) if row and row[0] else 0.0
+
+
 async def api_submissions(
     base_url: str, headers: dict, rows: list[dict], seconds: float, concurrency: int
 ) -> float:
-    """Single-request submissions per second (no wait) from `concurrency` concurrent clients."""
+    """Single-request submissions per second (no wait) from `concurrency` keep-alive connections.
+
+    A bare asyncio HTTP/1.1 client: httpx costs more CPU per request than the API itself, and on a
+    2-core machine the load generator would otherwise measure mostly itself.
+    """
+    host, port = base_url.removeprefix("http://").split(":")
+    extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items() if k.lower().startswith("x-"))
+    bodies = [json.dumps({"model_name": "logistic", "features": row}).encode() for row in rows[:256]]
+    requests = [
+        (
+            f"POST /predictions/request HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"{extra}Content-Length: {len(b)}\r\n\r\n"
+        ).encode()
+        + b
+        for b in bodies
+    ]
     done = 0
     stop_at = time.perf_counter() + seconds
 
-    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as client:
+    async def worker(k: int) -> None:
+        nonlocal done
+        reader, writer = await asyncio.open_connection(host, int(port))
+        i = k
+        while time.perf_counter() < stop_at:
+            writer.write(requests[i % len(requests)])
+            status = await reader.readline()
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            await reader.readexactly(length)
+            if b" 202 " not in status:
+                raise RuntimeError(f"submit refused: {status!r}")
+            done += 1
+            i += concurrency
+        writer.close()
 
-        async def worker(k: int) -> None:
-            nonlocal done
-            i = k
-            while time.perf_counter() < stop_at:
-                r = await client.post(
-                    "/predictions/request", json={"model_name": "logistic", "features": rows[i % len(rows)]}
-                )
-                if r.status_code != 202:
-                    raise RuntimeError(f"submit refused: {r.status_code} {r.text[:200]}")
-                done += 1
-                i += concurrency
-
-        start = time.perf_counter()
-        await asyncio.gather(*(worker(k) for k in range(concurrency)))
-        return done / (time.perf_counter() - start)
+    start = time.perf_counter()
+    await asyncio.gather(*(worker(k) for k in range(concurrency)))
+    return done / (time.perf_counter() - start)
