@@ -64,7 +64,8 @@ class OnnxForestPredictor:
     def __init__(self, encoder: RowEncoder, model: Any) -> None:
         self.encoder = encoder
         self.positive = positive_column(model)
-        self.session = onnx_session(model, encoder.width)
+        onnx = getattr(model, ONNX_ATTRIBUTE, None) or onnx_bytes(model, encoder.width)
+        self.session = onnx_session(onnx)
 
     def proba(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
         X = self.encoder.encode(rows).astype(np.float32)
@@ -94,9 +95,11 @@ def positive_column(model: Any) -> int:
     return classes.index(1)
 
 
-def onnx_session(model: Any, width: int) -> Any:
-    """ONNX Runtime session (one thread) for a fitted tree ensemble taking `width` float features."""
-    import onnxruntime as ort
+ONNX_ATTRIBUTE = "onnx_model_"  # set on fitted forests at training time; pickled with them
+
+
+def onnx_bytes(model: Any, width: int) -> bytes:
+    """The ONNX conversion of a fitted tree ensemble taking `width` float features."""
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType
 
@@ -105,13 +108,32 @@ def onnx_session(model: Any, width: int) -> Any:
         warnings.simplefilter("ignore")
         onx = convert_sklearn(
             model,
+            name="attrition_forest",  # a fixed graph name: skl2onnx picks a random one otherwise
             initial_types=[("X", FloatTensorType([None, width]))],
             options={id(model): {"zipmap": False}},
         )
+    return onx.SerializeToString()
+
+
+def onnx_session(onnx: bytes) -> Any:
+    """ONNX Runtime session on one thread (a second thread only slows single rows on 2 cores)."""
+    import onnxruntime as ort
+
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
-    return ort.InferenceSession(onx.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(onnx, options, providers=["CPUExecutionProvider"])
+
+
+def embed_onnx(pipeline: Pipeline) -> None:
+    """Attach the ONNX conversion to a pipeline's forest, so loading never has to convert."""
+    try:
+        preprocess, model = pipeline.steps[0][1], pipeline.steps[-1][1]
+        encoder = RowEncoder.from_transformer(preprocess)
+    except (UnsupportedTransformer, AttributeError):
+        return
+    if type(model) in (RandomForestClassifier, ExtraTreesClassifier):
+        setattr(model, ONNX_ATTRIBUTE, onnx_bytes(model, encoder.width))
 
 
 def compile_predictor(pipeline: Pipeline) -> Predictor:

@@ -31,6 +31,7 @@ from model_store.pipelines import (
     build_pipeline,
     candidates,
 )
+from model_store.predictors import embed_onnx
 
 TEST_SIZE = 0.2
 SPLIT_SEED = 0
@@ -168,7 +169,13 @@ def train_models(
 
 
 def artifact_bytes(pipeline: Pipeline) -> bytes:
-    """The joblib serialisation of a fitted pipeline (uncompressed: fast to load, reproducible)."""
+    """The joblib serialisation of a fitted pipeline (uncompressed: fast to load, reproducible).
+
+    Forests carry their ONNX conversion inside the same pickle, so the sha256 registered in the
+    database covers it and the listener never runs skl2onnx (its conversion garbage alone cost more
+    than 100 MB of resident memory per process).
+    """
+    embed_onnx(pipeline)
     buffer = io.BytesIO()
     joblib.dump(pipeline, buffer)
     return buffer.getvalue()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -69,3 +71,17 @@ def test_fast_path_names_the_field_of_a_bad_row(
     with pytest.raises(FeatureError) as caught:
         fast.proba([test_rows[0] | {"age": "old"}])
     assert caught.value.field == "age"
+
+
+def test_forests_ship_their_onnx_so_loading_never_converts(trained_store: Path) -> None:
+    # Converting at load cost the listener >100 MB of resident memory; the bytes come with the artifact.
+    script = (
+        "import io, sys, joblib, pathlib\n"
+        "from model_store.predictors import compile_predictor, OnnxForestPredictor\n"
+        f"for path in pathlib.Path({str(trained_store)!r}).glob('random_forest*.joblib'):\n"
+        "    predictor = compile_predictor(joblib.load(io.BytesIO(path.read_bytes())))\n"
+        "    assert isinstance(predictor, OnnxForestPredictor), type(predictor)\n"
+        "print('skl2onnx' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
