@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from model_store import register_manifest
 from tests.pg import Databases, database_url
 from tests.stack import ROOT, free_port, process_env, running_api, running_listener
 
@@ -92,18 +93,29 @@ def wait_for_listener(stack: Stack, listener: subprocess.Popen, timeout: float =
 
 
 @pytest.fixture(scope="module")
+def stack_env() -> dict[str, str]:
+    """Environment of the module's API and listener: stand-in models unless a module overrides it."""
+    return STACK_ENV
+
+
+@pytest.fixture(scope="module")
 def stack(
-    databases: Databases, template_db: str, tmp_path_factory: pytest.TempPathFactory
+    databases: Databases,
+    template_db: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    stack_env: dict[str, str],
 ) -> Iterator[Stack]:
     """API and listener on a fresh migrated database, with an API key, for the whole module."""
     name = databases.create(template=template_db)
     db_url = database_url(databases.server_url, name)
     logs = tmp_path_factory.mktemp("ui-stack")
     try:
+        if "MODEL_STORE_DIR" in stack_env:
+            register_manifest(db_url, Path(stack_env["MODEL_STORE_DIR"]))
         key = create_api_key(db_url, "ui-tests")
         with ExitStack() as procs:
-            api_url = procs.enter_context(running_api(db_url, env=STACK_ENV, log=logs / "api.log"))
-            listener = procs.enter_context(running_listener(db_url, env=STACK_ENV, log=logs / "listener.log"))
+            api_url = procs.enter_context(running_api(db_url, env=stack_env, log=logs / "api.log"))
+            listener = procs.enter_context(running_listener(db_url, env=stack_env, log=logs / "listener.log"))
             stack = Stack(api_url, key, db_url, logs)
             wait_for_listener(stack, listener)
             yield stack

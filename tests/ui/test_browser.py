@@ -12,11 +12,11 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
+from model_store.data import load_attrition
 from tests.stack import ROOT, free_port, stop, wait_http
-from tests.ui.conftest import APP, EMPLOYEE, Stack
+from tests.ui.conftest import APP, Stack
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ROOT / "docs" / "screenshots"
@@ -30,6 +30,12 @@ pytestmark = [
         reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
     ),
 ]
+
+
+@pytest.fixture(scope="module")
+def stack_env(trained_store: Path) -> dict[str, str]:
+    """The four real trained models: the end-to-end path never runs on stand-ins."""
+    return {"ENV": "dev", "MODEL_STORE_DIR": str(trained_store)}
 
 
 @pytest.fixture(scope="module")
@@ -127,12 +133,13 @@ def test_a_person_predicts_then_visits_every_page(page, tmp_path: Path) -> None:
     go_to(page, "Batch")
     page.get_by_role("heading", name="Batch predictions").wait_for()
     csv = tmp_path / "team.csv"
-    rows = [{"employee_id": f"E{i:03d}", **EMPLOYEE, "age": 22 + 4 * i, "over_time": ("Yes", "No")[i % 2]}
-            for i in range(12)]  # fmt: skip
-    pd.DataFrame(rows).to_csv(csv, index=False)
+    # Sixty real employees of the training data: enough for the Monitoring page to measure drift.
+    team = load_attrition().X.sample(60, random_state=1).reset_index(drop=True)
+    team.insert(0, "employee_id", [f"E{i:03d}" for i in range(len(team))])
+    team.to_csv(csv, index=False)
     page.get_by_test_id("stFileUploader").locator("input[type=file]").set_input_files(str(csv))
     page.get_by_text("is valid").wait_for()
-    page.get_by_role("button", name="Send 12 predictions").click()
+    page.get_by_role("button", name="Send 60 predictions").click()
     page.get_by_role("button", name="Download results (CSV)").wait_for()
     settle(page)
     no_tracebacks(page)
