@@ -14,7 +14,6 @@ import psycopg
 from model_store.deployments import DeployedModel, fetch_deployed, fetch_deployed_async
 from model_store.errors import ModelError, UnknownModel
 from model_store.features import TARGET, TARGET_DESCRIPTION, Feature, schema_from_json, with_defaults
-from model_store.stand_ins import stand_in_models
 from sql.settings import get_settings
 
 __all__ = [
@@ -29,20 +28,27 @@ __all__ = [
 ]
 
 
+def _stand_in_models() -> list[DeployedModel]:
+    # Imported on use: the stand-ins pull in scikit-learn, which the API otherwise never needs.
+    from model_store.stand_ins import stand_in_models
+
+    return stand_in_models()
+
+
 def _stand_ins(env: str | None) -> bool:
     return (env or get_settings().env) == "test"
 
 
 def list_models(conn: psycopg.Connection[Any], *, env: str | None = None) -> list[DeployedModel]:
     """Deployed models by name (stand-ins when ENV=test)."""
-    return stand_in_models() if _stand_ins(env) else fetch_deployed(conn)
+    return _stand_in_models() if _stand_ins(env) else fetch_deployed(conn)
 
 
 async def list_models_async(
     aconn: psycopg.AsyncConnection[Any], *, env: str | None = None
 ) -> list[DeployedModel]:
     """Deployed models by name, through an async connection (stand-ins when ENV=test)."""
-    return stand_in_models() if _stand_ins(env) else await fetch_deployed_async(aconn)
+    return _stand_in_models() if _stand_ins(env) else await fetch_deployed_async(aconn)
 
 
 def default_name(models: Sequence[DeployedModel]) -> str:
