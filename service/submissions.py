@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from fastapi import HTTPException
 
+from service.ids import new_request_id
 from service.repository import requests
 from service.repository.requests import SubmittedRow
 from service.services import Services
@@ -45,7 +46,7 @@ async def submit_one(
     svc: Services, model_name: str, features: dict[str, Any], key: str | None, wait: float | None
 ) -> Outcome:
     """Insert one request (the API picks its id, so the waiter is registered before the row exists)."""
-    request_id = uuid4()
+    request_id = new_request_id()
     if wait is None:
         return Outcome(await _insert(svc, request_id, model_name, features, key), None)
     with svc.hub.watch(request_id) as waiter:
@@ -60,6 +61,7 @@ async def submit_many(
     svc: Services, model_name: str, items: list[dict[str, Any]], key: str | None
 ) -> list[UUID]:
     """Insert every item in one statement; the ids in the items' order."""
-    ids, inserted = await requests.submit_batch(svc.pool, [uuid4() for _ in items], model_name, items, key)
+    new_ids = [new_request_id() for _ in items]
+    ids, inserted = await requests.submit_batch(svc.pool, new_ids, model_name, items, key)
     svc.metrics.submissions.labels(model_name).inc(inserted)
     return ids
