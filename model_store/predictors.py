@@ -1,13 +1,15 @@
 """Fast P(attrition) from a verified pipeline: numpy for linear models, ONNX Runtime for forests.
 
 Every predictor is compiled from the unpickled (hash-verified) pipeline at load time, so the DB's
-sha256 stays the one trust root; `PipelinePredictor` is the plain scikit-learn path, kept as the
-reference the fast ones are tested against and as the fallback for any other pipeline shape.
+sha256 stays the one trust root: a forest's ONNX graph was made at training time (onnx_export) and
+travels inside the same pickle. `PipelinePredictor` is the plain scikit-learn path, kept as the
+reference the fast ones are tested against and as the fallback for any other pipeline shape (and
+for forests trained before they carried a graph).
 """
 
 from __future__ import annotations
 
-import warnings
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -20,6 +22,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from model_store.encoding import RowEncoder, UnsupportedTransformer
+
+log = logging.getLogger(__name__)
 
 
 class Predictor(Protocol):
@@ -59,18 +63,24 @@ class LinearPredictor:
 
 
 class OnnxForestPredictor:
-    """A tree ensemble converted to ONNX and run by ONNX Runtime on one thread."""
+    """A tree ensemble run by ONNX Runtime on one thread, from the graph its artifact carries.
 
-    def __init__(self, encoder: RowEncoder, model: Any) -> None:
+    Holds the encoder and the session only: the scikit-learn forest can be freed once this exists.
+    """
+
+    def __init__(self, encoder: RowEncoder, onnx: bytes, positive: int) -> None:
         self.encoder = encoder
-        self.positive = positive_column(model)
-        onnx = getattr(model, ONNX_ATTRIBUTE, None) or onnx_bytes(model, encoder.width)
         self.session = onnx_session(onnx)
+        outputs = [o.name for o in self.session.get_outputs()]
+        if ONNX_OUTPUT in outputs:
+            self.output, self.column = ONNX_OUTPUT, 0
+        else:  # skl2onnx's TreeEnsembleClassifier (artifacts trained before onnx_export): every class
+            self.output, self.column = "probabilities", positive
 
     def proba(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
         X = self.encoder.encode(rows).astype(np.float32)
-        probabilities = self.session.run(["probabilities"], {"X": X})[0]
-        return probabilities[:, self.positive].astype(np.float64)
+        probabilities = self.session.run([self.output], {ONNX_INPUT: X})[0]
+        return probabilities[:, self.column].astype(np.float64)
 
 
 class EstimatorPredictor:
@@ -95,24 +105,9 @@ def positive_column(model: Any) -> int:
     return classes.index(1)
 
 
-ONNX_ATTRIBUTE = "onnx_model_"  # set on fitted forests at training time; pickled with them
-
-
-def onnx_bytes(model: Any, width: int) -> bytes:
-    """The ONNX conversion of a fitted tree ensemble taking `width` float features."""
-    from skl2onnx import convert_sklearn
-    from skl2onnx.common.data_types import FloatTensorType
-
-    with warnings.catch_warnings():
-        # skl2onnx warns about opset choices it makes for us; nothing the caller can act on.
-        warnings.simplefilter("ignore")
-        onx = convert_sklearn(
-            model,
-            name="attrition_forest",  # a fixed graph name: skl2onnx picks a random one otherwise
-            initial_types=[("X", FloatTensorType([None, width]))],
-            options={id(model): {"zipmap": False}},
-        )
-    return onx.SerializeToString()
+ONNX_ATTRIBUTE = "onnx_model_"  # set on fitted forests at training time (onnx_export); pickled with them
+ONNX_INPUT = "X"  # float32, rows × encoder width
+ONNX_OUTPUT = "positive_probability"  # float64, rows × 1
 
 
 def onnx_session(onnx: bytes) -> Any:
@@ -123,17 +118,6 @@ def onnx_session(onnx: bytes) -> Any:
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     return ort.InferenceSession(onnx, options, providers=["CPUExecutionProvider"])
-
-
-def embed_onnx(pipeline: Pipeline) -> None:
-    """Attach the ONNX conversion to a pipeline's forest, so loading never has to convert."""
-    try:
-        preprocess, model = pipeline.steps[0][1], pipeline.steps[-1][1]
-        encoder = RowEncoder.from_transformer(preprocess)
-    except (UnsupportedTransformer, AttributeError):
-        return
-    if type(model) in (RandomForestClassifier, ExtraTreesClassifier):
-        setattr(model, ONNX_ATTRIBUTE, onnx_bytes(model, encoder.width))
 
 
 def compile_predictor(pipeline: Pipeline) -> Predictor:
@@ -148,5 +132,21 @@ def compile_predictor(pipeline: Pipeline) -> Predictor:
     if type(model) is LogisticRegression and np.asarray(model.coef_).shape[0] == 1:
         return LinearPredictor(encoder, model)
     if type(model) in (RandomForestClassifier, ExtraTreesClassifier):
-        return OnnxForestPredictor(encoder, model)
+        return forest_predictor(pipeline, encoder, model)
     return EstimatorPredictor(encoder, model)
+
+
+def forest_predictor(pipeline: Pipeline, encoder: RowEncoder, model: Any) -> Predictor:
+    """ONNX Runtime on the graph the artifact carries; scikit-learn itself when there is none (or it fails).
+
+    Never converts here: skl2onnx's import and garbage cost a listener more than 100 MB.
+    """
+    positive = positive_column(model)
+    onnx = getattr(model, ONNX_ATTRIBUTE, None)
+    if onnx is None:  # trained before forests carried their graph
+        return PipelinePredictor(pipeline)
+    try:
+        return OnnxForestPredictor(encoder, onnx, positive)
+    except Exception as exc:  # e.g. an ONNX Runtime older than the graph's opset
+        log.warning("forest served by scikit-learn (slow): its ONNX graph does not load: %s", exc)
+        return PipelinePredictor(pipeline)

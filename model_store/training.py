@@ -23,6 +23,7 @@ from model_store.data import SOURCE, TrainingData, load_attrition
 from model_store.evaluation import THRESHOLD_RULE, f1_threshold, scores, summarise
 from model_store.features import FEATURES, TARGET, TARGET_DESCRIPTION, schema_as_json
 from model_store.manifest import artifact_file, sha256_hex, version_for, write_atomic, write_manifest
+from model_store.onnx_export import embed_onnx
 from model_store.pipelines import (
     DEFAULT_MODEL,
     MODEL_NAMES,
@@ -31,7 +32,6 @@ from model_store.pipelines import (
     build_pipeline,
     candidates,
 )
-from model_store.predictors import embed_onnx
 
 TEST_SIZE = 0.2
 SPLIT_SEED = 0
@@ -171,9 +171,9 @@ def train_models(
 def artifact_bytes(pipeline: Pipeline) -> bytes:
     """The joblib serialisation of a fitted pipeline (uncompressed: fast to load, reproducible).
 
-    Forests carry their ONNX conversion inside the same pickle, so the sha256 registered in the
-    database covers it and the listener never runs skl2onnx (its conversion garbage alone cost more
-    than 100 MB of resident memory per process).
+    Forests carry their ONNX graph inside the same pickle (see onnx_export), so the sha256
+    registered in the database covers it and the listener never converts (converting with skl2onnx
+    at load cost more than 100 MB of resident memory per process).
     """
     embed_onnx(pipeline)
     buffer = io.BytesIO()
