@@ -1,7 +1,8 @@
 """End to end in headless Chromium: the whole stack, a person filling the Predict form, every page shot.
 
 Debian's chromium package drives it (`apt-get install chromium`); Playwright's own browser download
-is never used. Screenshots land in docs/screenshots/ for the README.
+is never used. Every page is shot at 1400 px into .run/screenshots/ (ignored by git), or into
+SCREENSHOTS_DIR when set: `make screenshots` points it at docs/screenshots/ to refresh the README's.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ import pytest
 
 from model_store.data import load_attrition
 from tests.stack import ROOT, free_port, stop, wait_http
-from tests.ui.conftest import APP, Stack
+from tests.ui.conftest import APP, Stack, screenshots_dir
 
 CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = ROOT / "docs" / "screenshots"
-VIEWPORT = {"width": 1440, "height": 1500}
+SHOTS = screenshots_dir(os.environ)
+VIEWPORT = {"width": 1400, "height": 1500}
 WAIT_MS = 30_000
 
 pytestmark = [

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
+from tests.stack import ROOT
+from tests.ui.conftest import screenshots_dir
 from ui.api_client import ApiUnavailable, describe_validation, normalize_history_page
 from ui.batch_csv import check_csv, results_frame, template_csv
 from ui.collect import collect
@@ -279,3 +284,10 @@ def test_collecting_stops_when_the_wait_runs_out_or_the_api_fails() -> None:
     broken = collect(failing, ["a", "b"], 2.0, chunk=1, sleep=lambda s: None)
     assert broken.items == [{"request_id": "a", "status": "completed"}, None]
     assert isinstance(broken.error, ApiUnavailable)
+
+
+def test_the_test_runs_screenshots_land_where_git_ignores_them() -> None:
+    shot = screenshots_dir({}) / "history.png"
+    ignored = subprocess.run(["git", "check-ignore", "-q", str(shot)], cwd=ROOT, check=False)
+    assert ignored.returncode == 0, f"{shot} is not ignored: `make test` would rewrite tracked files"
+    assert screenshots_dir({"SCREENSHOTS_DIR": "/x"}) == Path("/x")
