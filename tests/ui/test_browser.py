@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -68,7 +69,13 @@ def dashboard(stack: Stack) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def page(dashboard: str) -> Iterator[object]:
+def requested_hosts() -> set[str]:
+    """Every host the browser sent a request to while on the dashboard."""
+    return set()
+
+
+@pytest.fixture(scope="module")
+def page(dashboard: str, requested_hosts: set[str]) -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -78,11 +85,29 @@ def page(dashboard: str) -> Iterator[object]:
         )
         try:
             tab = browser.new_page(viewport=VIEWPORT)
+            tab.on("request", lambda request: requested_hosts.add(host_of(request.url)))
             tab.set_default_timeout(WAIT_MS)
             tab.goto(dashboard)
             yield tab
         finally:
             browser.close()
+
+
+def host_of(url: str) -> str:
+    """'host:port' of a network URL; '' for data:, blob: and the like, which leave no machine."""
+    parts = urlsplit(url)
+    return parts.netloc if parts.scheme in ("http", "https", "ws", "wss") else ""
+
+
+PAGE_URLS_JS = """() => [
+    ...[...document.querySelectorAll('[src], link[href]')].map(e => e.src || e.href),
+    ...performance.getEntriesByType('resource').map(e => e.name),
+]"""
+
+
+def hosts_in_page(page) -> set[str]:
+    """Hosts the open page links to or loaded from: the favicon too, which the request event may miss."""
+    return {host_of(url) for url in page.evaluate(PAGE_URLS_JS)}
 
 
 def go_to(page, title: str) -> None:
@@ -112,7 +137,9 @@ def choose(page, label: str, option: str) -> None:
     page.get_by_role("option", name=option, exact=True).click()
 
 
-def test_a_person_predicts_then_visits_every_page(page, tmp_path: Path) -> None:
+def test_a_person_predicts_then_visits_every_page(
+    page, dashboard: str, requested_hosts: set[str], tmp_path: Path
+) -> None:
     # Predict: fill in part of the profile, submit, read the answer.
     page.get_by_role("heading", name="Predict attrition").wait_for()
     age = page.get_by_label("Age", exact=True)
@@ -129,6 +156,7 @@ def test_a_person_predicts_then_visits_every_page(page, tmp_path: Path) -> None:
     settle(page)
     no_tracebacks(page)
     shoot(page, "predict")
+    requested_hosts.update(hosts_in_page(page))
 
     # Batch: upload a small file, send it, see the summary.
     go_to(page, "Batch")
@@ -145,6 +173,7 @@ def test_a_person_predicts_then_visits_every_page(page, tmp_path: Path) -> None:
     settle(page)
     no_tracebacks(page)
     shoot(page, "batch")
+    requested_hosts.update(hosts_in_page(page))
 
     # History: the requests are there; open one.
     go_to(page, "History")
@@ -158,6 +187,7 @@ def test_a_person_predicts_then_visits_every_page(page, tmp_path: Path) -> None:
     settle(page)
     no_tracebacks(page)
     shoot(page, "history")
+    requested_hosts.update(hosts_in_page(page))
 
     # Monitoring: charts of the traffic just made.
     go_to(page, "Monitoring")
@@ -166,6 +196,7 @@ def test_a_person_predicts_then_visits_every_page(page, tmp_path: Path) -> None:
     settle(page)
     no_tracebacks(page)
     shoot(page, "monitoring")
+    requested_hosts.update(hosts_in_page(page))
 
     # Models: every deployed model, the default marked.
     go_to(page, "Models")
@@ -173,3 +204,7 @@ def test_a_person_predicts_then_visits_every_page(page, tmp_path: Path) -> None:
     settle(page)
     no_tracebacks(page)
     shoot(page, "models")
+    requested_hosts.update(hosts_in_page(page))
+
+    # Nothing was fetched from anywhere but the machine serving the dashboard (no font host, no CDN).
+    assert requested_hosts - {"", urlsplit(dashboard).netloc} == set()
