@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from model_store.features import FEATURES, Feature
 
@@ -45,17 +45,29 @@ FEATURES_JSON_SCHEMA: dict[str, Any] = {
 Features = Annotated[dict[str, Any], WithJsonSchema(FEATURES_JSON_SCHEMA)]
 
 
+def encodable(text: str) -> str:
+    """`text`, if UTF-8 (and so PostgreSQL) can hold it: JSON text may carry a lone UTF-16 surrogate."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"a lone UTF-16 surrogate at position {exc.start} is not text") from None
+    return text
+
+
+Text = Annotated[str, AfterValidator(encodable)]
+
+
 class PredictionRequestIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model_name: str | None = Field(default=None, description=MODEL_NAME_DESCRIPTION, examples=["logistic"])
+    model_name: Text | None = Field(default=None, description=MODEL_NAME_DESCRIPTION, examples=["logistic"])
     features: Features
 
 
 class BatchRequestIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model_name: str | None = Field(default=None, description=MODEL_NAME_DESCRIPTION, examples=["logistic"])
+    model_name: Text | None = Field(default=None, description=MODEL_NAME_DESCRIPTION, examples=["logistic"])
     items: list[Features] = Field(
         min_length=1, max_length=MAX_BATCH_ITEMS, description="One feature object per prediction."
     )
