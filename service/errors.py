@@ -7,14 +7,24 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
 
 from service.db import DATABASE_DOWN, SCHEMA_BEHIND
 
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = "1"
+# A location's leading part says where the field is (the body, the query string, …); messages leave it out.
+SOURCES = frozenset({"body", "query", "path", "header", "cookie"})
+
+
+def printable(text: str) -> str:
+    """`text` with what UTF-8 cannot encode (a lone UTF-16 surrogate, valid JSON text) written as an
+    escape, `\\ud800`: an error that quotes the input must not fail to encode itself."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def field_error(loc: Sequence[str | int], message: str, kind: str = "value_error") -> dict[str, Any]:
@@ -27,19 +37,28 @@ def invalid(loc: Sequence[str | int], message: str, kind: str = "value_error") -
     return RequestValidationError([field_error(loc, message, kind)])
 
 
-def _dotted(loc: Sequence[Any]) -> str:
-    return ".".join(str(part) for part in loc)
+def _dotted(loc: Sequence[str | int]) -> str:
+    """`items.3.age` for ("body", "items", 3, "age"); the source stays when it is all there is."""
+    parts = loc[1:] if len(loc) > 1 and loc[0] in SOURCES else loc
+    return ".".join(str(part) for part in parts)
 
 
 async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     # The input is not echoed back: it may be a 10,000-item batch.
     errors = []
     for e in exc.errors():
-        loc = list(e.get("loc", ()))
-        msg = str(e.get("msg", "invalid value"))
+        loc = [printable(part) if isinstance(part, str) else part for part in e.get("loc", ())]
+        msg = printable(str(e.get("msg", "invalid value")))
         name = _dotted(loc)
         errors.append(field_error(loc, msg if msg.startswith(name) else f"{name}: {msg}", e.get("type", "")))
     return JSONResponse({"detail": errors}, status_code=422)
+
+
+async def http_error(request: Request, exc: HTTPException) -> Response:
+    """FastAPI's answer for an HTTPException, with a detail that quotes the input made encodable."""
+    if isinstance(exc.detail, str):
+        exc.detail = printable(exc.detail)
+    return await http_exception_handler(request, exc)
 
 
 async def database_down(request: Request, exc: Exception) -> JSONResponse:
@@ -68,6 +87,7 @@ async def unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     """Register the handlers on `app`."""
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, http_error)  # type: ignore[arg-type]
     for exc_type in DATABASE_DOWN:
         app.add_exception_handler(exc_type, database_down)
     for exc_type in SCHEMA_BEHIND:
