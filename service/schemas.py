@@ -151,11 +151,17 @@ class Metadata(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["ok", "unavailable"]
+    status: Literal["ok", "degraded", "unavailable"] = Field(
+        description="degraded: serving, but the LISTEN connection is down (?wait answers at its deadline)."
+    )
     database: Literal["reachable", "unreachable"]
     migrations: Literal["current", "pending", "drift", "unknown"]
     pending_migrations: list[str]
     listening: bool = Field(description="Whether the LISTEN connection that wakes waiting callers is up.")
+    listening_down_seconds: float | None = Field(
+        default=None,
+        description="How long the LISTEN connection has been down (reconnecting); null while up.",
+    )
     detail: str | None = None
 
 

@@ -16,13 +16,15 @@ router = APIRouter(tags=["operations"])
 
 @router.get("/health", response_model=Health, responses={503: {"model": Health, "description": "Not ready."}})
 async def health(svc: ServicesDep) -> JSONResponse:
-    """200 when the database is reachable and its schema current; 503 (with the reason) otherwise."""
+    """200 when the database is reachable and its schema current (degraded while the LISTEN connection is
+    down); 503 (with the reason) otherwise."""
     report = Health(
         status="unavailable",
         database="reachable",
         migrations="unknown",
         pending_migrations=[],
         listening=svc.hub.connected,
+        listening_down_seconds=svc.hub.down_seconds(),
     )
     try:
         async with svc.pool.connection() as conn:
@@ -35,5 +37,9 @@ async def health(svc: ServicesDep) -> JSONResponse:
     if report.migrations == "pending":
         report.detail = "schema files not applied: run python -m sql"
     if report.migrations == "current":
-        report.status = "ok"
-    return JSONResponse(report.model_dump(mode="json"), 200 if report.status == "ok" else 503)
+        report.status = "ok" if report.listening else "degraded"
+    if report.status == "degraded":
+        report.detail = (
+            "LISTEN connection down, reconnecting: ?wait answers at its deadline, not at completion"
+        )
+    return JSONResponse(report.model_dump(mode="json"), 503 if report.status == "unavailable" else 200)
