@@ -151,10 +151,13 @@ class Metadata(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["ok", "degraded", "unavailable"] = Field(
-        description="degraded: serving, but the LISTEN connection is down (?wait answers at its deadline)."
+    status: Literal["ok", "degraded", "busy", "unavailable"] = Field(
+        description=(
+            "degraded: serving, but the LISTEN connection is down (?wait answers at its deadline); "
+            "busy: every pooled database connection is in use (503, retry shortly)."
+        )
     )
-    database: Literal["reachable", "unreachable"]
+    database: Literal["reachable", "busy", "unreachable"]
     migrations: Literal["current", "pending", "drift", "unknown"]
     pending_migrations: list[str]
     listening: bool = Field(description="Whether the LISTEN connection that wakes waiting callers is up.")
@@ -177,7 +180,7 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         404: "Unknown request id or model.",
         409: "Idempotency-Key already used for a different request.",
         413: "Request body too large.",
-        503: "Database unreachable; retry later.",
+        503: "Database unreachable or busy; the detail says whether anything was stored.",
     }
     return {code: {"model": ErrorOut, "description": described[code]} for code in codes}
 

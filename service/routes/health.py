@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
 
 from service.db import DATABASE_DOWN
+from service.errors import RETRY_AFTER_SECONDS
 from service.repository.schema import pending_migrations
 from service.schemas import Health
 from service.services import ServicesDep
@@ -17,7 +19,7 @@ router = APIRouter(tags=["operations"])
 @router.get("/health", response_model=Health, responses={503: {"model": Health, "description": "Not ready."}})
 async def health(svc: ServicesDep) -> JSONResponse:
     """200 when the database is reachable and its schema current (degraded while the LISTEN connection is
-    down); 503 (with the reason) otherwise."""
+    down); 503 (with the reason: busy, unreachable, schema not current) otherwise."""
     report = Health(
         status="unavailable",
         database="reachable",
@@ -32,6 +34,9 @@ async def health(svc: ServicesDep) -> JSONResponse:
         report.migrations = "pending" if report.pending_migrations else "current"
     except SchemaDrift as exc:
         report.migrations, report.detail = "drift", str(exc)
+    except PoolTimeout:
+        report.status, report.database = "busy", "busy"
+        report.detail = f"every pooled connection in use for {svc.settings.api_pool_timeout_seconds:g} s"
     except DATABASE_DOWN:
         report.database, report.detail = "unreachable", "database unreachable"
     if report.migrations == "pending":
@@ -42,4 +47,6 @@ async def health(svc: ServicesDep) -> JSONResponse:
         report.detail = (
             "LISTEN connection down, reconnecting: ?wait answers at its deadline, not at completion"
         )
-    return JSONResponse(report.model_dump(mode="json"), 503 if report.status == "unavailable" else 200)
+    if report.status in ("busy", "unavailable"):
+        return JSONResponse(report.model_dump(mode="json"), 503, {"Retry-After": RETRY_AFTER_SECONDS})
+    return JSONResponse(report.model_dump(mode="json"), 200)
