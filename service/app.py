@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from service import errors
 from service.db import DATABASE_DOWN, SCHEMA_BEHIND
@@ -21,6 +22,12 @@ log = logging.getLogger(__name__)
 DESCRIPTION = """HR-attrition predictions, DB-first: a submission is a row in PostgreSQL that a listener
 answers. Submit with `POST /predictions/request` (add `?wait=S` to get the answer in the same call),
 read it back with `GET /predictions/{request_id}`."""
+
+
+class Api(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # Outside FastAPI's body limit, which adds itself outside every add_middleware one.
+        return errors.JsonTooLarge(super().build_middleware_stack())
 
 
 class StartupRefused(RuntimeError):
@@ -64,7 +71,7 @@ def create_app(
             if on_shutdown is not None:
                 on_shutdown()
 
-    app = FastAPI(
+    app = Api(
         title="Futurisys attrition predictions",
         version="1.0.0",
         description=DESCRIPTION,

@@ -175,11 +175,20 @@ class Metadata(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["ok", "unavailable"]
-    database: Literal["reachable", "unreachable"]
+    status: Literal["ok", "degraded", "busy", "unavailable"] = Field(
+        description=(
+            "degraded: serving, but the LISTEN connection is down (?wait answers at its deadline); "
+            "busy: every pooled database connection is in use (503, retry shortly)."
+        )
+    )
+    database: Literal["reachable", "busy", "unreachable"]
     migrations: Literal["current", "pending", "drift", "unknown"]
     pending_migrations: list[str]
     listening: bool = Field(description="Whether the LISTEN connection that wakes waiting callers is up.")
+    listening_down_seconds: float | None = Field(
+        default=None,
+        description="How long the LISTEN connection has been down (reconnecting); null while up.",
+    )
     detail: str | None = None
 
 
@@ -195,7 +204,7 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         404: "Unknown request id or model.",
         409: "Idempotency-Key already used for a different request.",
         413: "Request body too large.",
-        503: "Database unreachable; retry later.",
+        503: "Database unreachable or busy; the detail says whether anything was stored.",
     }
     return {code: {"model": ErrorOut, "description": described[code]} for code in codes}
 

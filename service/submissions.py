@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from fastapi import HTTPException
 
+from service.db import DATABASE_DOWN, NotStored
 from service.ids import new_request_id
 from service.repository import requests
 from service.repository.requests import SubmittedRow
@@ -25,6 +28,15 @@ def _done(row: dict[str, Any] | None) -> dict[str, Any] | None:
     return row if row is not None and row["status"] in TERMINAL else None
 
 
+@contextmanager
+def _unless_stored() -> Iterator[None]:
+    """The database's being away, told apart from a lost INSERT (MaybeStored passes through)."""
+    try:
+        yield
+    except DATABASE_DOWN as exc:
+        raise NotStored(str(exc)) from exc
+
+
 async def _insert(
     svc: Services,
     request_id: UUID,
@@ -33,7 +45,8 @@ async def _insert(
     key: str | None,
     subject_ref: str | None = None,
 ) -> SubmittedRow:
-    row = await requests.submit(svc.pool, request_id, model_name, features, key, subject_ref)
+    with _unless_stored():
+        row = await requests.submit(svc.pool, request_id, model_name, features, key, subject_ref)
     if not row.replayed:
         svc.metrics.submissions.labels(model_name).inc()
     elif row.model_name != model_name or row.features != features:
@@ -73,9 +86,11 @@ async def submit_many(
     items: list[dict[str, Any]],
     key: str | None,
     subject_refs: list[str | None] | None = None,
-) -> list[UUID]:
-    """Insert every item in one statement; the ids in the items' order."""
+) -> tuple[list[UUID], bool]:
+    """Insert every item in one statement; the ids in the items' order, and whether they all were
+    there already (a retry under the same Idempotency-Key)."""
     new_ids = [new_request_id() for _ in items]
-    ids, inserted = await requests.submit_batch(svc.pool, new_ids, model_name, items, key, subject_refs)
+    with _unless_stored():
+        ids, inserted = await requests.submit_batch(svc.pool, new_ids, model_name, items, key, subject_refs)
     svc.metrics.submissions.labels(model_name).inc(inserted)
-    return ids
+    return ids, key is not None and inserted == 0

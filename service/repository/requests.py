@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from service.db import MaybeStored
 from sql.queries import QUERIES
 
 
@@ -33,6 +37,18 @@ class HistoryFilter:
     created_to: datetime | None = None
 
 
+@asynccontextmanager
+async def storing(conn: psycopg.AsyncConnection) -> AsyncIterator[None]:
+    """Statements that store a submission: a connection lost while they run may have committed them."""
+    try:
+        yield
+    except psycopg.OperationalError as exc:
+        # An error the server reported on a live connection rolled the statement back (autocommit).
+        if conn.broken:
+            raise MaybeStored(str(exc)) from exc
+        raise
+
+
 async def submit(
     pool: AsyncConnectionPool,
     request_id: UUID,
@@ -50,8 +66,9 @@ async def submit(
         "subject_ref": subject_ref,
     }
     async with pool.connection() as conn:
-        cur = await conn.execute(QUERIES["insert_prediction_request"], params)
-        row = await cur.fetchone()
+        async with storing(conn):
+            cur = await conn.execute(QUERIES["insert_prediction_request"], params)
+            row = await cur.fetchone()
         if row is not None:
             return SubmittedRow(*row)
         # The key was used: read the original in a new statement, which sees a concurrent
@@ -89,7 +106,8 @@ async def submit_batch(
         "subject_refs": subject_refs,
     }
     async with pool.connection() as conn:
-        cur = await conn.execute(QUERIES["insert_prediction_batch"], params)
+        async with storing(conn):
+            cur = await conn.execute(QUERIES["insert_prediction_batch"], params)
         inserted = cur.rowcount
         if keys is None or inserted == len(items):
             return request_ids, inserted
