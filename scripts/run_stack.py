@@ -24,6 +24,7 @@ from sql.migrate import migrate  # noqa: E402
 API_HOST = "127.0.0.1"
 API_PORT = int(os.environ.get("FUTURISYS_API_PORT", "8000"))
 UI_PORT = int(os.environ.get("FUTURISYS_UI_PORT", "8501"))
+UI_HOST = os.environ.get("FUTURISYS_UI_HOST", "127.0.0.1")  # 0.0.0.0 in the image's space mode
 RUN_DIR = Path(os.environ.get("FUTURISYS_RUN_DIR", ROOT / ".run"))
 
 
@@ -70,7 +71,7 @@ def start_processes(env: dict[str, str]) -> list[tuple[str, subprocess.Popen]]:
                 "--server.headless",
                 "true",
                 "--server.address",
-                API_HOST,
+                UI_HOST,
                 "--server.port",
                 str(UI_PORT),
                 "--browser.gatherUsageStats",
@@ -130,7 +131,7 @@ def main() -> int:
             env["FUTURISYS_API_KEY"] = key
         procs = start_processes(env)
         print(f"\nAPI        http://{API_HOST}:{API_PORT}  (docs: /docs)")
-        print(f"dashboard  http://{API_HOST}:{UI_PORT}")
+        print(f"dashboard  http://{UI_HOST}:{UI_PORT}")
         print("Ctrl-C stops everything.\n")
         supervise(procs)
     except Stop as stop:
