@@ -36,6 +36,8 @@ OVER_TIME = {
     "brier": "Brier score",
     "positive_rate": "Share who left",
 }
+# A time bucket with fewer labels than this swings on one employee: it is left out of the chart.
+MIN_POINT_LABELS = 20
 
 
 def version_key(entry: Mapping[str, Any]) -> str:
@@ -61,10 +63,12 @@ def summary_frame(answer: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def over_time_frame(entry: Mapping[str, Any]) -> pd.DataFrame:
-    """Long frame (bucket, figure, value, labelled) of one version's figures per time bucket."""
+    """Long frame (bucket, figure, value, labelled) of one version's figures per time bucket, for the
+    buckets with at least MIN_POINT_LABELS labelled predictions."""
     rows = [
         {"bucket": pd.Timestamp(p["bucket"]), "figure": label, "value": p[key], "labelled": p["labelled"]}
         for p in entry.get("over_time", [])
+        if p["labelled"] >= MIN_POINT_LABELS
         for key, label in OVER_TIME.items()
         if p.get(key) is not None
     ]

@@ -6,6 +6,12 @@ import altair as alt
 import pandas as pd
 
 UNIT = alt.Scale(domain=[0, 1])
+FIGURE_COLORS = {
+    "ROC-AUC": "#3d7cc9",
+    "PR-AUC": "#7b4fb8",
+    "Brier score": "#f2a900",
+    "Share who left": "#d0342c",
+}
 
 
 def over_time_chart(frame: pd.DataFrame) -> alt.Chart:
@@ -16,7 +22,11 @@ def over_time_chart(frame: pd.DataFrame) -> alt.Chart:
         .encode(
             x=alt.X("bucket:T", title=None, axis=alt.Axis(format="%d %b %H:%M", labelAngle=0)),
             y=alt.Y("value:Q", title=None, scale=UNIT),
-            color=alt.Color("figure:N", legend=alt.Legend(orient="top", title=None)),
+            color=alt.Color(
+                "figure:N",
+                scale=alt.Scale(domain=list(FIGURE_COLORS), range=list(FIGURE_COLORS.values())),
+                legend=alt.Legend(orient="top", title=None),
+            ),
             tooltip=[
                 alt.Tooltip("bucket:T", title="from", format="%Y-%m-%d %H:%M"),
                 "figure:N",
@@ -41,7 +51,7 @@ def calibration_chart(frame: pd.DataFrame) -> alt.LayerChart:
                 "mean_predicted:Q", title="mean predicted probability", scale=UNIT, axis=alt.Axis(format="%")
             ),
             y=alt.Y("observed_rate:Q", title="share who really left", scale=UNIT, axis=alt.Axis(format="%")),
-            size=alt.Size("count:Q", title="predictions", legend=alt.Legend(orient="bottom")),
+            size=alt.Size("count:Q", legend=None),
             tooltip=[
                 alt.Tooltip("bin_start:Q", title="bin from", format=".0%"),
                 alt.Tooltip("bin_end:Q", title="bin to", format=".0%"),

@@ -10,6 +10,7 @@ import streamlit as st
 from ui.feedback import fetch
 from ui.layout import header
 from ui.performance import (
+    MIN_POINT_LABELS,
     WINDOWS,
     calibration_frame,
     offline_vs_live,
@@ -34,7 +35,7 @@ def version_panel(entry: dict[str, Any]) -> None:
     if entry["note"]:
         st.warning(entry["note"], icon=":material/balance:")
     cols = st.columns(5)
-    cols[0].metric("Labelled", f"{entry['labelled']:,} of {entry['predictions']:,}", border=True)
+    cols[0].metric(f"Labelled, of {entry['predictions']:,}", f"{entry['labelled']:,}", border=True)
     for col, key, label in zip(
         cols[1:], ("roc_auc", "pr_auc", "brier", "f1"), ("ROC-AUC", "PR-AUC", "Brier", "F1"), strict=True
     ):
@@ -45,10 +46,13 @@ def version_panel(entry: dict[str, Any]) -> None:
         st.markdown("**Over time**")
         points = over_time_frame(entry)
         if points.empty:
-            st.caption("No labelled prediction in any time bucket yet.")
+            st.caption(f"No time bucket has {MIN_POINT_LABELS} labelled predictions yet.")
         else:
             st.altair_chart(over_time_chart(points), width="stretch")
-            st.caption("By prediction time. A bucket with few labels swings: hover a point for its count.")
+            st.caption(
+                f"By prediction time; buckets with fewer than {MIN_POINT_LABELS} labelled predictions are "
+                "left out (one employee would swing them). Hover a point for its count."
+            )
     with right:
         st.markdown("**Calibration**")
         bins = calibration_frame(entry)
@@ -56,7 +60,10 @@ def version_panel(entry: dict[str, Any]) -> None:
             st.caption("No labelled prediction yet.")
         else:
             st.altair_chart(calibration_chart(bins), width="stretch")
-            st.caption("On the dashed diagonal, a predicted 30 % means 30 % really left.")
+            st.caption(
+                "On the dashed diagonal, a predicted 30 % means 30 % really left. "
+                "The bigger the dot, the more predictions in the bin."
+            )
     threshold = entry["threshold"]
     st.markdown(
         "**Live against offline** (decisions at the version's threshold"
