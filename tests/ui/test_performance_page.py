@@ -85,7 +85,7 @@ def test_performance_says_plainly_that_no_outcome_was_posted(ui_env: Stack) -> N
     at = open_page("performance")
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert "No outcome has been posted" in texts(at)
-    assert "No outcome posted yet for its 1 predictions" in texts(at)
+    assert "No outcome posted yet for its 1 prediction:" in texts(at)
 
 
 def test_outcomes_uploaded_on_the_batch_page_show_on_the_performance_page(ui_env: Stack) -> None:
