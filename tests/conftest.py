@@ -5,7 +5,9 @@ Everything else asks for `db_url` (a fresh migrated database) or `conn` (a conne
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,3 +70,15 @@ def trained_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     store = tmp_path_factory.mktemp("model_store")
     train(store, progress=False)
     return store
+
+
+@pytest.fixture
+def pg_data_dir() -> Iterator[Path]:
+    """A data directory for an embedded cluster, outside pytest's tmp_path: as root, pgserver runs
+    PostgreSQL as its own user, and any other pytest session on the machine chmods /tmp/pytest-of-root
+    back to 0700 when it starts, locking that user out mid-initdb."""
+    parent = Path(tempfile.mkdtemp(prefix="futurisys-pgdata-"))
+    try:
+        yield parent / "pgdata"
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)

@@ -76,11 +76,12 @@ class MakeRun:
         return self.launcher.wait(60)
 
 
-def launch(workdir: Path, store: Path, log_name: str = "run.log") -> MakeRun:
-    """Start `make run`'s launcher on free ports with its data in `workdir`; return once /health answers."""
+def launch(workdir: Path, store: Path, data_dir: Path, log_name: str = "run.log") -> MakeRun:
+    """Start `make run`'s launcher on free ports, its cluster in `data_dir`, the rest in `workdir`;
+    return once /health answers."""
     api_port, ui_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "ENV", "FUTURISYS_API_KEY"}} | {
-        "EMBEDDED_PG_DIR": str(workdir / "pgdata"),
+        "EMBEDDED_PG_DIR": str(data_dir),
         "MODEL_STORE_DIR": str(store),
         "FUTURISYS_API_PORT": str(api_port),
         "FUTURISYS_UI_PORT": str(ui_port),
@@ -99,7 +100,7 @@ def launch(workdir: Path, store: Path, log_name: str = "run.log") -> MakeRun:
         launcher,
         f"http://127.0.0.1:{api_port}",
         f"http://127.0.0.1:{ui_port}",
-        workdir / "pgdata",
+        data_dir,
         workdir / "run",
         log,
         env,
@@ -121,8 +122,8 @@ def model_store_copy(trained_store: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def make_run(model_store_copy: Path, tmp_path: Path) -> Iterator[MakeRun]:
-    run = launch(tmp_path, model_store_copy)
+def make_run(model_store_copy: Path, tmp_path: Path, pg_data_dir: Path) -> Iterator[MakeRun]:
+    run = launch(tmp_path, model_store_copy, pg_data_dir)
     try:
         yield run
     finally:

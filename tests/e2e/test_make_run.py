@@ -31,7 +31,7 @@ def test_make_run_serves_a_prediction_sigterm_leaves_nothing_and_a_rerun_reuses_
     assert postgres_processes(make_run.data_dir) == [], log[-3000:]
     assert "embedded PostgreSQL stopped" in log
 
-    again = launch(tmp_path, model_store_copy, log_name="second-run.log")
+    again = launch(tmp_path, model_store_copy, make_run.data_dir, log_name="second-run.log")
     try:
         assert again.key() == key
         assert again.predict()["status"] == "completed"

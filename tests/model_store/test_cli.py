@@ -39,10 +39,10 @@ def test_cli_registers_existing_artifacts_then_promotes(store: Path, db_url: str
 
 
 def test_cli_promote_without_database_url_uses_the_embedded_one_and_says_what_is_missing(
-    store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    store: Path, pg_data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("EMBEDDED_PG_DIR", str(tmp_path / "pgdata"))
+    monkeypatch.setenv("EMBEDDED_PG_DIR", str(pg_data_dir))
     out = run(["promote", "logistic"], store, "")
     assert out.returncode == 1
     assert "run `python -m sql` first" in out.stderr
-    assert not (tmp_path / "pgdata" / "postmaster.pid").exists(), "it left the cluster it started running"
+    assert not (pg_data_dir / "postmaster.pid").exists(), "it left the cluster it started running"

@@ -31,8 +31,8 @@ def answers(url: str) -> bool:
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    return tmp_path / "pgdata"
+def data_dir(pg_data_dir: Path) -> Path:
+    return pg_data_dir
 
 
 def test_a_cli_leaves_running_the_cluster_it_did_not_start(data_dir: Path) -> None:

@@ -1,9 +1,12 @@
-"""Issue 10, defect 1: every command of the README's Processes table, run in a second terminal beside
-`make run`, leaves the stack's embedded PostgreSQL running; only `make run` stops it."""
+"""A second terminal beside `make run`: the README's commands work as written (issue 10, defect 11), and
+every command of its Processes table leaves the stack's embedded PostgreSQL running; only `make run`
+stops it (defect 1)."""
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -60,19 +63,60 @@ def answers(url: str) -> bool:
         return False
 
 
+def readme_block(after: str) -> str:
+    """The first ```sh block of the README after the line `after`."""
+    text = (ROOT / "README.md").read_text()
+    found = re.search(re.escape(after) + r".*?```sh\n(.*?)```", text, re.S)
+    assert found, f"no sh block after {after!r} in README.md"
+    return found.group(1)
+
+
+def run_readme_block(make_run: MakeRun, after: str) -> str:
+    """Run a README block with bash as a user would, on this stack's port, key file and interpreter."""
+    script = (
+        readme_block(after)
+        .replace("http://127.0.0.1:8000", make_run.api)
+        .replace(".run/api-key", str(make_run.run_dir / "api-key"))
+        .replace(".venv/bin/python", sys.executable)
+    )
+    out = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=ROOT,
+        env=make_run.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, (script, out.stdout, out.stderr)
+    return out.stdout
+
+
 def has_heartbeat(database_url: str, proc: subprocess.Popen) -> bool:
     with psycopg.connect(database_url) as conn:
         row = conn.execute("SELECT count(*) FROM listener_heartbeats WHERE pid = %s", [proc.pid]).fetchone()
     return row == (1,)
 
 
-def test_every_admin_command_beside_make_run_leaves_its_database_up(make_run: MakeRun) -> None:
+def test_the_readme_and_every_admin_command_work_beside_make_run_and_leave_it_up(make_run: MakeRun) -> None:
+    assert shutil.which("jq") and shutil.which("curl"), "the README's quick start uses curl and jq"
     postmaster = {p.pid for p in postgres_processes(make_run.data_dir)}
     assert postmaster
 
     def still_up(after: str) -> None:
         assert {p.pid for p in postgres_processes(make_run.data_dir)} >= postmaster, f"{after} stopped it"
         assert answers(make_run.api + "/health"), f"/health is not ok after {after}"
+
+    lines = run_readme_block(make_run, "Then, in another terminal").splitlines()
+    answered = [json.loads(line) for line in lines]
+    assert answered[0]["status"] == "completed" and answered[0]["result"]["prediction"] in (0, 1)
+    assert answered[1]["prediction"] in (0, 1)  # submit-and-wait: the result itself
+    # The lookup runs right after the batch: some of its three may still be pending.
+    assert len(answered) == 5 and {item["status"] for item in answered[2:]} <= {"pending", "completed"}
+    still_up("the quick start")
+
+    keys = run_readme_block(make_run, "new key and revokes the old one")
+    assert re.search(r"^reporting\tcreated .*\tactive$", keys, re.M), keys
+    still_up("the README's keys commands")
 
     commands: list[tuple[str, ...]] = [
         ("sql",),
