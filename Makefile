@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint train bench migrate clean
+.PHONY: help setup run test lint train bench migrate screenshots clean
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -38,6 +38,10 @@ migrate: setup ## Apply sql/schema/ to DATABASE_URL (or the embedded PostgreSQL)
 
 bench: setup ## Latency and throughput benchmark (BENCH_FULL=1 for the long run); writes bench/results.json
 	$(PY) -m bench
+
+screenshots: setup ## Refresh the README's docs/screenshots/ (the browser test; needs /usr/bin/chromium)
+	@test -x /usr/bin/chromium || { echo "make screenshots needs Debian's chromium: apt-get install chromium"; exit 1; }
+	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest tests/ui/test_browser.py -q
 
 clean: ## Remove the venv, caches and the embedded database
 	rm -rf $(VENV) .pgdata .run .pytest_cache .ruff_cache

@@ -1,7 +1,7 @@
 """`make run`: PostgreSQL (embedded unless DATABASE_URL is set), schema, models, API, listener, UI.
 
-Ctrl-C (or SIGTERM) stops every process it started, then the embedded PostgreSQL, so nothing is
-left running.
+Ctrl-C (or SIGTERM) stops every process it started, then the embedded PostgreSQL if this run
+started it, so nothing is left running.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sql.embedded import open_database  # noqa: E402
 from sql.migrate import migrate  # noqa: E402
-from sql.settings import get_settings  # noqa: E402
 
 API_HOST = "127.0.0.1"
 API_PORT = int(os.environ.get("FUTURISYS_API_PORT", "8000"))
@@ -115,17 +115,11 @@ def supervise(procs: list[tuple[str, subprocess.Popen]]) -> None:
 def main() -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    settings = get_settings()
-    embedded = None
+    release = None
     procs: list[tuple[str, subprocess.Popen]] = []
     try:
-        url = settings.database_url
-        if url is None:
-            from sql.embedded import EmbeddedPostgres
-
-            embedded = EmbeddedPostgres(settings.embedded_pg_dir)
-            url = embedded.url()
-            print(f"embedded PostgreSQL: {settings.embedded_pg_dir} (DATABASE_URL={url})")
+        url, release = open_database(say=print)
+        print(f"database   {url}")
         applied = migrate(url)
         print("schema: " + (", ".join(applied) if applied else "up to date"))
         env = {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
@@ -149,9 +143,8 @@ def main() -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stop_processes(procs)
-        if embedded is not None:
-            embedded.stop()
-            print("embedded PostgreSQL stopped")
+        if release is not None:
+            release()
     return 0
 
 

@@ -18,7 +18,8 @@ HERE = Path(__file__).resolve().parent
 
 st.set_page_config(
     page_title="Futurisys · Attrition predictions",
-    page_icon=":material/query_stats:",
+    # A file of our own, sent inline: an emoji or :material: favicon is fetched from a public font host.
+    page_icon=str(HERE / "favicon.svg"),
     layout="wide",
     initial_sidebar_state="expanded",
 )

@@ -55,6 +55,7 @@ async def submit(
     model_name: str,
     features: dict[str, Any],
     idempotency_key: str | None,
+    subject_ref: str | None = None,
 ) -> SubmittedRow:
     """Insert one request (one round trip); with a used idempotency key, return the original instead."""
     params = {
@@ -62,6 +63,7 @@ async def submit(
         "model_name": model_name,
         "features": Jsonb(features),
         "idempotency_key": idempotency_key,
+        "subject_ref": subject_ref,
     }
     async with pool.connection() as conn:
         async with storing(conn):
@@ -91,6 +93,7 @@ async def submit_batch(
     model_name: str,
     items: list[dict[str, Any]],
     idempotency_key: str | None,
+    subject_refs: list[str | None] | None = None,
 ) -> tuple[list[UUID], int]:
     """Insert all items in one statement; return their public ids in order (originals on a retry)
     and how many rows were new."""
@@ -100,6 +103,7 @@ async def submit_batch(
         "model_name": model_name,
         "items": json.dumps(items),
         "idempotency_keys": keys,
+        "subject_refs": subject_refs,
     }
     async with pool.connection() as conn:
         async with storing(conn):

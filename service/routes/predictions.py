@@ -26,6 +26,7 @@ from service.schemas import (
     prediction_of,
 )
 from service.services import Services, ServicesDep
+from service.subjects import split_subject_refs
 from service.submissions import submit_many, submit_one, wait_for
 from service.validation import checked, checked_items
 
@@ -99,7 +100,9 @@ async def submit_prediction(
     """Queue one prediction (202); with `?wait=S`, answer 200 with the result as soon as it exists."""
     model = await svc.catalog.resolve(body.model_name)
     features = checked(body.features, svc.catalog.schema(model), ("body", "features"))
-    outcome = await submit_one(svc, model.name, features, idempotency_key, capped(svc, wait))
+    outcome = await submit_one(
+        svc, model.name, features, idempotency_key, capped(svc, wait), body.subject_ref
+    )
     if outcome.done is None:
         return accepted(outcome.submitted)
     body = prediction_of(outcome.done).model_dump_json()
@@ -124,8 +127,9 @@ async def submit_batch(
 ) -> Response:
     """Queue up to 10,000 predictions for one model in one statement; ids come back in the items' order."""
     model = await svc.catalog.resolve(body.model_name)
-    items = checked_items(body.items, svc.catalog.schema(model))
-    ids, replayed = await submit_many(svc, model.name, items, idempotency_key)
+    features, subject_refs = split_subject_refs(body.items)
+    items = checked_items(features, svc.catalog.schema(model))
+    ids, replayed = await submit_many(svc, model.name, items, idempotency_key, subject_refs)
     answer = BatchSubmitted(model_name=model.name, request_ids=ids)
     return Response(answer.model_dump_json(), 202, replay_headers(replayed), media_type=JSON)
 
