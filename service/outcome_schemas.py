@@ -24,11 +24,15 @@ class OutcomeIn(BaseModel):
         "before observed_at, within the horizon.",
     )
     label: Literal[0, 1] = Field(description="What really happened: 1 = the employee left, 0 = stayed.")
-    observed_at: datetime = Field(description="When it was observed (no time zone means UTC).")
+    observed_at: datetime | None = Field(
+        default=None, description="When it was observed (no time zone means UTC; omitted: now)."
+    )
 
     @field_validator("observed_at")
     @classmethod
-    def _not_in_the_future(cls, value: datetime) -> datetime:
+    def _not_in_the_future(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
         value = value if value.tzinfo else value.replace(tzinfo=UTC)
         if value > datetime.now(UTC) + CLOCK_SKEW:
             raise ValueError("observed_at is in the future")

@@ -32,19 +32,22 @@ def window_of(svc: Services, since: datetime | None, until: datetime | None, mod
     return Window(since, until, model)
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
+
+
 def note(row: dict[str, Any], min_labels: int) -> str | None:
     """Why the figures of one version cannot be judged yet, in plain words; None when they can."""
     labelled, positives = row["labelled"], row["positives"]
     if labelled == 0:
-        return f"No outcome posted yet for its {row['predictions']} predictions: nothing to judge."
+        return f"No outcome posted yet for its {_plural(row['predictions'], 'prediction')}: nothing to judge."
     if positives in (0, labelled):
         what = "stayed" if positives == 0 else "left"
-        return (
-            f"All {labelled} labelled employees {what}: ROC-AUC and PR-AUC need both outcomes "
-            "and are not computable."
-        )
+        whom = "The one labelled employee" if labelled == 1 else f"All {labelled:,} labelled employees"
+        return f"{whom} {what}: ROC-AUC and PR-AUC need both outcomes and are not computable."
     if labelled < min_labels:
-        return f"Only {labelled} labelled predictions: too few to judge (at least {min_labels} needed)."
+        few = _plural(labelled, "labelled prediction")
+        return f"Only {few}: too few to judge (at least {min_labels} needed)."
     return None
 
 

@@ -119,6 +119,13 @@ class ApiClient:
     def metrics_text(self) -> str:
         return self._send("GET", "/metrics").text
 
+    def performance(
+        self, *, model: str | None = None, since: str | None = None, until: str | None = None
+    ) -> dict[str, Any]:
+        """Live figures per model version against the posted outcomes (GET /monitoring/performance)."""
+        params = {k: v for k, v in {"model": model, "since": since, "until": until}.items() if v}
+        return self._json("GET", "/monitoring/performance", params=params, extra_timeout=30.0)
+
     # -- writes (carry the API key) ------------------------------------------------------------
 
     def predict(self, features: Mapping[str, Any], model_name: str | None, wait: float) -> Submitted:
@@ -138,6 +145,13 @@ class ApiClient:
             body["model_name"] = model_name
         payload = self._json("POST", "/predictions/batch", json=body, extra_timeout=30.0)
         return [str(i) for i in payload["request_ids"]]
+
+    def post_outcomes(self, items: Sequence[Mapping[str, Any]], source: str | None = None) -> dict[str, Any]:
+        """Up to 10,000 observed outcomes; the API's counts (matched, recorded, unchanged, unknown...)."""
+        body: dict[str, Any] = {"items": [dict(i) for i in items]}
+        if source:
+            body["source"] = source
+        return self._json("POST", "/outcomes", json=body, extra_timeout=30.0)
 
     # -- plumbing ------------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ PAGES = [
     st.Page(HERE / "views" / "batch.py", title="Batch", icon=":material/upload_file:"),
     st.Page(HERE / "views" / "history.py", title="History", icon=":material/history:"),
     st.Page(HERE / "views" / "monitoring.py", title="Monitoring", icon=":material/monitoring:"),
+    st.Page(HERE / "views" / "performance.py", title="Performance", icon=":material/target:"),
     st.Page(HERE / "views" / "models.py", title="Models", icon=":material/neurology:"),
 ]
 

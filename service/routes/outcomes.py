@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from fastapi import APIRouter, Depends
 
 from service.auth import require_write_key
@@ -22,11 +24,13 @@ router = APIRouter(tags=["outcomes"])
 )
 async def post_outcomes(body: OutcomesIn, svc: ServicesDep) -> OutcomesRecorded:
     """Record up to 10,000 observed outcomes, each for one `request_id` or for every prediction about a
-    `subject_ref` made before `observed_at` within the horizon. Idempotent: posting the same outcomes
-    again changes nothing (`unchanged`); a different label or observed_at corrects the outcome and keeps
-    the old one as history. Outcomes that match no prediction are reported, not dropped."""
+    `subject_ref` made before `observed_at` (default: now) within the horizon. Idempotent: posting the
+    same outcomes again changes nothing (`unchanged`); a different label or observed_at corrects the
+    outcome and keeps the old one as history. Outcomes that match no prediction are reported, not
+    dropped."""
     horizon = body.horizon_days or svc.settings.outcome_horizon_days
-    items = [OutcomeItem(i.request_id, i.subject_ref, i.label, i.observed_at) for i in body.items]
+    now = datetime.now(UTC)
+    items = [OutcomeItem(i.request_id, i.subject_ref, i.label, i.observed_at or now) for i in body.items]
     done = await outcomes.record(svc.pool, items, horizon, body.source or "POST /outcomes")
     unknown = [body.items[i] for i in done.unknown_items]
     return OutcomesRecorded(

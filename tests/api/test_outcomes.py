@@ -199,7 +199,6 @@ async def test_ten_thousand_outcomes_in_one_call(client: httpx.AsyncClient, conn
         ),
         ({"request_id": "nope", "label": 1, "observed_at": OBSERVED}, "items.0.request_id", "UUID"),
         ({"subject_ref": "E", "label": 2, "observed_at": OBSERVED}, "items.0.label", "0 or 1"),
-        ({"subject_ref": "E", "label": 1}, "items.0.observed_at", "required"),
         (
             {"subject_ref": "E", "label": 1, "observed_at": "2999-01-01T00:00:00Z"},
             "items.0.observed_at",
@@ -250,3 +249,18 @@ async def test_a_bad_subject_ref_in_a_batch_is_422_naming_the_item(client: httpx
     assert "items.1.subject_ref" in response.json()["detail"][0]["msg"]
     single = await client.post("/predictions/request", json={"features": employee(), "subject_ref": ""})
     assert single.status_code == 422 and "subject_ref" in single.json()["detail"][0]["msg"]
+
+
+async def test_an_outcome_without_observed_at_was_observed_now(
+    client: httpx.AsyncClient, conn: psycopg.Connection
+) -> None:
+    request_id = await submit(client, "E-9")
+    before = datetime.now(UTC)
+
+    answer = await post(client, {"subject_ref": "E-9", "label": 1})
+
+    assert counts(answer) == (1, 1, 0, 0, 0)
+    observed = datetime.fromisoformat(
+        (await client.get(f"/predictions/{request_id}")).json()["outcome"]["observed_at"]
+    )
+    assert before <= observed <= datetime.now(UTC)

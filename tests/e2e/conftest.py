@@ -106,9 +106,10 @@ def launch(workdir: Path, store: Path, log_name: str = "run.log") -> MakeRun:
     )
     try:
         wait_http(run.api + "/health", launcher, timeout=120)
-    except Exception:
+    except Exception as exc:
         run.stop()
-        raise
+        tail = log.read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"{exc}\n--- launcher log (tail) ---\n{tail}") from exc
     return run
 
 
