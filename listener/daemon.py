@@ -7,6 +7,7 @@ import os
 
 import psycopg
 
+from listener.availability import Availability
 from listener.claims import claim_pending, record_outcomes, release_own_claims, sweep_expired_leases
 from listener.config import ListenerConfig, listener_id
 from listener.connection import CONNECTION_LOST, Backoff, close_quietly, connect, first_line
@@ -43,6 +44,7 @@ class Listener:
         self.listener_id = listener_id(config.worker_index)
         self.shutdown = shutdown or ShutdownEvent()
         self.heartbeat = Heartbeat(self.listener_id, config.mode)
+        self.availability = Availability(self.listener_id)
         self._registry = registry
         self._parent_pid = parent_pid
         self._work: psycopg.Connection | None = None
@@ -133,6 +135,8 @@ class Listener:
             return False
         outcome = infer_batch(self._registry, claims, self.shutdown.is_set)
         self._record(outcome)
+        if outcome.failed_ids:
+            self._publish_availability()  # a model may have been refused on first use
         return True
 
     def _record(self, outcome: BatchOutcome) -> None:
@@ -183,6 +187,7 @@ class Listener:
             self._sweep.done()
         if self._beat.due():
             self.heartbeat.beat(self._work)
+            self._retry_refused_models()
             self._beat.done()
             self._stop_if_orphaned()
         if self._listen is not None and self._check_listen.due():
@@ -228,6 +233,32 @@ class Listener:
             # Keep serving the versions already loaded; try again on the next sweep.
             log.exception("listener %s could not refresh the model registry", self.listener_id)
             self._refresh_pending = True
+        self._publish_availability()
+
+    def _retry_refused_models(self) -> None:
+        """Load again the models refused earlier whose backoff has passed (the file may be restored)."""
+        assert self._registry is not None
+        for name in self._registry.retry_due():
+            log.info("listener %s: model %s loads again", self.listener_id, name)
+        self._publish_availability()
+
+    def _publish_availability(self) -> None:
+        assert self._registry is not None
+        if self._work is None:
+            return
+        try:
+            states = self._registry.availability()
+        except CONNECTION_LOST:
+            raise
+        except Exception as exc:  # deployments unreadable: published once they are
+            log.debug("listener %s: no model availability to publish (%s)", self.listener_id, exc)
+            return
+        try:
+            self.availability.publish(self._work, states)
+        except CONNECTION_LOST:
+            raise
+        except psycopg.DatabaseError as exc:  # e.g. schema file 006 not applied: serve anyway
+            log.warning("listener %s could not publish model availability: %s", self.listener_id, exc)
 
     def _stop_if_orphaned(self) -> None:
         # A --concurrency worker whose supervisor died (SIGKILL) must not run on unsupervised.
@@ -276,12 +307,14 @@ class Listener:
             log.info(
                 "listener %s gave back %d claim(s) it held before connecting", self.listener_id, released
             )
+        self.availability.forget()
         if self._registered:
             self.heartbeat.beat(self._work)
             self._refresh_registry()  # a model_promoted may have been missed while disconnected
         else:
             self.heartbeat.register(self._work)
             self._registered = True
+            self._publish_availability()
         self._sweep_leases()
         self._sweep.done()
         self._beat.done()

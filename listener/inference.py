@@ -8,6 +8,7 @@ from typing import Any, Protocol
 import numpy as np
 import sklearn
 
+from listener.availability import ModelState
 from listener.connection import CONNECTION_LOST
 from listener.outcomes import BatchOutcome, Claim
 
@@ -33,6 +34,10 @@ class ModelRegistry(Protocol):
 
     def refresh(self) -> None: ...
 
+    def availability(self) -> list[ModelState]: ...
+
+    def retry_due(self) -> list[str]: ...
+
 
 def warm_up(registry: ModelRegistry) -> dict[str, str]:
     """Load every deployed model now rather than on its first request; returns {name: error} of those
@@ -57,6 +62,13 @@ def warm_up(registry: ModelRegistry) -> dict[str, str]:
 def describe(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}"
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
+
+
+def public_reason(exc: BaseException) -> str:
+    """The reason as the request's client reads it: a model error's `public` text names no server
+    path (the listener's log has the full message)."""
+    public = getattr(exc, "public", None)
+    return describe(exc) if public is None else f"{public}; the listener tries again by itself"
 
 
 def group_by_model(claims: Sequence[Claim]) -> dict[str, list[Claim]]:
@@ -91,7 +103,7 @@ def infer_group(registry: ModelRegistry, model_name: str, group: list[Claim], ou
         if isinstance(exc.__cause__, CONNECTION_LOST):
             # The registry could not read the deployments: the database, not the request, is at fault.
             raise exc.__cause__ from exc
-        error = f"model {model_name!r} could not be loaded: {describe(exc)}"
+        error = f"model {model_name!r} could not be loaded: {public_reason(exc)}"
         outcome.add_failures((c.id for c in group), error)
         return
     predict_isolating_failures(handle, group, outcome)

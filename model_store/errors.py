@@ -6,7 +6,12 @@ from collections.abc import Iterable
 
 
 class ModelError(Exception):
-    """A model cannot answer (base class)."""
+    """A model cannot answer (base class). `public` is the reason as a client may read it: without the
+    server's file paths, which the message (for the logs) names."""
+
+    def __init__(self, message: str, public: str | None = None) -> None:
+        super().__init__(message)
+        self.public = public or message
 
 
 class UnknownModel(ModelError, LookupError):

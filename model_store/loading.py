@@ -28,30 +28,38 @@ class SklearnVersionMismatch(UserWarning):
     """The running scikit-learn is not the one that trained the artifact."""
 
 
-def read_verified(path: Path, expected_sha256: str) -> bytes:
-    """The file's bytes, read once; ArtifactRejected (naming the file and both hashes) on mismatch."""
+def read_verified(path: Path, expected_sha256: str, label: str = "artifact") -> bytes:
+    """The file's bytes, read once; ArtifactRejected (naming the file and both hashes) on mismatch.
+    `label` names the artifact in the client-facing reason (e.g. "logistic v3 artifact")."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise ArtifactRejected(
-            f"artifact {path} unreadable ({exc.strerror or exc}); registered sha256 {expected_sha256}"
+            f"artifact {path} unreadable ({exc.strerror or exc}); registered sha256 {expected_sha256}",
+            f"{label} is missing or unreadable on the listener's host",
         ) from None
     actual = sha256_hex(data)
     if actual != expected_sha256:
         raise ArtifactRejected(
-            f"artifact {path} rejected: its sha256 is {actual}, the database registered {expected_sha256}"
+            f"artifact {path} rejected: its sha256 is {actual}, the database registered {expected_sha256}",
+            f"{label} refused: its sha256 is not the one registered in the database",
         )
     return data
 
 
-def unpickle_pipeline(data: bytes, source: Path) -> Pipeline:
+def unpickle_pipeline(data: bytes, source: Path, label: str = "artifact") -> Pipeline:
     """joblib.load of verified bytes (never of the path: the file may change after the check)."""
     try:
         pipeline = joblib.load(io.BytesIO(data))
     except Exception as exc:
-        raise ModelError(f"artifact {source} could not be unpickled: {exc}") from exc
+        raise ModelError(
+            f"artifact {source} could not be unpickled: {exc}", f"{label} could not be unpickled"
+        ) from exc
     if not isinstance(pipeline, Pipeline) or not hasattr(pipeline, "predict_proba"):
-        raise ModelError(f"artifact {source} holds a {type(pipeline).__name__}, not a classifier pipeline")
+        raise ModelError(
+            f"artifact {source} holds a {type(pipeline).__name__}, not a classifier pipeline",
+            f"{label} holds a {type(pipeline).__name__}, not a classifier pipeline",
+        )
     return pipeline
 
 
@@ -76,14 +84,18 @@ def warn_on_version(trained_with: str, name: str) -> None:
 def load_handle(model: DeployedModel, store_dir: Path) -> ModelHandle:
     """Verify, unpickle and compile one deployed model; raise ModelError subclasses on any failure."""
     path = store_dir / model.artifact_path
-    data = read_verified(path, model.sha256)
+    label = f"{model.name} {model.version} artifact"
+    data = read_verified(path, model.sha256, label)
     warn_on_version(model.sklearn_version, model.name)
-    pipeline = unpickle_pipeline(data, path)
+    pipeline = unpickle_pipeline(data, path, label)
     force_single_thread(pipeline)
     try:
         predictor: Any = compile_predictor(pipeline)
     except Exception as exc:
-        raise ModelError(f"artifact {path} could not be prepared for inference: {exc}") from exc
+        raise ModelError(
+            f"artifact {path} could not be prepared for inference: {exc}",
+            f"{label} could not be prepared for inference",
+        ) from exc
     del pipeline, data
     release_freed_memory()
     return ModelHandle(model.name, model.version, model.sha256, model.threshold, predictor)

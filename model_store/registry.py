@@ -3,14 +3,18 @@
 Deployments (which version answers for each name, which name is the default) are rows in the
 database; artifacts load lazily, each checked against its registered sha256, and stay cached.
 `refresh()` (on NOTIFY model_promoted) loads and verifies new versions before switching to them,
-and keeps serving the old one when the new one fails its check.
+and keeps serving the old one when the new one fails its check. An artifact that failed to load is
+tried again after a backoff (1 s, doubling, at most RETRY_MAX_SECONDS): restoring the file brings the
+model back without a restart. `availability()` says which models answer and why the others do not.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from pathlib import Path
+from time import monotonic
 
 import psycopg
 
@@ -26,11 +30,39 @@ __all__ = [
     "ModelError",
     "ModelHandle",
     "ModelRegistry",
+    "ModelState",
     "UnknownModel",
     "open_registry",
 ]
 
 log = logging.getLogger(__name__)
+
+RETRY_FIRST_SECONDS = 1.0
+RETRY_MAX_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class ModelState:
+    """One deployed model as this registry sees it. available: True once loaded, False after a failed
+    load (error: the reason a client may read; retry_in: seconds until the next attempt), None when no
+    load was tried yet."""
+
+    name: str
+    version: str
+    available: bool | None
+    error: str | None = None
+    retry_in: float | None = None
+
+
+@dataclass
+class _Failure:
+    error: ModelError
+    attempts: int
+    retry_at: float
+
+    def again(self) -> ModelError:
+        # A fresh exception each time: re-raising one object would grow its traceback forever.
+        return type(self.error)(str(self.error), self.error.public)
 
 
 class ModelRegistry:
@@ -50,7 +82,7 @@ class ModelRegistry:
         self._deployed: dict[str, DeployedModel] | None = None
         self._default: str | None = None
         self._handles: dict[str, ModelHandle] = {}
-        self._failures: dict[tuple[str, str], ModelError] = {}
+        self._failures: dict[tuple[str, str], _Failure] = {}
         self.refresh_errors: dict[str, str] = {}
 
     # -- reading -----------------------------------------------------------------------------
@@ -79,6 +111,39 @@ class ModelRegistry:
     def deployed(self) -> list[DeployedModel]:
         """The deployments this registry currently serves (registered facts, nothing loaded)."""
         return sorted(self._current()[0].values(), key=lambda m: m.name)
+
+    def availability(self) -> list[ModelState]:
+        """Every deployed model: loaded, refused (with the client-safe reason), or not tried yet."""
+        deployed = self.deployed()
+        with self._lock:
+            handles, failures = self._handles, dict(self._failures)
+        now = monotonic()
+        states = []
+        for model in deployed:
+            handle = handles.get(model.name)
+            failure = failures.get((model.name, model.version))
+            if handle is not None:
+                states.append(ModelState(model.name, handle.version, True))
+            elif failure is not None:
+                retry_in = max(0.0, failure.retry_at - now)
+                states.append(ModelState(model.name, model.version, False, failure.error.public, retry_in))
+            else:
+                states.append(ModelState(model.name, model.version, None))
+        return states
+
+    def retry_due(self) -> list[str]:
+        """Load again every refused model whose backoff has passed; the names that now answer."""
+        with self._lock:
+            now = monotonic()
+            due = [name for (name, _), f in self._failures.items() if f.retry_at <= now]
+        loaded = []
+        for name in due:
+            try:
+                self.get(name)
+            except ModelError:
+                continue
+            loaded.append(name)
+        return loaded
 
     # -- switching ---------------------------------------------------------------------------
 
@@ -166,15 +231,21 @@ class ModelRegistry:
         cached = self._handles.get(name)
         if cached is not None:
             return cached
-        failure = self._failures.get((model.name, model.version))
-        if failure is not None:
-            # A fresh exception each time: re-raising one object would grow its traceback forever.
-            raise type(failure)(str(failure))
+        key = (model.name, model.version)
+        failure = self._failures.get(key)
+        if failure is not None and monotonic() < failure.retry_at:
+            raise failure.again()
         try:
             handle = self._build(model)
         except ModelError as exc:
-            self._failures[(model.name, model.version)] = exc
+            attempts = 1 if failure is None else failure.attempts + 1
+            delay = min(RETRY_MAX_SECONDS, RETRY_FIRST_SECONDS * 2 ** (attempts - 1))
+            self._failures[key] = _Failure(exc, attempts, monotonic() + delay)
+            log.warning("model %s %s cannot be loaded (%s); next try in %.0fs", *key, exc, delay)
             raise
+        if failure is not None:
+            log.info("model %s %s loaded after %d failed attempt(s)", *key, failure.attempts)
+            del self._failures[key]
         self._handles = {**self._handles, model.name: handle}
         return handle
 

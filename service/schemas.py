@@ -156,6 +156,12 @@ class ModelInfo(BaseModel):
     metrics: dict[str, Any]
     threshold: float
     sha256: str | None
+    available: bool = Field(
+        default=True,
+        description="False while a running listener reports it cannot load this model (see "
+        "unavailable_reason); it retries by itself, so the model comes back once its artifact is fixed.",
+    )
+    unavailable_reason: str | None = Field(default=None, description="Why the model cannot answer now.")
 
 
 class Metadata(BaseModel):
@@ -177,7 +183,8 @@ class Metadata(BaseModel):
 class Health(BaseModel):
     status: Literal["ok", "degraded", "busy", "unavailable"] = Field(
         description=(
-            "degraded: serving, but the LISTEN connection is down (?wait answers at its deadline); "
+            "degraded: serving, but the LISTEN connection is down (?wait answers at its deadline) or a "
+            "model cannot be loaded (unavailable_models); "
             "busy: every pooled database connection is in use (503, retry shortly)."
         )
     )
@@ -188,6 +195,10 @@ class Health(BaseModel):
     listening_down_seconds: float | None = Field(
         default=None,
         description="How long the LISTEN connection has been down (reconnecting); null while up.",
+    )
+    unavailable_models: dict[str, str] = Field(
+        default_factory=dict,
+        description="Deployed models a running listener cannot load, with why (degraded while any).",
     )
     detail: str | None = None
 

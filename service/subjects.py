@@ -7,6 +7,7 @@ from typing import Any
 from fastapi.exceptions import RequestValidationError
 
 from service.errors import field_error
+from service.schemas import encodable
 from service.validation import MAX_REPORTED_ERRORS
 
 SUBJECT_REF = "subject_ref"
@@ -31,6 +32,10 @@ def _problem(ref: Any) -> str | None:
         return "subject_ref must be a string"
     if not 1 <= len(ref) <= MAX_SUBJECT_REF:
         return f"subject_ref must be 1 to {MAX_SUBJECT_REF} characters"
+    try:
+        encodable(ref)
+    except ValueError as exc:
+        return f"subject_ref must be text: {exc}"
     return None
 
 

@@ -8,6 +8,7 @@ from psycopg_pool import PoolTimeout
 
 from service.db import DATABASE_DOWN
 from service.errors import RETRY_AFTER_SECONDS
+from service.repository.availability import unavailable_models_on
 from service.repository.schema import pending_migrations
 from service.schemas import Health
 from service.services import ServicesDep
@@ -31,6 +32,9 @@ async def health(svc: ServicesDep) -> JSONResponse:
     try:
         async with svc.pool.connection() as conn:
             report.pending_migrations = await pending_migrations(conn)
+            if not report.pending_migrations:
+                unavailable = await unavailable_models_on(conn, svc.settings.api_listener_alive_seconds)
+                report.unavailable_models = {name: u.reason for name, u in unavailable.items()}
         report.migrations = "pending" if report.pending_migrations else "current"
     except SchemaDrift as exc:
         report.migrations, report.detail = "drift", str(exc)
@@ -42,11 +46,20 @@ async def health(svc: ServicesDep) -> JSONResponse:
     if report.migrations == "pending":
         report.detail = "schema files not applied: run python -m sql"
     if report.migrations == "current":
-        report.status = "ok" if report.listening else "degraded"
-    if report.status == "degraded":
-        report.detail = (
-            "LISTEN connection down, reconnecting: ?wait answers at its deadline, not at completion"
-        )
+        report.status = "ok" if report.listening and not report.unavailable_models else "degraded"
+        report.detail = "; ".join(_degraded(report)) or None
     if report.status in ("busy", "unavailable"):
         return JSONResponse(report.model_dump(mode="json"), 503, {"Retry-After": RETRY_AFTER_SECONDS})
     return JSONResponse(report.model_dump(mode="json"), 200)
+
+
+def _degraded(report: Health) -> list[str]:
+    reasons = []
+    if not report.listening:
+        reasons.append(
+            "LISTEN connection down, reconnecting: ?wait answers at its deadline, not at completion"
+        )
+    if report.unavailable_models:
+        names = ", ".join(report.unavailable_models)
+        reasons.append(f"model(s) {names} cannot be loaded now (the listener retries by itself)")
+    return reasons

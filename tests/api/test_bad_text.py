@@ -30,6 +30,29 @@ async def _post(client: httpx.AsyncClient, path: str, body: object) -> httpx.Res
         ("/predictions/request", {"features": employee(), "model_name": LONE}, ["body", "model_name"]),
         ("/predictions/batch", {"items": [employee(), {LONE: 1}]}, ["body", "items", 1, LONE]),
         ("/predictions/batch", {"items": [employee(job_role=f"x{LONE}")]}, ["body", "items", 0, "job_role"]),
+        (
+            "/predictions/request",
+            {"features": employee(), "subject_ref": f"emp-{LONE}"},
+            ["body", "subject_ref"],
+        ),
+        (
+            "/predictions/batch",
+            {"items": [employee(), {**employee(), "subject_ref": LONE}]},
+            ["body", "items", 1, "subject_ref"],
+        ),
+        (
+            "/outcomes",
+            {"items": [{"subject_ref": LONE, "label": 1, "observed_at": "2026-01-01T00:00:00Z"}]},
+            ["body", "items", 0, "subject_ref"],
+        ),
+        (
+            "/outcomes",
+            {
+                "items": [{"subject_ref": "e1", "label": 1, "observed_at": "2026-01-01T00:00:00Z"}],
+                "source": LONE,
+            },
+            ["body", "source"],
+        ),
     ],
 )
 async def test_a_lone_surrogate_is_a_422_naming_the_field(

@@ -50,6 +50,7 @@ async def test_models_come_from_the_deployment_rows_and_follow_a_promotion(
         assert listed["logistic"] == {
             "name": "logistic", "version": "aaa", "default": True,
             "metrics": {"test": {"roc_auc": 0.8}}, "threshold": 0.3, "sha256": "a" * 64,
+            "available": True, "unavailable_reason": None,
         }  # fmt: skip
         submitted = await client.post("/predictions/request", json={"features": employee()})
         assert submitted.json()["model_name"] == "logistic"

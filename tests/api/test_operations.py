@@ -52,6 +52,7 @@ async def test_health_is_ok_on_a_current_schema(client: httpx.AsyncClient) -> No
         "pending_migrations": [],
         "listening": True,
         "listening_down_seconds": None,
+        "unavailable_models": {},
         "detail": None,
     }
 

@@ -138,6 +138,12 @@ class FakeRegistry:
     def refresh(self) -> None:
         self.refreshes += 1
 
+    def availability(self) -> list[Any]:
+        return []
+
+    def retry_due(self) -> list[str]:
+        return []
+
 
 @contextmanager
 def running_in_thread(listener: Any) -> Iterator[Any]:

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import psycopg
 import pytest
@@ -17,7 +18,7 @@ from model_store.registry import ModelRegistry
 from tests.listener.helpers import all_done, valid_features, wait_until
 from tests.listener.procs import log_text, wait_listening
 from tests.model_store.helpers import add_logistic_version
-from tests.stack import running_listener
+from tests.stack import running_api, running_listener
 
 pytestmark = pytest.mark.slow
 
@@ -128,3 +129,46 @@ def test_a_promotion_switches_a_running_listener_to_the_new_version(
         "SELECT model_version FROM prediction_results WHERE request_id = %s", before
     ).fetchone()
     assert first is not None and first[0] != newer["version"]
+
+
+def test_a_refused_artifact_is_reported_unavailable_and_served_again_once_restored(
+    db_url: str, conn: psycopg.Connection, trained_store: Path, tmp_path: Path, listener_log: Path
+) -> None:
+    store = tmp_path / "store"
+    shutil.copytree(trained_store, store)
+    register_manifest(db_url, store)
+    [artifact] = conn.execute(
+        "SELECT v.artifact_path FROM model_deployments d JOIN model_versions v USING (model_name, version)"
+        " WHERE d.model_name = 'logistic'"
+    ).fetchone()
+    path = store / artifact
+    good = path.read_bytes()
+    path.write_bytes(good + b"\0")  # one byte appended: its sha256 is no longer the registered one
+
+    env = {**real_env(store), "LISTENER_HEARTBEAT_SECONDS": "0.5"}
+    body = {"model_name": "logistic", "features": valid_features()}
+    with (
+        running_listener(db_url, env=env, log=listener_log) as proc,
+        running_api(db_url, env={"ENV": "dev"}, log=tmp_path / "api.log") as base,
+    ):
+        wait_listening(conn, proc, log=listener_log)
+        health = httpx.get(f"{base}/health", timeout=10)
+        assert health.status_code == 200 and health.json()["status"] == "degraded", health.text
+        reason = health.json()["unavailable_models"]["logistic"]
+        assert "sha256" in reason and str(store) not in reason and artifact not in reason
+        models = {m["name"]: m for m in httpx.get(f"{base}/models/", timeout=10).json()}
+        assert models["logistic"]["available"] is False and models["logistic"]["unavailable_reason"] == reason
+        assert models["dummy"]["available"] is True and models["dummy"]["unavailable_reason"] is None
+
+        failed = httpx.post(f"{base}/predictions/request?wait=10", json=body, timeout=20).json()
+        assert failed["status"] == "failed" and "sha256" in failed["error"]
+        assert str(store) not in failed["error"] and artifact not in failed["error"]
+
+        path.write_bytes(good)  # restored: the running listener serves it again, no restart
+        assert wait_until(lambda: httpx.get(f"{base}/health", timeout=10).json()["status"] == "ok", 60), (
+            log_text(listener_log)
+        )
+        assert httpx.get(f"{base}/models/logistic", timeout=10).json()["available"] is True
+        answered = httpx.post(f"{base}/predictions/request?wait=10", json=body, timeout=20).json()
+        assert answered["status"] == "completed", answered
+        assert proc.poll() is None

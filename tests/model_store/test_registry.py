@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -165,3 +166,50 @@ def test_a_registry_without_database_outside_tests_is_an_error() -> None:
 
 def old_file(manifest: dict[str, Any]) -> str:
     return manifest["models"]["random_forest_e04"]["file"]
+
+
+def test_a_refused_artifact_is_retried_after_a_backoff_and_serves_once_restored(
+    registered: tuple[str, Path], manifest: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("model_store.registry.RETRY_FIRST_SECONDS", 0.2)
+    _, store = registered
+    entry = manifest["models"]["logistic"]
+    path = store / entry["file"]
+    good = path.read_bytes()
+    path.write_bytes(good + b"\0")
+    reg = registry(registered)
+    with pytest.raises(ArtifactRejected) as caught:
+        reg.get("logistic")
+    [state] = [s for s in reg.availability() if s.name == "logistic"]
+    assert state.available is False and state.retry_in is not None and 0 < state.retry_in <= 0.2
+    # What a client may read names the model and why, never a file of the server.
+    assert state.error == caught.value.public
+    assert "logistic" in state.error and "sha256" in state.error
+    assert str(store) not in state.error and entry["file"] not in state.error
+
+    path.write_bytes(good)
+    with pytest.raises(ArtifactRejected):  # within the backoff: not read again
+        reg.get("logistic")
+    assert reg.retry_due() == []
+    time.sleep(0.25)
+    assert reg.retry_due() == ["logistic"]
+    assert reg.get("logistic").version == entry["version"]
+    assert [s.available for s in reg.availability() if s.name == "logistic"] == [True]
+
+
+def test_the_retry_backoff_doubles_while_the_artifact_stays_refused(
+    registered: tuple[str, Path], manifest: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("model_store.registry.RETRY_FIRST_SECONDS", 0.1)
+    _, store = registered
+    (store / manifest["models"]["dummy"]["file"]).unlink()
+    reg = registry(registered)
+    waits = []
+    for _ in range(3):
+        with pytest.raises(ArtifactRejected, match="unreadable"):
+            reg.get("dummy")
+        [state] = [s for s in reg.availability() if s.name == "dummy"]
+        assert "missing or unreadable" in state.error
+        waits.append(state.retry_in)
+        time.sleep(state.retry_in + 0.02)
+    assert waits[0] < 0.11 < waits[1] < 0.21 < waits[2] < 0.41
