@@ -204,6 +204,20 @@ def test_history_picker_tells_apart_requests_sent_together(ui_env: Stack) -> Non
     assert frames(at)[0]["submitted"].dt.tz is not None, "table times carry their zone"
 
 
+def test_history_says_how_many_requests_match_over_all_pages(ui_env: Stack) -> None:
+    for age in (21, 22, 23):
+        ui_env.predict({**EMPLOYEE, "age": age}, model_name="random_forest")
+    matching = len(httpx.get(
+        f"{ui_env.api_url}/predictions/history", params={"model": "random_forest", "limit": 500},
+        headers={"X-API-Key": ui_env.api_key}, timeout=10,
+    ).json()["items"])  # fmt: skip
+    at = open_page("history")
+    at.selectbox(key="history_model").set_value("random_forest").run()
+    at.selectbox(key="history_limit").set_value(50).run()
+    assert_clean(at)
+    assert f"Page 1 · requests 1–{min(matching, 50)} of {matching}" in texts(at), texts(at)
+
+
 def test_history_filters_by_model_and_status(ui_env: Stack) -> None:
     ui_env.predict(EMPLOYEE, model_name="random_forest")
     at = open_page("history")
