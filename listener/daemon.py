@@ -124,6 +124,8 @@ class Listener:
             if self._process_one_batch():
                 return  # drain: claim again at once while rows keep coming
             self._work_hint = False
+            assert self._work is not None
+            self.heartbeat.beat_if_changed(self._work)  # drained: show the totals before waiting
         self._wait_for_work()
 
     def _process_one_batch(self) -> bool:

@@ -133,6 +133,8 @@ class HistoryPage(BaseModel):
     next_cursor: str | None = Field(
         description="Pass as ?cursor= for the next (older) page; null at the end."
     )
+    total: int = Field(description="Requests matching the filters over all pages (counted up to 10,000).")
+    total_capped: bool = Field(description="True when there are more than `total`: counting stopped there.")
 
 
 class LookupIn(BaseModel):

@@ -270,9 +270,16 @@ def _validation_line(err: Mapping[str, Any]) -> str:
 
 
 def normalize_history_page(body: Any) -> dict[str, Any]:
-    """Accept a bare list or an envelope ({items|requests|data, next_cursor|cursor|next})."""
+    """Accept a bare list or an envelope ({items|requests|data, next_cursor|cursor|next, total});
+    `total` (requests matching the filters, all pages) is None when the API does not count them."""
     if isinstance(body, list):
-        return {"items": body, "next_cursor": None}
+        return {"items": body, "next_cursor": None, "total": None, "total_capped": False}
     items = next((body[k] for k in ("items", "requests", "data", "results") if k in body), [])
     cursor = next((body[k] for k in ("next_cursor", "cursor", "next") if body.get(k)), None)
-    return {"items": list(items), "next_cursor": cursor}
+    total = body.get("total")
+    return {
+        "items": list(items),
+        "next_cursor": cursor,
+        "total": int(total) if isinstance(total, int) else None,
+        "total_capped": bool(body.get("total_capped", False)),
+    }

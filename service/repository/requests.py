@@ -144,3 +144,11 @@ async def history(
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute(QUERIES["prediction_history"], params)
         return await cur.fetchall()
+
+
+async def history_total(pool: AsyncConnectionPool, where: HistoryFilter, cap: int) -> int:
+    """How many requests match `where` (all pages), counting no further than `cap`."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(QUERIES["prediction_history_count"], {**where.__dict__, "cap": cap})
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0

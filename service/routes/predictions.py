@@ -52,6 +52,7 @@ REPLAYED_HEADER = {
     "required": False,
     "description": "Present when an earlier submission with this Idempotency-Key is returned.",
 }
+HISTORY_COUNT_CAP = 10_000  # history pages say "of 10,000+" beyond: a bounded count on any table
 
 
 def capped(svc: Services, wait: float | None) -> float | None:
@@ -149,9 +150,16 @@ async def prediction_history(
     """Requests newest first, with their results; keyset-paginated by `cursor`."""
     limit = min(limit, svc.settings.api_history_max_page)
     before = decode_cursor(cursor) if cursor else None
-    rows = await requests.history(svc.pool, HistoryFilter(status, model, since, until), before, limit + 1)
+    where = HistoryFilter(status, model, since, until)
+    rows = await requests.history(svc.pool, where, before, limit + 1)
     next_cursor = encode_cursor(rows[limit - 1]["id"]) if len(rows) > limit else None
-    return HistoryPage(items=[prediction_of(r) for r in rows[:limit]], next_cursor=next_cursor)
+    counted = await requests.history_total(svc.pool, where, HISTORY_COUNT_CAP + 1)
+    return HistoryPage(
+        items=[prediction_of(r) for r in rows[:limit]],
+        next_cursor=next_cursor,
+        total=min(counted, HISTORY_COUNT_CAP),
+        total_capped=counted > HISTORY_COUNT_CAP,
+    )
 
 
 @router.post("/lookup", response_model=LookupOut, responses=error_responses(503))

@@ -77,6 +77,19 @@ WHERE (%(status)s::text IS NULL OR r.status = %(status)s::text)
 ORDER BY r.id DESC
 LIMIT %(limit)s
 
+-- name: prediction_history_count
+-- :one (total). How many requests match the history filters over all pages, counted up to `cap`
+-- rows so that a huge table costs a bounded index scan; total = cap means "cap or more".
+SELECT count(*) AS total
+FROM (
+    SELECT 1 FROM prediction_requests r
+    WHERE (%(status)s::text IS NULL OR r.status = %(status)s::text)
+      AND (%(model_name)s::text IS NULL OR r.model_name = %(model_name)s::text)
+      AND (%(created_from)s::timestamptz IS NULL OR r.created_at >= %(created_from)s::timestamptz)
+      AND (%(created_to)s::timestamptz IS NULL OR r.created_at < %(created_to)s::timestamptz)
+    LIMIT %(cap)s
+) AS matching
+
 -- name: listen_api_channels
 -- The API's one LISTEN connection: completions wake waiting callers, promotions refresh the model
 -- catalog, key changes refresh the API-key cache.

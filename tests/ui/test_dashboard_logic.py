@@ -13,6 +13,7 @@ from tests.ui.conftest import screenshots_dir
 from ui.api_client import ApiUnavailable, describe_validation, normalize_history_page
 from ui.batch_csv import check_csv, results_frame, template_csv
 from ui.collect import collect
+from ui.history import ordered_features, page_caption, request_label, short_id, utc_time
 from ui.monitoring import (
     bucket_label,
     drift_frame,
@@ -233,8 +234,15 @@ def test_validation_errors_name_the_field_once() -> None:
 
 
 def test_history_pages_are_normalised() -> None:
-    assert normalize_history_page([{"a": 1}]) == {"items": [{"a": 1}], "next_cursor": None}
-    assert normalize_history_page({"items": [], "next_cursor": "abc"}) == {"items": [], "next_cursor": "abc"}
+    bare = {"next_cursor": None, "total": None, "total_capped": False}
+    assert normalize_history_page([{"a": 1}]) == {"items": [{"a": 1}], **bare}
+    assert normalize_history_page({"items": [], "next_cursor": "abc"}) == {
+        **bare,
+        "items": [],
+        "next_cursor": "abc",
+    }
+    counted = normalize_history_page({"items": [], "next_cursor": None, "total": 204, "total_capped": False})
+    assert (counted["total"], counted["total_capped"]) == (204, False)
 
 
 class FakeLookups:
@@ -296,3 +304,35 @@ def test_the_test_runs_screenshots_land_where_git_ignores_them() -> None:
     ignored = subprocess.run(["git", "check-ignore", "-q", str(shot)], cwd=ROOT, check=False)
     assert ignored.returncode == 0, f"{shot} is not ignored: `make test` would rewrite tracked files"
     assert screenshots_dir({"SCREENSHOTS_DIR": "/x"}) == Path("/x")
+
+
+def test_requests_of_one_millisecond_get_distinct_picker_labels() -> None:
+    # Three UUIDv7 ids minted in the same millisecond: same first 13 hex digits, random tails.
+    items = [
+        {"request_id": f"01a237ed-2f25-7{tail[:3]}-a0a5-{tail}", "created_at": "2026-12-02T18:03:40.123Z",
+         "model_name": "logistic", "status": "completed"}
+        for tail in ("e57d39f1c2ab", "e308a4b1c9d0", "3b7f1ac05e62")
+    ]  # fmt: skip
+    labels = [request_label(row) for row in requests_frame(items).itertuples()]
+    assert len(set(labels)) == 3, labels
+    assert labels[0] == "…e57d39f1c2ab · logistic · completed · 18:03:40 UTC"
+    assert short_id("abc") == "abc"
+
+
+def test_times_read_in_utc_on_a_24_hour_clock() -> None:
+    assert utc_time("2026-12-02T13:04:05+01:00") == "2026-12-02 12:04:05 UTC"
+    assert utc_time("2026-12-02T23:59:59Z") == "2026-12-02 23:59:59 UTC"
+    assert utc_time(None) == "—"
+
+
+def test_features_are_listed_in_schema_order_then_unknown_ones() -> None:
+    stored = {"over_time": "Yes", "zzz": 1, "age": 30}  # JSONB keeps its own key order
+    assert ordered_features(stored, SCHEMA.names) == [("age", 30), ("over_time", "Yes"), ("zzz", 1)]
+
+
+def test_the_history_caption_says_which_requests_of_how_many() -> None:
+    assert page_caption(1, 1, 50, 204) == "Page 1 · requests 1–50 of 204"
+    assert page_caption(5, 201, 4, 204) == "Page 5 · requests 201–204 of 204"
+    assert page_caption(1, 1, 50, 10_000, capped=True) == "Page 1 · requests 1–50 of 10,000+"
+    assert page_caption(2, 51, 50, None) == "Page 2 · requests 51–100"
+    assert page_caption(1, 1, 0, 0) == "Page 1 · no requests"

@@ -180,7 +180,9 @@ def test_history_lists_requests_and_opens_one(ui_env: Stack) -> None:
     assert_clean(at)
     assert f"Request `{made['request_id']}`" in texts(at)
     features = pd.concat(frames(at)[-2:])
+    assert list(features["feature"]) == list(EMPLOYEE), "in the schema's order, not the storage's"
     assert dict(zip(features["feature"], features["value"], strict=True))["age"] == "33"
+    assert "Submitted 20" in texts(at) and texts(at).count(" UTC") >= 2, texts(at)
     assert {m.label for m in at.metric} >= {
         "Status",
         "Prediction",
@@ -188,6 +190,32 @@ def test_history_lists_requests_and_opens_one(ui_env: Stack) -> None:
         "Submit → result",
     }
     assert "Model **dummy**" in texts(at)
+
+
+def test_history_picker_tells_apart_requests_sent_together(ui_env: Stack) -> None:
+    body = {"model_name": "logistic", "items": [{**EMPLOYEE, "age": 20 + i} for i in range(20)]}
+    headers = {"X-API-Key": ui_env.api_key}
+    httpx.post(f"{ui_env.api_url}/predictions/batch", json=body, headers=headers, timeout=30)
+    at = open_page("history")
+    assert_clean(at)
+    picker = at.selectbox(key="history_pick")
+    labels = list(picker.options)  # as the page shows them
+    assert len(labels) >= 20 and len(set(labels)) == len(labels), labels
+    assert frames(at)[0]["submitted"].dt.tz is not None, "table times carry their zone"
+
+
+def test_history_says_how_many_requests_match_over_all_pages(ui_env: Stack) -> None:
+    for age in (21, 22, 23):
+        ui_env.predict({**EMPLOYEE, "age": age}, model_name="random_forest")
+    matching = len(httpx.get(
+        f"{ui_env.api_url}/predictions/history", params={"model": "random_forest", "limit": 500},
+        headers={"X-API-Key": ui_env.api_key}, timeout=10,
+    ).json()["items"])  # fmt: skip
+    at = open_page("history")
+    at.selectbox(key="history_model").set_value("random_forest").run()
+    at.selectbox(key="history_limit").set_value(50).run()
+    assert_clean(at)
+    assert f"Page 1 · requests 1–{min(matching, 50)} of {matching}" in texts(at), texts(at)
 
 
 def test_history_filters_by_model_and_status(ui_env: Stack) -> None:

@@ -10,9 +10,10 @@ import streamlit as st
 
 from ui.api_client import ApiError, ApiNotFound
 from ui.feedback import fetch, show_api_error
+from ui.history import history_table, ordered_features, page_caption, request_label, utc_time
 from ui.layout import header
 from ui.monitoring import STATUSES, requests_frame
-from ui.reference import client, load_models, version_label
+from ui.reference import client, load_models, load_schema, version_label
 
 ANY = "Any"
 PERIODS = {
@@ -23,12 +24,6 @@ PERIODS = {
     "All time": None,
 }
 PAGE_SIZES = (50, 100, 250)
-STATUS_BADGES = {
-    "completed": "completed",
-    "failed": "failed",
-    "pending": "pending",
-    "running": "running",
-}
 CURSORS_KEY = "history_cursors"
 
 
@@ -56,35 +51,6 @@ def cursor_stack(key: tuple[Any, ...]) -> list[str | None]:
     return st.session_state[CURSORS_KEY][1]
 
 
-def table(frame: pd.DataFrame) -> pd.DataFrame:
-    tz = st.context.timezone or "UTC"
-    return pd.DataFrame(
-        {
-            "submitted": frame["created_at"].dt.tz_convert(tz).dt.tz_localize(None),
-            "request_id": frame["request_id"],
-            "model": frame["model_name"],
-            "status": frame["status"].map(lambda s: STATUS_BADGES.get(s, s)),
-            "prediction": frame["prediction"].map(
-                lambda p: "" if pd.isna(p) else ("leaves" if p == 1 else "stays")
-            ),
-            "probability": frame["probability"],
-            "version": frame["model_version"].map(
-                lambda v: "" if v is None or pd.isna(v) else version_label(v)
-            ),
-            "latency_ms": frame["latency_ms"].round(1),
-            "error": frame["error"].fillna(""),
-        }
-    )
-
-
-def local_time(value: Any) -> str:
-    stamp = pd.to_datetime(value, utc=True, errors="coerce", format="ISO8601")
-    if pd.isna(stamp):
-        return "—"
-    tz = st.context.timezone or "UTC"
-    return f"{stamp.tz_convert(tz):%Y-%m-%d %H:%M:%S} {tz}"
-
-
 def show_request(request: dict[str, Any]) -> None:
     result = request.get("result") or {}
     latency = requests_frame([request])["latency_ms"].iloc[0]
@@ -101,15 +67,15 @@ def show_request(request: dict[str, Any]) -> None:
             c3.metric("Probability of leaving", f"{float(result['probability']):.1%}")
         if pd.notna(latency):
             c4.metric("Submit → result", f"{latency:,.1f} ms")
-        when = f"Submitted {local_time(request.get('created_at'))}"
+        when = f"Submitted {utc_time(request.get('created_at'))}"
         if result:
-            when += f" · answered {local_time(result.get('created_at'))}"
+            when += f" · answered {utc_time(result.get('created_at'))}"
         st.caption(when)
         if request.get("error"):
             st.error(f"**Error:** {request['error']}", icon=":material/error:")
-        features = request.get("features") or {}
+        pairs = ordered_features(request.get("features") or {}, fetch(load_schema).names)
         st.markdown("**Features**")
-        names, values = list(features), [str(v) for v in features.values()]
+        names, values = [name for name, _ in pairs], [str(value) for _, value in pairs]
         half = (len(names) + 1) // 2
         for col, part in zip(st.columns(2), (slice(0, half), slice(half, None)), strict=True):
             col.dataframe(
@@ -118,11 +84,6 @@ def show_request(request: dict[str, Any]) -> None:
                 width="stretch",
                 height="content",
             )
-
-
-def request_label(row: Any) -> str:
-    when = "" if pd.isna(row.created_at) else f" · {row.created_at:%H:%M:%S}"
-    return f"{row.request_id[:8]}… · {row.model_name} · {row.status}{when}"
 
 
 def open_request(ids: list[str], labels: dict[str, str], selected: str | None) -> None:
@@ -149,13 +110,23 @@ def open_request(ids: list[str], labels: dict[str, str], selected: str | None) -
         show_api_error(err)
 
 
+# Widths in pixels, summing to less than the page's width at 1400 px: no column is cut off.
 COLUMNS = {
-    "submitted": st.column_config.DatetimeColumn("submitted", format="YYYY-MM-DD HH:mm:ss"),
-    "request_id": st.column_config.TextColumn("request id", width="medium"),
-    "probability": st.column_config.ProgressColumn(
-        "probability", format="percent", min_value=0.0, max_value=1.0, width="small"
+    "submitted": st.column_config.DatetimeColumn(
+        "submitted (UTC)", format="YYYY-MM-DD HH:mm:ss", timezone="UTC", width=135
     ),
-    "latency_ms": st.column_config.NumberColumn("submit → result", format="%.1f ms", width="small"),
+    "request_id": st.column_config.TextColumn("request id", width=258),
+    "model": st.column_config.TextColumn("model", width=135),
+    "status": st.column_config.TextColumn("status", width=78),
+    "prediction": st.column_config.TextColumn("prediction", width=72),
+    "probability": st.column_config.ProgressColumn(
+        "probability", format="percent", min_value=0.0, max_value=1.0, width=95
+    ),
+    "version": None,  # the detail below says which version answered
+    "latency_ms": st.column_config.NumberColumn(
+        "latency", format="%.1f ms", width=68, help="From submission to result"
+    ),
+    "error": st.column_config.TextColumn("error", width=55),
 }
 
 
@@ -176,7 +147,7 @@ def main() -> None:
         )
     else:
         event = st.dataframe(
-            table(frame),
+            history_table(frame),
             hide_index=True,
             width="stretch",
             column_config=COLUMNS,
@@ -190,7 +161,8 @@ def main() -> None:
     if len(stack) > 1 and prev_col.button("Newer", icon=":material/arrow_back:", key="history_newer"):
         stack.pop()
         st.rerun()
-    info_col.caption(f"Page {len(stack)} · {len(frame)} request(s)")
+    first = 1 + (len(stack) - 1) * int(chosen["limit"])  # the pages before this one were full
+    info_col.caption(page_caption(len(stack), first, len(frame), page["total"], page["total_capped"]))
     if page["next_cursor"] and next_col.button("Older", icon=":material/arrow_forward:", key="history_older"):
         stack.append(page["next_cursor"])
         st.rerun()
