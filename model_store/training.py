@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from model_store.data import SOURCE, TrainingData, load_attrition
 from model_store.evaluation import THRESHOLD_RULE, f1_threshold, scores, summarise
+from model_store.explain import embed_baseline
 from model_store.features import FEATURES, TARGET, TARGET_DESCRIPTION, schema_as_json
 from model_store.manifest import artifact_file, sha256_hex, version_for, write_atomic, write_manifest
 from model_store.onnx_export import embed_onnx
@@ -69,7 +70,9 @@ def _fold_proba(candidate: Candidate, split: Split, fold: int) -> tuple[str, int
 
 
 def _fit_final(name: str, params: dict[str, Any], split: Split) -> tuple[str, Pipeline]:
-    return name, build_pipeline(name, params).fit(split.X_train, split.y_train)
+    pipeline = build_pipeline(name, params).fit(split.X_train, split.y_train)
+    embed_baseline(pipeline, split.X_train)  # what a linear explanation is relative to
+    return name, pipeline
 
 
 @dataclass
