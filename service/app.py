@@ -12,7 +12,7 @@ from service import errors
 from service.db import DATABASE_DOWN, SCHEMA_BEHIND
 from service.keys_cli import NO_KEY_IN_PROD
 from service.metrics import HttpMetricsMiddleware
-from service.routes import health, metadata, metrics, models, monitoring, predictions
+from service.routes import explanations, health, metadata, metrics, models, monitoring, predictions
 from service.services import Services, build_services
 from sql.settings import Settings, get_settings
 
@@ -73,7 +73,7 @@ def create_app(
     )
     app.state.services = svc
     errors.install(app)
-    for module in (predictions, models, metadata, monitoring, health, metrics):
+    for module in (predictions, explanations, models, metadata, monitoring, health, metrics):
         app.include_router(module.router)
     app.add_middleware(HttpMetricsMiddleware, metrics=svc.metrics)
     return app
