@@ -70,7 +70,10 @@ def pipeline_frame(pipeline: Pipeline, rows: list[dict[str, Any]]) -> Any:
 
 
 def test_each_model_states_its_method_and_scale(trained_store: Path, employees: list[dict[str, Any]]) -> None:
-    got = {name: explainer_for(trained_pipeline(trained_store, name)).explain(employees[:1])[0] for name in MODELS}
+    got = {
+        name: explainer_for(trained_pipeline(trained_store, name)).explain(employees[:1])[0]
+        for name in MODELS
+    }
     assert {n: (e.method, e.scale) for n, e in got.items()} == {
         "dummy": ("constant", "probability"),
         "logistic": ("linear_log_odds", "log_odds"),
@@ -155,7 +158,9 @@ def brute_force_shapley(forest: RandomForestClassifier, x: np.ndarray) -> tuple[
     p = len(x)
     positive = list(forest.classes_).index(1)
     v = {
-        frozenset(s): float(np.mean([path_dependent_value(e.tree_, x, set(s), positive) for e in forest.estimators_]))
+        frozenset(s): float(
+            np.mean([path_dependent_value(e.tree_, x, set(s), positive) for e in forest.estimators_])
+        )
         for r in range(p + 1)
         for s in itertools.combinations(range(p), r)
     }
