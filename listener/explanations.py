@@ -98,11 +98,11 @@ class ExplanationBatch:
         return dict(self.__dict__)
 
 
-def loading_source(store_dir: Path) -> ExplainerSource:
+def loading_source(store_dir: Path, stand_ins: bool = False) -> ExplainerSource:
     """Explainers loaded by version from the model store (model_store.explain_loading), cached."""
     from model_store.explain_loading import ExplainerCache
 
-    return ExplainerCache(store_dir).get
+    return ExplainerCache(store_dir, stand_ins=stand_ins).get
 
 
 class ExplanationWork:
@@ -134,9 +134,10 @@ class ExplanationWork:
         """Explainers loaded from the settings' model store, leases and sweeps as the config says."""
         from sql.settings import get_settings
 
+        settings = get_settings()
         return cls(
             listener_id,
-            loading_source(get_settings().model_store_dir),
+            loading_source(settings.model_store_dir, stand_ins=settings.env == "test"),
             lease_seconds=config.lease_seconds,
             max_attempts=config.max_attempts,
             sweep_seconds=config.sweep_seconds,

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from ui.api_client import ApiError, ApiNotFound
+from ui.factors import show_factors
 from ui.feedback import fetch, show_api_error
 from ui.layout import header
 from ui.monitoring import STATUSES, requests_frame
@@ -107,6 +108,8 @@ def show_request(request: dict[str, Any]) -> None:
         st.caption(when)
         if request.get("error"):
             st.error(f"**Error:** {request['error']}", icon=":material/error:")
+        if result:
+            show_factors(str(request["request_id"]))
         features = request.get("features") or {}
         st.markdown("**Features**")
         names, values = list(features), [str(v) for v in features.values()]
