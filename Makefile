@@ -2,24 +2,32 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+# Two installs: what the processes need (make run), and the dev extras on top (make test / lint).
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+STAMP         := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint train bench migrate clean
+.PHONY: help runtime setup run test lint train bench migrate screenshots clean
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(RUNTIME_STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	@touch $(RUNTIME_STAMP)
+
+$(STAMP): $(RUNTIME_STAMP)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-setup: $(STAMP) ## Create .venv and install the project (done by the other targets on first use)
+runtime: $(RUNTIME_STAMP)
 
-run: setup ## PostgreSQL (embedded unless DATABASE_URL), migrate, train if needed, API :8000, listener, UI :8501
+setup: $(STAMP) ## Create .venv with the dev extras (make run installs the runtime only; done on first use)
+
+run: runtime ## PostgreSQL (embedded unless DATABASE_URL), migrate, train if needed, API :8000, listener, UI :8501
 	$(PY) scripts/run_stack.py
 
 test: setup ## The whole test suite against a disposable PostgreSQL
@@ -30,14 +38,18 @@ lint: setup ## ruff, and the import-layering contracts
 	$(PY) -m ruff format --check .
 	$(VENV)/bin/lint-imports
 
-train: setup ## Train the four models when artifacts are missing (FORCE=1 retrains)
+train: runtime ## Train the four models when artifacts are missing (FORCE=1 retrains)
 	$(PY) -m model_store $(if $(FORCE),--force,)
 
-migrate: setup ## Apply sql/schema/ to DATABASE_URL (or the embedded PostgreSQL)
+migrate: runtime ## Apply sql/schema/ to DATABASE_URL (or the embedded PostgreSQL)
 	$(PY) -m sql
 
 bench: setup ## Latency and throughput benchmark (BENCH_FULL=1 for the long run); writes bench/results.json
 	$(PY) -m bench
+
+screenshots: setup ## Refresh the README's docs/screenshots/ (the browser test; needs /usr/bin/chromium)
+	@test -x /usr/bin/chromium || { echo "make screenshots needs Debian's chromium: apt-get install chromium"; exit 1; }
+	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest tests/ui/test_browser.py -q
 
 clean: ## Remove the venv, caches and the embedded database
 	rm -rf $(VENV) .pgdata .run .pytest_cache .ruff_cache

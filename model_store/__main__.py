@@ -100,9 +100,16 @@ def cmd_card(store_dir: Path, output: Path | None) -> int:
 
 
 def _require(database_url: str | None) -> str:
-    if not database_url:
-        raise SystemExit("DATABASE_URL is not set")
-    return database_url
+    """DATABASE_URL, else the embedded cluster (left running if it already was, e.g. under `make run`)."""
+    if database_url:
+        return database_url
+    import atexit
+
+    from sql.embedded import open_database
+
+    url, release = open_database()
+    atexit.register(release)
+    return url
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -113,7 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _dispatch(argv)
     except (ModelError, psycopg.Error, FileNotFoundError) as exc:
-        print(f"model_store: {exc}", file=sys.stderr)
+        missing = isinstance(exc, psycopg.errors.UndefinedTable)
+        hint = "\nThe schema is missing: run `python -m sql` first." if missing else ""
+        print(f"model_store: {exc}{hint}", file=sys.stderr)
         return 1
 
 

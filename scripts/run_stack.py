@@ -1,7 +1,7 @@
 """`make run`: PostgreSQL (embedded unless DATABASE_URL is set), schema, models, API, listener, UI.
 
-Ctrl-C (or SIGTERM) stops every process it started, then the embedded PostgreSQL, so nothing is
-left running.
+Ctrl-C (or SIGTERM) stops every process it started, then the embedded PostgreSQL if this run
+started it, so nothing is left running.
 """
 
 from __future__ import annotations
@@ -16,12 +16,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import psycopg  # noqa: E402
+
+from sql.embedded import open_database  # noqa: E402
 from sql.migrate import migrate  # noqa: E402
-from sql.settings import get_settings  # noqa: E402
 
 API_HOST = "127.0.0.1"
 API_PORT = int(os.environ.get("FUTURISYS_API_PORT", "8000"))
 UI_PORT = int(os.environ.get("FUTURISYS_UI_PORT", "8501"))
+UI_HOST = os.environ.get("FUTURISYS_UI_HOST", "127.0.0.1")  # 0.0.0.0 in the image's space mode
 RUN_DIR = Path(os.environ.get("FUTURISYS_RUN_DIR", ROOT / ".run"))
 
 
@@ -37,24 +40,20 @@ def python(*args: str) -> list[str]:
     return [sys.executable, *args]
 
 
-def dev_api_key(env: dict[str, str]) -> str | None:
-    """Create a fresh dashboard key in development, so writes are authenticated from the start."""
+def dev_api_key(url: str) -> str | None:
+    """FUTURISYS_API_KEY, else the one development key kept in .run/api-key (created on first use)."""
     if os.environ.get("FUTURISYS_API_KEY"):
+        print("API key    FUTURISYS_API_KEY from the environment")
         return os.environ["FUTURISYS_API_KEY"]
-    name = f"make-run-{time.strftime('%Y%m%d-%H%M%S')}"
-    out = subprocess.run(
-        python("-m", "service", "keys", "create", name, "--quiet"),
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    if out.returncode != 0:
-        print(f"warning: could not create an API key: {out.stderr.strip()}", file=sys.stderr)
+    from service.keys_cli import development_key
+
+    try:
+        key, created = development_key(url, RUN_DIR / "api-key")
+    except psycopg.Error as exc:
+        print(f"warning: no development API key: {exc}", file=sys.stderr)
         return None
-    key = out.stdout.strip().splitlines()[-1]
-    RUN_DIR.mkdir(exist_ok=True)
-    (RUN_DIR / "api-key").write_text(key + "\n")
+    how = "created" if created else "reused"
+    print(f"API key    {how}, in {RUN_DIR / 'api-key'} (mode 0600); send it as X-API-Key")
     return key
 
 
@@ -72,7 +71,7 @@ def start_processes(env: dict[str, str]) -> list[tuple[str, subprocess.Popen]]:
                 "--server.headless",
                 "true",
                 "--server.address",
-                API_HOST,
+                UI_HOST,
                 "--server.port",
                 str(UI_PORT),
                 "--browser.gatherUsageStats",
@@ -115,32 +114,24 @@ def supervise(procs: list[tuple[str, subprocess.Popen]]) -> None:
 def main() -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    settings = get_settings()
-    embedded = None
+    release = None
     procs: list[tuple[str, subprocess.Popen]] = []
     try:
-        url = settings.database_url
-        if url is None:
-            from sql.embedded import EmbeddedPostgres
-
-            embedded = EmbeddedPostgres(settings.embedded_pg_dir)
-            url = embedded.url()
-            print(f"embedded PostgreSQL: {settings.embedded_pg_dir} (DATABASE_URL={url})")
+        url, release = open_database(say=print)
+        print(f"database   {url}")
         applied = migrate(url)
         print("schema: " + (", ".join(applied) if applied else "up to date"))
         env = {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
         if subprocess.run(python("-m", "model_store"), cwd=ROOT, env=env).returncode != 0:
             print("model store failed; see above", file=sys.stderr)
             return 1
-        key = dev_api_key(env)
+        key = dev_api_key(url)
         env["FUTURISYS_API_URL"] = f"http://{API_HOST}:{API_PORT}"
         if key:
             env["FUTURISYS_API_KEY"] = key
         procs = start_processes(env)
         print(f"\nAPI        http://{API_HOST}:{API_PORT}  (docs: /docs)")
-        print(f"dashboard  http://{API_HOST}:{UI_PORT}")
-        if key:
-            print(f"API key    {key}  (also in .run/api-key; send as X-API-Key)")
+        print(f"dashboard  http://{UI_HOST}:{UI_PORT}")
         print("Ctrl-C stops everything.\n")
         supervise(procs)
     except Stop as stop:
@@ -149,9 +140,8 @@ def main() -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stop_processes(procs)
-        if embedded is not None:
-            embedded.stop()
-            print("embedded PostgreSQL stopped")
+        if release is not None:
+            release()
     return 0
 
 

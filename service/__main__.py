@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 
+from sql.embedded import database_url, open_database
 from sql.settings import get_settings
 
 
@@ -24,30 +24,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def database_url() -> tuple[str, Callable[[], None] | None]:
-    """DATABASE_URL, or the embedded PostgreSQL (started now, with the function that stops it)."""
-    settings = get_settings()
-    if settings.database_url:
-        return settings.database_url, None
-    from sql.embedded import EmbeddedPostgres
-
-    embedded = EmbeddedPostgres(settings.embedded_pg_dir)
-    return embedded.url(), embedded.stop
-
-
 def serve(host: str, port: int) -> int:
     import uvicorn
 
     from service.app import create_app
     from service.keys_cli import NO_KEY_IN_PROD, prod_without_keys
 
-    url, stop = database_url()
+    # Released in the lifespan shutdown: uvicorn re-raises SIGTERM after it, so no `finally` would run.
+    url, release = open_database()
     if get_settings().env == "prod" and prod_without_keys(url):
         print(f"refusing to start: {NO_KEY_IN_PROD}", file=sys.stderr)
-        if stop is not None:
-            stop()
+        release()
         return 2
-    app = create_app(conninfo=url, on_shutdown=stop)
+    app = create_app(conninfo=url, on_shutdown=release)
     # uvicorn exits with 3 when the lifespan startup refuses (e.g. ENV=prod without an API key).
     uvicorn.run(app, host=host, port=port, access_log=get_settings().api_access_log, lifespan="on")
     return 0
@@ -58,12 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "keys":
         from service.keys_cli import run
 
-        url, stop = database_url()
-        try:
+        with database_url() as url:
             return run(url, args.action, getattr(args, "name", None), getattr(args, "quiet", False))
-        finally:
-            if stop is not None:
-                stop()
     return serve(args.host, args.port)
 
 

@@ -7,12 +7,23 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from service import errors
 from service.db import DATABASE_DOWN, SCHEMA_BEHIND
 from service.keys_cli import NO_KEY_IN_PROD
 from service.metrics import HttpMetricsMiddleware
-from service.routes import explanations, health, metadata, metrics, models, monitoring, predictions
+from service.routes import (
+    explanations,
+    health,
+    metadata,
+    metrics,
+    models,
+    monitoring,
+    outcomes,
+    performance,
+    predictions,
+)
 from service.services import Services, build_services
 from sql.settings import Settings, get_settings
 
@@ -21,6 +32,12 @@ log = logging.getLogger(__name__)
 DESCRIPTION = """HR-attrition predictions, DB-first: a submission is a row in PostgreSQL that a listener
 answers. Submit with `POST /predictions/request` (add `?wait=S` to get the answer in the same call),
 read it back with `GET /predictions/{request_id}`."""
+
+
+class Api(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # Outside FastAPI's body limit, which adds itself outside every add_middleware one.
+        return errors.JsonTooLarge(super().build_middleware_stack())
 
 
 class StartupRefused(RuntimeError):
@@ -64,7 +81,7 @@ def create_app(
             if on_shutdown is not None:
                 on_shutdown()
 
-    app = FastAPI(
+    app = Api(
         title="Futurisys attrition predictions",
         version="1.0.0",
         description=DESCRIPTION,
@@ -74,6 +91,8 @@ def create_app(
     app.state.services = svc
     errors.install(app)
     for module in (predictions, explanations, models, metadata, monitoring, health, metrics):
+        app.include_router(module.router)
+    for module in (outcomes, performance):  # issue 14: the loop from answers to their truth
         app.include_router(module.router)
     app.add_middleware(HttpMetricsMiddleware, metrics=svc.metrics)
     return app

@@ -3,8 +3,9 @@
 `prediction_completed` carries the public request uuid; each waiter is an `asyncio.Event` keyed by it,
 so a thousand waiting callers cost a thousand events, not a thousand connections. The same
 connection hears `model_promoted` and `api_keys_changed` and calls the matching refresh callback.
-After a lost connection the loop reconnects with backoff and jitter, then wakes every waiter so each
-re-reads its row (a completion sent while nobody listened is otherwise lost).
+After a lost connection the loop reconnects with backoff and jitter (promptly while anyone waits),
+then wakes every waiter so each re-reads its row (a completion sent while nobody listened is otherwise
+lost); waiters also re-read at their deadline.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from sql.queries import QUERIES
 log = logging.getLogger(__name__)
 
 Refresh = Callable[[], Awaitable[None]]
+# How a DBA tells this connection apart in pg_stat_activity.
+APPLICATION_NAME = "futurisys-api-listen"
 
 
 class Waiter:
@@ -54,15 +57,19 @@ class CompletionHub:
         on_keys_changed: Refresh | None = None,
         ping_seconds: float = 5.0,
         max_backoff_seconds: float = 5.0,
+        waiting_backoff_seconds: float = 0.25,
     ) -> None:
         self._conninfo = conninfo
         self._refresh = {"model_promoted": on_models_changed, "api_keys_changed": on_keys_changed}
         self._ping_seconds = ping_seconds
         self._max_backoff = max_backoff_seconds
+        self._waiting_backoff = waiting_backoff_seconds
         self._waiters: dict[str, set[Waiter]] = {}
+        self._someone_waits = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         self.connected = False
+        self.down_since: float | None = None  # loop.time() when the connection was lost (or never made)
 
     @contextmanager
     def watch(self, request_id: UUID | str) -> Iterator[Waiter]:
@@ -70,6 +77,7 @@ class CompletionHub:
         key = str(request_id)
         waiter = Waiter()
         self._waiters.setdefault(key, set()).add(waiter)
+        self._someone_waits.set()
         try:
             yield waiter
         finally:
@@ -84,7 +92,14 @@ class CompletionHub:
         """How many requests have someone waiting on them."""
         return len(self._waiters)
 
+    def down_seconds(self) -> float | None:
+        """How long the LISTEN connection has been down; None while it is up."""
+        if self.connected or self.down_since is None:
+            return None
+        return asyncio.get_running_loop().time() - self.down_since
+
     def start(self) -> None:
+        self.down_since = asyncio.get_running_loop().time()
         self._task = asyncio.create_task(self._run(), name="completion-listener")
 
     async def stop(self) -> None:
@@ -125,14 +140,28 @@ class CompletionHub:
             except Exception as exc:  # the loop outlives any error: it is how waits recover
                 if self.connected:
                     log.warning("LISTEN connection lost (%s); reconnecting", exc)
+                    self.down_since = asyncio.get_running_loop().time()
                     delay = 0.1
             self.connected = False
-            await asyncio.sleep(delay * (0.5 + random.random()))
+            await self._pause(delay * (0.5 + random.random()))
             delay = min(delay * 2, self._max_backoff)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep `seconds` before the next attempt, but no longer than the waiting backoff while anyone
+        waits (also for one who starts waiting during the sleep): a waiter must not sit out the backoff."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        if not self._waiters:
+            self._someone_waits.clear()
+            try:
+                await asyncio.wait_for(self._someone_waits.wait(), seconds)
+            except TimeoutError:
+                return
+        await asyncio.sleep(max(0.0, min(seconds, self._waiting_backoff) - (loop.time() - started)))
 
     async def _listen(self) -> None:
         async with await psycopg.AsyncConnection.connect(
-            self._conninfo, autocommit=True, connect_timeout=3
+            self._conninfo, autocommit=True, connect_timeout=3, application_name=APPLICATION_NAME
         ) as conn:
             await conn.execute(QUERIES["listen_api_channels"])
             self.connected = True

@@ -18,6 +18,15 @@ SCHEMA_BEHIND = (
     psycopg.errors.UndefinedFunction,
 )
 
+
+class NotStored(Exception):
+    """A submission failed before the database could store anything: a plain retry is safe."""
+
+
+class MaybeStored(Exception):
+    """The connection was lost while the database ran a submission's INSERT: it may have committed."""
+
+
 # A connection used this recently is trusted without a check round trip: under load every request
 # would otherwise pay two round trips. A connection idle longer (a restart may have happened) is checked.
 CHECK_AFTER_IDLE_SECONDS = 1.0

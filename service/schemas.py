@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from model_store.features import FEATURES, Feature
 
@@ -16,6 +16,13 @@ MAX_BATCH_ITEMS = 10_000
 
 FEATURES_DESCRIPTION = "Feature values keyed by snake_case feature name; see GET /metadata/ for the schema."
 MODEL_NAME_DESCRIPTION = "Model to ask (see GET /models/); omitted or null means the default model."
+SUBJECT_REF_DESCRIPTION = (
+    "Optional pseudonymous reference of the employee the prediction is about (1 to 200 characters, "
+    "e.g. an HR system id; never a name or an email): outcomes can then be posted by subject."
+)
+SubjectRef = Annotated[
+    str, StringConstraints(min_length=1, max_length=200), Field(description=SUBJECT_REF_DESCRIPTION)
+]
 
 
 def _feature_json_schema(feature: Feature) -> dict[str, Any]:
@@ -45,19 +52,37 @@ FEATURES_JSON_SCHEMA: dict[str, Any] = {
 Features = Annotated[dict[str, Any], WithJsonSchema(FEATURES_JSON_SCHEMA)]
 
 
+def encodable(text: str) -> str:
+    """`text`, if UTF-8 (and so PostgreSQL) can hold it: JSON text may carry a lone UTF-16 surrogate."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"a lone UTF-16 surrogate at position {exc.start} is not text") from None
+    return text
+
+
+Text = Annotated[str, AfterValidator(encodable)]
+
+
 class PredictionRequestIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model_name: str | None = Field(default=None, description=MODEL_NAME_DESCRIPTION, examples=["logistic"])
+    model_name: Text | None = Field(default=None, description=MODEL_NAME_DESCRIPTION, examples=["logistic"])
     features: Features
+    subject_ref: SubjectRef | None = None
 
 
 class BatchRequestIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model_name: str | None = Field(default=None, description=MODEL_NAME_DESCRIPTION, examples=["logistic"])
+    model_name: Text | None = Field(default=None, description=MODEL_NAME_DESCRIPTION, examples=["logistic"])
     items: list[Features] = Field(
-        min_length=1, max_length=MAX_BATCH_ITEMS, description="One feature object per prediction."
+        min_length=1,
+        max_length=MAX_BATCH_ITEMS,
+        description=(
+            'One feature object per prediction, optionally with "subject_ref" beside the features '
+            '(or, like a single request, {"features": {...}, "subject_ref": "..."}).'
+        ),
     )
 
 
@@ -82,6 +107,13 @@ class PredictionResult(BaseModel):
     created_at: datetime
 
 
+class PredictionOutcome(BaseModel):
+    label: int = Field(description="What really happened: 1 = the employee left, 0 = stayed.")
+    observed_at: datetime
+    recorded_at: datetime
+    source: str = Field(description="How the outcome was matched and who posted it.")
+
+
 class Prediction(BaseModel):
     request_id: UUID
     model_name: str
@@ -90,6 +122,10 @@ class Prediction(BaseModel):
     features: dict[str, Any]
     result: PredictionResult | None
     error: str | None
+    subject_ref: str | None = None
+    outcome: PredictionOutcome | None = Field(
+        default=None, description="The current observed outcome (POST /outcomes); null until one is posted."
+    )
 
 
 class HistoryPage(BaseModel):
@@ -139,11 +175,20 @@ class Metadata(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["ok", "unavailable"]
-    database: Literal["reachable", "unreachable"]
+    status: Literal["ok", "degraded", "busy", "unavailable"] = Field(
+        description=(
+            "degraded: serving, but the LISTEN connection is down (?wait answers at its deadline); "
+            "busy: every pooled database connection is in use (503, retry shortly)."
+        )
+    )
+    database: Literal["reachable", "busy", "unreachable"]
     migrations: Literal["current", "pending", "drift", "unknown"]
     pending_migrations: list[str]
     listening: bool = Field(description="Whether the LISTEN connection that wakes waiting callers is up.")
+    listening_down_seconds: float | None = Field(
+        default=None,
+        description="How long the LISTEN connection has been down (reconnecting); null while up.",
+    )
     detail: str | None = None
 
 
@@ -159,7 +204,7 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         404: "Unknown request id or model.",
         409: "Idempotency-Key already used for a different request.",
         413: "Request body too large.",
-        503: "Database unreachable; retry later.",
+        503: "Database unreachable or busy; the detail says whether anything was stored.",
     }
     return {code: {"model": ErrorOut, "description": described[code]} for code in codes}
 
@@ -174,6 +219,14 @@ def prediction_of(row: dict[str, Any]) -> Prediction:
             model_version=row["model_version"],
             created_at=row["result_created_at"],
         )
+    outcome = None
+    if row.get("outcome_label") is not None:
+        outcome = PredictionOutcome(
+            label=row["outcome_label"],
+            observed_at=row["outcome_observed_at"],
+            recorded_at=row["outcome_recorded_at"],
+            source=row["outcome_source"],
+        )
     return Prediction(
         request_id=row["request_id"],
         model_name=row["model_name"],
@@ -182,6 +235,8 @@ def prediction_of(row: dict[str, Any]) -> Prediction:
         features=row["features"],
         result=result,
         error=row["error"],
+        subject_ref=row.get("subject_ref"),
+        outcome=outcome,
     )
 
 

@@ -13,6 +13,7 @@ from service.catalog import ModelCatalog
 from service.completions import CompletionHub
 from service.db import make_pool
 from service.metrics import ApiMetrics
+from service.performance_metrics import LivePerformance
 from sql.settings import Settings
 
 
@@ -24,6 +25,7 @@ class Services:
     catalog: ModelCatalog
     keys: ApiKeys
     metrics: ApiMetrics
+    performance: LivePerformance
 
 
 def build_services(settings: Settings, conninfo: str) -> Services:
@@ -32,7 +34,9 @@ def build_services(settings: Settings, conninfo: str) -> Services:
     catalog = ModelCatalog(pool, settings.env)
     keys = ApiKeys(pool, forced=settings.api_keys_required or settings.env == "prod")
     hub = CompletionHub(conninfo, on_models_changed=catalog.refresh, on_keys_changed=keys.refresh)
-    return Services(settings, pool, hub, catalog, keys, ApiMetrics())
+    metrics, performance = ApiMetrics(), LivePerformance(settings.performance_window_days)
+    metrics.registry.register(performance)
+    return Services(settings, pool, hub, catalog, keys, metrics, performance)
 
 
 async def get_services(request: Request) -> Services:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from fastapi import HTTPException
 
+from service.db import DATABASE_DOWN, NotStored
 from service.ids import new_request_id
 from service.repository import requests
 from service.repository.requests import SubmittedRow
@@ -25,10 +28,25 @@ def _done(row: dict[str, Any] | None) -> dict[str, Any] | None:
     return row if row is not None and row["status"] in TERMINAL else None
 
 
+@contextmanager
+def _unless_stored() -> Iterator[None]:
+    """The database's being away, told apart from a lost INSERT (MaybeStored passes through)."""
+    try:
+        yield
+    except DATABASE_DOWN as exc:
+        raise NotStored(str(exc)) from exc
+
+
 async def _insert(
-    svc: Services, request_id: UUID, model_name: str, features: dict[str, Any], key: str | None
+    svc: Services,
+    request_id: UUID,
+    model_name: str,
+    features: dict[str, Any],
+    key: str | None,
+    subject_ref: str | None = None,
 ) -> SubmittedRow:
-    row = await requests.submit(svc.pool, request_id, model_name, features, key)
+    with _unless_stored():
+        row = await requests.submit(svc.pool, request_id, model_name, features, key, subject_ref)
     if not row.replayed:
         svc.metrics.submissions.labels(model_name).inc()
     elif row.model_name != model_name or row.features != features:
@@ -43,14 +61,19 @@ async def wait_for(svc: Services, request_id: UUID, seconds: float) -> dict[str,
 
 
 async def submit_one(
-    svc: Services, model_name: str, features: dict[str, Any], key: str | None, wait: float | None
+    svc: Services,
+    model_name: str,
+    features: dict[str, Any],
+    key: str | None,
+    wait: float | None,
+    subject_ref: str | None = None,
 ) -> Outcome:
     """Insert one request (the API picks its id, so the waiter is registered before the row exists)."""
     request_id = new_request_id()
     if wait is None:
-        return Outcome(await _insert(svc, request_id, model_name, features, key), None)
+        return Outcome(await _insert(svc, request_id, model_name, features, key, subject_ref), None)
     with svc.hub.watch(request_id) as waiter:
-        row = await _insert(svc, request_id, model_name, features, key)
+        row = await _insert(svc, request_id, model_name, features, key, subject_ref)
         if not row.replayed:
             return Outcome(row, _done(await wait_until_done(svc.pool, waiter, request_id, wait, False)))
     # A retry: the original may be done already, or still running.
@@ -58,10 +81,16 @@ async def submit_one(
 
 
 async def submit_many(
-    svc: Services, model_name: str, items: list[dict[str, Any]], key: str | None
-) -> list[UUID]:
-    """Insert every item in one statement; the ids in the items' order."""
+    svc: Services,
+    model_name: str,
+    items: list[dict[str, Any]],
+    key: str | None,
+    subject_refs: list[str | None] | None = None,
+) -> tuple[list[UUID], bool]:
+    """Insert every item in one statement; the ids in the items' order, and whether they all were
+    there already (a retry under the same Idempotency-Key)."""
     new_ids = [new_request_id() for _ in items]
-    ids, inserted = await requests.submit_batch(svc.pool, new_ids, model_name, items, key)
+    with _unless_stored():
+        ids, inserted = await requests.submit_batch(svc.pool, new_ids, model_name, items, key, subject_refs)
     svc.metrics.submissions.labels(model_name).inc(inserted)
-    return ids
+    return ids, key is not None and inserted == 0

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 from uuid import UUID
 
 from psycopg_pool import AsyncConnectionPool
 
 from service.completions import Waiter
+from service.db import DATABASE_DOWN
 from service.repository.requests import get_prediction
+
+log = logging.getLogger(__name__)
 
 TERMINAL = frozenset({"completed", "failed"})
 
@@ -21,7 +25,9 @@ async def wait_until_done(
 
     The waiter must be registered before the row is first read (for a fresh submission: before the
     insert), or a completion landing in between would be missed. `read_first=False` means the caller
-    just inserted the row: no read until a wake, and None when none comes.
+    just inserted the row: no read until a wake or the deadline, and None when the row cannot be read.
+    The row is read again at the deadline: a completion whose notification was lost (the LISTEN
+    connection was down) is still answered.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
@@ -30,9 +36,13 @@ async def wait_until_done(
         return None
     while row is None or row["status"] not in TERMINAL:
         remaining = deadline - loop.time()
-        if remaining <= 0 or not await waiter.wait(remaining):
+        woken = remaining > 0 and await waiter.wait(remaining)
+        try:
+            row = await get_prediction(pool, request_id)
+        except DATABASE_DOWN as exc:
+            # The request is stored: answer with what is known (a 202), not a 503 that invites a duplicate.
+            log.warning("could not re-read request %s while waiting: %s", request_id, exc)
             return row
-        row = await get_prediction(pool, request_id)
-        if row is None:
-            return None
+        if row is None or not woken:
+            return row
     return row

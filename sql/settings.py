@@ -72,6 +72,25 @@ class Settings(BaseSettings):
         description="A listener with an older last heartbeat counts as gone (/metrics, /monitoring/summary).",
     )
     api_access_log: bool = Field(default=False, description="uvicorn access log (costs throughput).")
+    # Outcomes and live performance
+    outcome_horizon_days: int = Field(
+        default=365,
+        ge=1,
+        le=3650,
+        description="An outcome posted by subject_ref is the truth for that subject's predictions made "
+        "in the N days before it was observed (POST /outcomes may state its own horizon_days).",
+    )
+    performance_min_labels: int = Field(
+        default=50,
+        ge=1,
+        description="Fewer labelled predictions than this are too few to judge a model version.",
+    )
+    performance_window_days: int = Field(
+        default=30,
+        ge=1,
+        description="Window of the live performance gauges in /metrics, and the default window of "
+        "GET /monitoring/performance.",
+    )
 
 
 @lru_cache(maxsize=1)

@@ -5,6 +5,7 @@ Everything else asks for `db_url` (a fresh migrated database) or `conn` (a conne
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,9 +16,15 @@ from tests.pg import Databases, database_url, postgres_server
 
 
 @pytest.fixture(scope="session")
-def pg_server_url() -> Iterator[str]:
+def pg_server_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """Admin conninfo of the session's PostgreSQL server (see tests/pg.py for which one)."""
-    with postgres_server() as url:
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+
+    def say(line: str) -> None:  # past pytest's capture: `make test` shows why it chose its server
+        with capture.global_and_fixture_disabled():
+            print(line, file=sys.stderr, flush=True)
+
+    with postgres_server(say) as url:
         yield url
 
 

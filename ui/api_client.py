@@ -119,6 +119,13 @@ class ApiClient:
     def metrics_text(self) -> str:
         return self._send("GET", "/metrics").text
 
+    def performance(
+        self, *, model: str | None = None, since: str | None = None, until: str | None = None
+    ) -> dict[str, Any]:
+        """Live figures per model version against the posted outcomes (GET /monitoring/performance)."""
+        params = {k: v for k, v in {"model": model, "since": since, "until": until}.items() if v}
+        return self._json("GET", "/monitoring/performance", params=params, extra_timeout=30.0)
+
     # -- writes (carry the API key) ------------------------------------------------------------
 
     def predict(self, features: Mapping[str, Any], model_name: str | None, wait: float) -> Submitted:
@@ -145,6 +152,13 @@ class ApiClient:
             body["model_name"] = model_name
         payload = self._json("POST", "/predictions/batch", json=body, extra_timeout=30.0)
         return [str(i) for i in payload["request_ids"]]
+
+    def post_outcomes(self, items: Sequence[Mapping[str, Any]], source: str | None = None) -> dict[str, Any]:
+        """Up to 10,000 observed outcomes; the API's counts (matched, recorded, unchanged, unknown...)."""
+        body: dict[str, Any] = {"items": [dict(i) for i in items]}
+        if source:
+            body["source"] = source
+        return self._json("POST", "/outcomes", json=body, extra_timeout=30.0)
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -238,7 +252,7 @@ def _detail_text(detail: Any) -> str:
 
 
 def describe_validation(detail: Any) -> list[str]:
-    """FastAPI-style error details as readable lines: 'items → 3 → age: value too large'."""
+    """FastAPI-style error details as readable lines: 'items.3.age: 150 is greater than the maximum of 60'."""
     if isinstance(detail, str):
         return [detail]
     if isinstance(detail, dict):
@@ -247,17 +261,19 @@ def describe_validation(detail: Any) -> list[str]:
         return [_detail_text(detail) or str(detail)]
     if not isinstance(detail, list):
         return []
-    lines = []
-    for err in detail:
-        if not isinstance(err, dict):
-            lines.append(str(err))
-            continue
-        loc = [str(p) for p in err.get("loc", []) if p not in ("body", "query", "path")]
-        msg = str(err.get("msg") or err.get("message") or "invalid")
-        # The API often names the field in the message already ("items[3].age: ..."): say it once.
-        named = not loc or msg.startswith(loc[0])
-        lines.append(msg if named else f"{'.'.join(loc)}: {msg}")
-    return lines
+    return [_validation_line(err) if isinstance(err, dict) else str(err) for err in detail]
+
+
+def _validation_line(err: Mapping[str, Any]) -> str:
+    """'items.3.age: …' with the location said once, whether or not the API's message starts with it."""
+    raw = [str(p) for p in err.get("loc", [])]
+    loc = ".".join(p for p in raw if p not in ("body", "query", "path"))
+    msg = str(err.get("msg") or err.get("message") or "invalid")
+    for said in (".".join(raw), loc):  # "body.items.3.age: …" or "items.3.age: …"
+        if said and msg.startswith(said + ": "):
+            msg = msg[len(said) + 2 :]
+            break
+    return f"{loc}: {msg}" if loc else msg
 
 
 def normalize_history_page(body: Any) -> dict[str, Any]:

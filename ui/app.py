@@ -18,7 +18,8 @@ HERE = Path(__file__).resolve().parent
 
 st.set_page_config(
     page_title="Futurisys · Attrition predictions",
-    page_icon=":material/query_stats:",
+    # A file of our own, sent inline: an emoji or :material: favicon is fetched from a public font host.
+    page_icon=str(HERE / "favicon.svg"),
     layout="wide",
     initial_sidebar_state="expanded",
 )
@@ -30,6 +31,7 @@ PAGES = [
     st.Page(HERE / "views" / "batch.py", title="Batch", icon=":material/upload_file:"),
     st.Page(HERE / "views" / "history.py", title="History", icon=":material/history:"),
     st.Page(HERE / "views" / "monitoring.py", title="Monitoring", icon=":material/monitoring:"),
+    st.Page(HERE / "views" / "performance.py", title="Performance", icon=":material/target:"),
     st.Page(HERE / "views" / "models.py", title="Models", icon=":material/neurology:"),
 ]
 

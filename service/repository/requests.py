@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from service.db import MaybeStored
 from sql.queries import QUERIES
 
 
@@ -33,12 +37,25 @@ class HistoryFilter:
     created_to: datetime | None = None
 
 
+@asynccontextmanager
+async def storing(conn: psycopg.AsyncConnection) -> AsyncIterator[None]:
+    """Statements that store a submission: a connection lost while they run may have committed them."""
+    try:
+        yield
+    except psycopg.OperationalError as exc:
+        # An error the server reported on a live connection rolled the statement back (autocommit).
+        if conn.broken:
+            raise MaybeStored(str(exc)) from exc
+        raise
+
+
 async def submit(
     pool: AsyncConnectionPool,
     request_id: UUID,
     model_name: str,
     features: dict[str, Any],
     idempotency_key: str | None,
+    subject_ref: str | None = None,
 ) -> SubmittedRow:
     """Insert one request (one round trip); with a used idempotency key, return the original instead."""
     params = {
@@ -46,10 +63,12 @@ async def submit(
         "model_name": model_name,
         "features": Jsonb(features),
         "idempotency_key": idempotency_key,
+        "subject_ref": subject_ref,
     }
     async with pool.connection() as conn:
-        cur = await conn.execute(QUERIES["insert_prediction_request"], params)
-        row = await cur.fetchone()
+        async with storing(conn):
+            cur = await conn.execute(QUERIES["insert_prediction_request"], params)
+            row = await cur.fetchone()
         if row is not None:
             return SubmittedRow(*row)
         # The key was used: read the original in a new statement, which sees a concurrent
@@ -74,6 +93,7 @@ async def submit_batch(
     model_name: str,
     items: list[dict[str, Any]],
     idempotency_key: str | None,
+    subject_refs: list[str | None] | None = None,
 ) -> tuple[list[UUID], int]:
     """Insert all items in one statement; return their public ids in order (originals on a retry)
     and how many rows were new."""
@@ -83,9 +103,11 @@ async def submit_batch(
         "model_name": model_name,
         "items": json.dumps(items),
         "idempotency_keys": keys,
+        "subject_refs": subject_refs,
     }
     async with pool.connection() as conn:
-        cur = await conn.execute(QUERIES["insert_prediction_batch"], params)
+        async with storing(conn):
+            cur = await conn.execute(QUERIES["insert_prediction_batch"], params)
         inserted = cur.rowcount
         if keys is None or inserted == len(items):
             return request_ids, inserted

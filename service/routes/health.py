@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
 
 from service.db import DATABASE_DOWN
+from service.errors import RETRY_AFTER_SECONDS
 from service.repository.schema import pending_migrations
 from service.schemas import Health
 from service.services import ServicesDep
@@ -16,13 +18,15 @@ router = APIRouter(tags=["operations"])
 
 @router.get("/health", response_model=Health, responses={503: {"model": Health, "description": "Not ready."}})
 async def health(svc: ServicesDep) -> JSONResponse:
-    """200 when the database is reachable and its schema current; 503 (with the reason) otherwise."""
+    """200 when the database is reachable and its schema current (degraded while the LISTEN connection is
+    down); 503 (with the reason: busy, unreachable, schema not current) otherwise."""
     report = Health(
         status="unavailable",
         database="reachable",
         migrations="unknown",
         pending_migrations=[],
         listening=svc.hub.connected,
+        listening_down_seconds=svc.hub.down_seconds(),
     )
     try:
         async with svc.pool.connection() as conn:
@@ -30,10 +34,19 @@ async def health(svc: ServicesDep) -> JSONResponse:
         report.migrations = "pending" if report.pending_migrations else "current"
     except SchemaDrift as exc:
         report.migrations, report.detail = "drift", str(exc)
+    except PoolTimeout:
+        report.status, report.database = "busy", "busy"
+        report.detail = f"every pooled connection in use for {svc.settings.api_pool_timeout_seconds:g} s"
     except DATABASE_DOWN:
         report.database, report.detail = "unreachable", "database unreachable"
     if report.migrations == "pending":
         report.detail = "schema files not applied: run python -m sql"
     if report.migrations == "current":
-        report.status = "ok"
-    return JSONResponse(report.model_dump(mode="json"), 200 if report.status == "ok" else 503)
+        report.status = "ok" if report.listening else "degraded"
+    if report.status == "degraded":
+        report.detail = (
+            "LISTEN connection down, reconnecting: ?wait answers at its deadline, not at completion"
+        )
+    if report.status in ("busy", "unavailable"):
+        return JSONResponse(report.model_dump(mode="json"), 503, {"Retry-After": RETRY_AFTER_SECONDS})
+    return JSONResponse(report.model_dump(mode="json"), 200)

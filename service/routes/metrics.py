@@ -16,6 +16,8 @@ router = APIRouter(tags=["operations"])
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Metrics."}},
 )
 async def metrics(svc: ServicesDep) -> Response:
-    """HTTP counts and latencies per route, submissions per model, queue depth, result latency, listeners."""
+    """HTTP counts and latencies per route, submissions per model, queue depth, result latency, listeners,
+    and each model version's live figures against the posted outcomes (model_live_*)."""
+    await svc.performance.refresh(svc.pool)
     body = await svc.metrics.scrape(svc.pool, svc.settings.api_listener_alive_seconds, svc.hub.waiting)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

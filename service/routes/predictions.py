@@ -26,6 +26,7 @@ from service.schemas import (
     prediction_of,
 )
 from service.services import Services, ServicesDep
+from service.subjects import split_subject_refs
 from service.submissions import submit_many, submit_one, wait_for
 from service.validation import checked, checked_items
 
@@ -46,6 +47,11 @@ WRITE = [Depends(require_write_key)]
 SINGLE_BODY_BYTES = 64 * 1024
 JSON = "application/json"
 MODEL_NAME_PATTERN = r"^[A-Za-z0-9_.\-]{1,100}$"
+REPLAYED_HEADER = {
+    "schema": {"type": "string", "enum": ["true"]},
+    "required": False,
+    "description": "Present when an earlier submission with this Idempotency-Key is returned.",
+}
 
 
 def capped(svc: Services, wait: float | None) -> float | None:
@@ -53,13 +59,16 @@ def capped(svc: Services, wait: float | None) -> float | None:
     return None if wait is None else min(wait, svc.settings.api_max_wait_seconds)
 
 
+def replay_headers(replayed: bool) -> dict[str, str]:
+    """`Idempotent-Replayed: true` on every answer that returns an earlier submission (202 or 200)."""
+    return {"Idempotent-Replayed": "true"} if replayed else {}
+
+
 def accepted(row: SubmittedRow) -> Response:
     body = Submitted(
         request_id=row.request_id, model_name=row.model_name, status=row.status, created_at=row.created_at
     )
-    headers = {"Location": f"/predictions/{row.request_id}"}
-    if row.replayed:
-        headers["Idempotent-Replayed"] = "true"
+    headers = {"Location": f"/predictions/{row.request_id}", **replay_headers(row.replayed)}
     return Response(body.model_dump_json(), 202, headers, media_type=JSON)
 
 
@@ -70,11 +79,16 @@ def accepted(row: SubmittedRow) -> Response:
     dependencies=WRITE,
     max_body_size=SINGLE_BODY_BYTES,
     responses={
-        200: {"model": Prediction, "description": "Answered within ?wait=S: the request with its result."},
+        200: {
+            "model": Prediction,
+            "description": "Answered within ?wait=S: the request with its result.",
+            "headers": {"Idempotent-Replayed": REPLAYED_HEADER},
+        },
         202: {
             "description": "Queued; GET the Location for the result.",
             "headers": {
-                "Location": {"schema": {"type": "string"}, "description": "/predictions/{request_id}"}
+                "Location": {"schema": {"type": "string"}, "description": "/predictions/{request_id}"},
+                "Idempotent-Replayed": REPLAYED_HEADER,
             },
         },
         **error_responses(400, 401, 404, 409, 413, 503),
@@ -86,10 +100,13 @@ async def submit_prediction(
     """Queue one prediction (202); with `?wait=S`, answer 200 with the result as soon as it exists."""
     model = await svc.catalog.resolve(body.model_name)
     features = checked(body.features, svc.catalog.schema(model), ("body", "features"))
-    outcome = await submit_one(svc, model.name, features, idempotency_key, capped(svc, wait))
+    outcome = await submit_one(
+        svc, model.name, features, idempotency_key, capped(svc, wait), body.subject_ref
+    )
     if outcome.done is None:
         return accepted(outcome.submitted)
-    return Response(prediction_of(outcome.done).model_dump_json(), 200, media_type=JSON)
+    body = prediction_of(outcome.done).model_dump_json()
+    return Response(body, 200, replay_headers(outcome.submitted.replayed), media_type=JSON)
 
 
 @router.post(
@@ -97,17 +114,24 @@ async def submit_prediction(
     status_code=202,
     response_model=BatchSubmitted,
     dependencies=WRITE,
-    responses=error_responses(400, 401, 404, 409, 413, 503),
+    responses={
+        202: {
+            "description": "Queued, ids in the items' order.",
+            "headers": {"Idempotent-Replayed": REPLAYED_HEADER},
+        },
+        **error_responses(400, 401, 404, 409, 413, 503),
+    },
 )
 async def submit_batch(
     body: BatchRequestIn, svc: ServicesDep, idempotency_key: IdempotencyKey = None
 ) -> Response:
     """Queue up to 10,000 predictions for one model in one statement; ids come back in the items' order."""
     model = await svc.catalog.resolve(body.model_name)
-    items = checked_items(body.items, svc.catalog.schema(model))
-    ids = await submit_many(svc, model.name, items, idempotency_key)
+    features, subject_refs = split_subject_refs(body.items)
+    items = checked_items(features, svc.catalog.schema(model))
+    ids, replayed = await submit_many(svc, model.name, items, idempotency_key, subject_refs)
     answer = BatchSubmitted(model_name=model.name, request_ids=ids)
-    return Response(answer.model_dump_json(), 202, media_type=JSON)
+    return Response(answer.model_dump_json(), 202, replay_headers(replayed), media_type=JSON)
 
 
 @router.get("/history", response_model=HistoryPage, responses=error_responses(503))

@@ -24,3 +24,10 @@ ORDER BY created_at, name
 -- (even revoked) means keys are in use, so revoking the last key does not open the API.
 SELECT key_sha256, revoked_at IS NULL AS active
 FROM api_keys
+
+-- name: revoke_other_development_keys
+-- make run keeps one development key: revoke every other active key named with its prefix.
+UPDATE api_keys
+SET revoked_at = now()
+WHERE starts_with(name, %(prefix)s) AND revoked_at IS NULL AND key_sha256 <> %(keep_sha256)s
+RETURNING name

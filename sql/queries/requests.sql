@@ -3,8 +3,8 @@
 -- name: insert_prediction_request
 -- Submit one request (the API picks its public uuid). With an idempotency key already used, nothing
 -- is inserted and nothing returned: the caller then reads the original with find_request_by_idempotency_key.
-INSERT INTO prediction_requests (request_id, model_name, features, idempotency_key)
-VALUES (%(request_id)s, %(model_name)s, %(features)s, %(idempotency_key)s)
+INSERT INTO prediction_requests (request_id, model_name, features, idempotency_key, subject_ref)
+VALUES (%(request_id)s, %(model_name)s, %(features)s, %(idempotency_key)s, %(subject_ref)s)
 ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING request_id, model_name, status, created_at
 
@@ -17,14 +17,16 @@ WHERE idempotency_key = %(idempotency_key)s
 
 -- name: insert_prediction_batch
 -- Submit many requests for one model in one statement (so one prediction_requested notification).
--- request_ids, items (a JSON array of feature objects) and idempotency_keys (or NULL) are zipped in order.
-INSERT INTO prediction_requests (request_id, model_name, features, idempotency_key)
-SELECT t.request_id, %(model_name)s, t.features, t.idempotency_key
+-- request_ids, items (a JSON array of feature objects), idempotency_keys and subject_refs (each array
+-- or NULL) are zipped in order.
+INSERT INTO prediction_requests (request_id, model_name, features, idempotency_key, subject_ref)
+SELECT t.request_id, %(model_name)s, t.features, t.idempotency_key, t.subject_ref
 FROM ROWS FROM (
     unnest(%(request_ids)s::uuid[]),
     jsonb_array_elements(%(items)s::jsonb),
-    unnest(%(idempotency_keys)s::text[])
-) AS t (request_id, features, idempotency_key)
+    unnest(%(idempotency_keys)s::text[]),
+    unnest(%(subject_refs)s::text[])
+) AS t (request_id, features, idempotency_key, subject_ref)
 ON CONFLICT (idempotency_key) DO NOTHING
 
 -- name: find_requests_by_idempotency_keys
@@ -34,30 +36,39 @@ FROM prediction_requests
 WHERE idempotency_key = ANY(%(idempotency_keys)s::text[])
 
 -- name: get_prediction
--- One request with its result, if any: the body of GET /predictions/{request_id}.
+-- One request with its result and current outcome, if any: the body of GET /predictions/{request_id}.
 SELECT r.request_id, r.model_name, r.status, r.created_at, r.features, r.error,
-       res.prediction, res.probability, res.model_version, res.created_at AS result_created_at
+       res.prediction, res.probability, res.model_version, res.created_at AS result_created_at,
+       r.subject_ref, o.label AS outcome_label, o.observed_at AS outcome_observed_at,
+       o.recorded_at AS outcome_recorded_at, o.source AS outcome_source
 FROM prediction_requests r
 LEFT JOIN prediction_results res ON res.request_id = r.id
+LEFT JOIN prediction_outcomes o ON o.request_id = r.id AND o.superseded_at IS NULL
 WHERE r.request_id = %(request_id)s
 
 -- name: lookup_predictions
 -- Many requests with their results, one row per id asked, in the order asked (ordinality), with
 -- request columns null where no request has that id: the body of POST /predictions/lookup.
 SELECT asked.ord, r.request_id, r.model_name, r.status, r.created_at, r.features, r.error,
-       res.prediction, res.probability, res.model_version, res.created_at AS result_created_at
+       res.prediction, res.probability, res.model_version, res.created_at AS result_created_at,
+       r.subject_ref, o.label AS outcome_label, o.observed_at AS outcome_observed_at,
+       o.recorded_at AS outcome_recorded_at, o.source AS outcome_source
 FROM unnest(%(request_ids)s::uuid[]) WITH ORDINALITY AS asked (request_id, ord)
 LEFT JOIN prediction_requests r ON r.request_id = asked.request_id
 LEFT JOIN prediction_results res ON res.request_id = r.id
+LEFT JOIN prediction_outcomes o ON o.request_id = r.id AND o.superseded_at IS NULL
 ORDER BY asked.ord
 
 -- name: prediction_history
 -- A page of requests with their results, newest first, by keyset on id (before_id: the cursor).
 -- Every filter is optional (NULL means no filter); limit is the page size plus one.
 SELECT r.id, r.request_id, r.model_name, r.status, r.created_at, r.features, r.error,
-       res.prediction, res.probability, res.model_version, res.created_at AS result_created_at
+       res.prediction, res.probability, res.model_version, res.created_at AS result_created_at,
+       r.subject_ref, o.label AS outcome_label, o.observed_at AS outcome_observed_at,
+       o.recorded_at AS outcome_recorded_at, o.source AS outcome_source
 FROM prediction_requests r
 LEFT JOIN prediction_results res ON res.request_id = r.id
+LEFT JOIN prediction_outcomes o ON o.request_id = r.id AND o.superseded_at IS NULL
 WHERE (%(status)s::text IS NULL OR r.status = %(status)s::text)
   AND (%(model_name)s::text IS NULL OR r.model_name = %(model_name)s::text)
   AND (%(created_from)s::timestamptz IS NULL OR r.created_at >= %(created_from)s::timestamptz)

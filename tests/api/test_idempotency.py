@@ -69,6 +69,7 @@ async def test_a_retried_batch_returns_the_original_ids(
     assert first.status_code == again.status_code == 202
     assert first.json()["request_ids"] == again.json()["request_ids"]
     assert count(conn) == 5
+    assert sorted(r.headers.get("idempotent-replayed", "") for r in (first, again)) == ["", "true"]
 
 
 async def test_submit_and_wait_retry_waits_on_the_original(client: httpx.AsyncClient, db_url: str) -> None:
@@ -79,3 +80,5 @@ async def test_submit_and_wait_retry_waits_on_the_original(client: httpx.AsyncCl
     await play_listener(db_url, first.json()["request_id"])
     again = await client.post("/predictions/request?wait=5", json={"features": employee()}, headers=headers)
     assert again.status_code == 200 and again.json()["status"] == "completed"
+    assert again.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -12,7 +13,7 @@ import pytest
 
 from sql.embedded import EmbeddedPostgres
 from sql.migrate import migrate
-from tests.api.conftest import TEST_ENV, employee
+from tests.api.conftest import COMPLETE, TEST_ENV, employee
 from tests.pg import database_url
 from tests.stack import running_api
 
@@ -71,5 +72,70 @@ def test_stopping_postgres_gives_503_and_restarting_it_restores_service(tmp_path
             print(f"recovered {took:.1f}s after the restart")
         with psycopg.connect(url) as conn:
             assert conn.execute("SELECT count(*) FROM prediction_requests").fetchone() == (2,)
+    finally:
+        server.stop()
+
+
+def complete_newest(conn: psycopg.Connection, probability: float) -> str:
+    """Write a result for the newest request, as the listener would; its request id."""
+    [request_id] = conn.execute(
+        "SELECT request_id::text FROM prediction_requests ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    conn.execute(COMPLETE, {"request_id": request_id, "prediction": 1, "probability": probability})
+    return request_id
+
+
+def count(conn: psycopg.Connection) -> int:
+    return conn.execute("SELECT count(*) FROM prediction_requests").fetchone()[0]
+
+
+def connect_when_back(url: str) -> psycopg.Connection:
+    for _ in range(100):
+        try:
+            return psycopg.connect(url, autocommit=True)
+        except psycopg.OperationalError:
+            time.sleep(0.1)
+    raise AssertionError("PostgreSQL did not come back")
+
+
+def test_waits_across_an_outage_answer_results_written_while_listen_reconnects(tmp_path: Path) -> None:
+    server = EmbeddedPostgres(tmp_path / "data")
+    try:
+        with psycopg.connect(server.url(), autocommit=True) as admin:
+            admin.execute("CREATE DATABASE outage")
+        url = database_url(server.url(), "outage")
+        migrate(url)
+        with running_api(url, env=TEST_ENV, log=tmp_path / "api.log") as base, ThreadPoolExecutor(2) as pool:
+            eventually(lambda: httpx.get(f"{base}/health", timeout=10).json()["listening"], 15, "listening")
+            request_id = httpx.post(f"{base}/predictions/request", json={"features": employee()}).json()[
+                "request_id"
+            ]
+            # A caller waits through the outage; its result is written the moment PostgreSQL is back.
+            waiting = pool.submit(httpx.get, f"{base}/predictions/{request_id}?wait=25", timeout=40)
+            time.sleep(0.5)
+            server.stop()
+            time.sleep(7)  # long enough for an unwatched reconnect backoff to reach its cap (5 s)
+            server._server.start()
+            with connect_when_back(url) as conn:
+                complete_newest(conn, 0.6)
+            written = time.monotonic()
+            response = waiting.result()
+            assert response.status_code == 200 and response.json()["result"]["probability"] == 0.6
+            # Woken when the LISTEN connection came back (promptly, since someone waited).
+            assert time.monotonic() - written < 2.0
+
+            # A caller that submits right after the outage, its result landing at once, gets it.
+            eventually(lambda: submit(base) == 202, 30, "POST answers 202 again after the restart")
+            with psycopg.connect(url, autocommit=True) as conn:
+                stored = count(conn)
+            body = {"features": employee()}
+            call = pool.submit(httpx.post, f"{base}/predictions/request?wait=3", json=body, timeout=9)
+            with psycopg.connect(url, autocommit=True) as conn:
+                eventually(lambda: count(conn) > stored, 10, "the waiting caller's row is stored")
+                complete_newest(conn, 0.7)
+            response = call.result()
+            assert response.status_code == 200, response.text
+            assert response.json()["result"]["probability"] == 0.7
+            assert httpx.get(f"{base}/health", timeout=10).json()["status"] == "ok"
     finally:
         server.stop()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
+
 import httpx
 import psycopg
 import pytest
@@ -122,9 +125,19 @@ async def test_batch_size_limits(client: httpx.AsyncClient) -> None:
 
 async def test_an_oversized_body_is_413(db_url: str) -> None:
     app = create_app(api_settings(db_url, api_max_body_bytes=4096))
+    big = json.dumps({"items": [employee()] * 20}).encode()
+
+    async def chunked() -> AsyncIterator[bytes]:  # no Content-Length: the limit is met while reading
+        for start in range(0, len(big), 1000):
+            yield big[start : start + 1000]
+
     async with in_process(app) as client:
-        response = await client.post("/predictions/batch", json={"items": [employee()] * 20})
-        assert response.status_code == 413
+        for content in (big, chunked()):
+            response = await client.post(
+                "/predictions/batch", content=content, headers={"content-type": "application/json"}
+            )
+            assert response.status_code == 413
+            assert response.json() == {"detail": "request body too large: at most 4096 bytes here"}
         small = await client.post("/predictions/request", json={"features": employee()})
         assert small.status_code == 202
         padded = await client.post("/predictions/request", json={"features": employee(pad="x" * 70_000)})

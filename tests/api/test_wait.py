@@ -8,11 +8,15 @@ import time
 import httpx
 import psycopg
 import pytest
+from psycopg import sql as pgsql
 
-from tests.api.conftest import employee, play_listener
+from service.completions import APPLICATION_NAME
+from tests.api.conftest import COMPLETE, employee, play_listener
+from tests.pg import Databases
 
 pytestmark = pytest.mark.anyio
 
+CUT_LISTEN = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s"
 FAIL = (
     "UPDATE prediction_requests SET status = 'failed', error = 'boom', completed_at = now()"
     " WHERE request_id = %s"
@@ -100,3 +104,74 @@ async def test_many_waiters_share_one_listen_connection(
     responses = await asyncio.gather(*calls)
     assert [r.status_code for r in responses] == [200] * 30
     assert api_connections <= 10 + 1
+
+
+async def health_until(client: httpx.AsyncClient, listening: bool, timeout: float = 10) -> dict:
+    for _ in range(int(timeout / 0.05)):
+        body = (await client.get("/health")).json()
+        if body["listening"] is listening:
+            return body
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"/health never said listening={listening}")
+
+
+async def newest_id(conn: psycopg.Connection) -> str:
+    """The id of the newest request, once there is one (read on an open connection)."""
+    for _ in range(200):
+        row = conn.execute(
+            "SELECT request_id::text FROM prediction_requests ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        if row:
+            return row[0]
+        await asyncio.sleep(0.01)
+    raise AssertionError("no request row appeared")
+
+
+def allow_connections(databases: Databases, db_url: str, allowed: bool) -> None:
+    """ALTER DATABASE … ALLOW_CONNECTIONS, from the server's admin database (not the one altered)."""
+    name = psycopg.conninfo.conninfo_to_dict(db_url)["dbname"]
+    with psycopg.connect(databases.server_url, autocommit=True) as admin:
+        admin.execute(
+            pgsql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS {}").format(
+                pgsql.Identifier(name), pgsql.Literal(allowed)
+            )
+        )
+
+
+async def test_a_result_written_while_the_listen_connection_is_down_is_answered(
+    client: httpx.AsyncClient, databases: Databases, db_url: str, conn: psycopg.Connection
+) -> None:
+    await health_until(client, listening=True)
+    # Cut the API's LISTEN connection and keep it from coming back; the pool's open connections
+    # (and the test's) still work, so results land while no notification can reach the API.
+    allow_connections(databases, db_url, False)
+    try:
+        conn.execute(CUT_LISTEN, [APPLICATION_NAME])
+        down = await health_until(client, listening=False)
+        assert down["status"] == "degraded" and down["listening_down_seconds"] is not None
+        assert "LISTEN" in down["detail"]
+
+        # The notification is lost: the row read at the deadline answers.
+        call = asyncio.create_task(
+            client.post("/predictions/request?wait=1.5", json={"features": employee()})
+        )
+        request_id = await newest_id(conn)
+        conn.execute(COMPLETE, {"request_id": request_id, "prediction": 1, "probability": 0.9})
+        response = await call
+        assert response.status_code == 200, response.text
+        assert response.json()["result"]["probability"] == 0.9
+
+        # A waiter keeps the reconnect prompt, however long the connection has been down; once
+        # it is back, every waiter re-reads its row at once instead of at its deadline.
+        submitted = (await client.post("/predictions/request", json={"features": employee()})).json()
+        waiting = asyncio.create_task(client.get(f"/predictions/{submitted['request_id']}?wait=20"))
+        await asyncio.sleep(6)  # long enough for an unwatched backoff to grow to its cap (5 s)
+        conn.execute(COMPLETE, {"request_id": submitted["request_id"], "prediction": 0, "probability": 0.1})
+        assert not waiting.done()
+    finally:
+        allow_connections(databases, db_url, True)
+    back = time.monotonic()
+    response = await asyncio.wait_for(waiting, 20)
+    assert time.monotonic() - back < 1.0
+    assert response.status_code == 200 and response.json()["result"]["probability"] == 0.1
+    assert (await health_until(client, listening=True))["status"] == "ok"

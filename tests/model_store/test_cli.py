@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from sql.settings import PROJECT_ROOT
 
@@ -37,6 +38,11 @@ def test_cli_registers_existing_artifacts_then_promotes(store: Path, db_url: str
     assert "random_forest_e04" in listed.stdout and "default" in listed.stdout
 
 
-def test_cli_promote_without_database_fails_clearly(store: Path) -> None:
+def test_cli_promote_without_database_url_uses_the_embedded_one_and_says_what_is_missing(
+    store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EMBEDDED_PG_DIR", str(tmp_path / "pgdata"))
     out = run(["promote", "logistic"], store, "")
-    assert out.returncode != 0 and "DATABASE_URL" in out.stderr
+    assert out.returncode == 1
+    assert "run `python -m sql` first" in out.stderr
+    assert not (tmp_path / "pgdata" / "postmaster.pid").exists(), "it left the cluster it started running"

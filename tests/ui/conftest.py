@@ -10,7 +10,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +63,11 @@ class Stack:
         return "\n".join(
             f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in self.logs.glob("*.log")
         )
+
+
+def screenshots_dir(environ: Mapping[str, str]) -> Path:
+    """Where the browser test shoots: an ignored folder unless SCREENSHOTS_DIR says (`make screenshots`)."""
+    return Path(environ.get("SCREENSHOTS_DIR") or ROOT / ".run" / "screenshots")
 
 
 def create_api_key(db_url: str, name: str) -> str:

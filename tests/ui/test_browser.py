@@ -1,7 +1,8 @@
 """End to end in headless Chromium: the whole stack, a person filling the Predict form, every page shot.
 
 Debian's chromium package drives it (`apt-get install chromium`); Playwright's own browser download
-is never used. Screenshots land in docs/screenshots/ for the README.
+is never used. Every page is shot at 1400 px into .run/screenshots/ (ignored by git), or into
+SCREENSHOTS_DIR when set: `make screenshots` points it at docs/screenshots/ to refresh the README's.
 """
 
 from __future__ import annotations
@@ -11,16 +12,17 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from model_store.data import load_attrition
 from tests.stack import ROOT, free_port, stop, wait_http
-from tests.ui.conftest import APP, Stack
+from tests.ui.conftest import APP, Stack, screenshots_dir
 
 CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = ROOT / "docs" / "screenshots"
-VIEWPORT = {"width": 1440, "height": 1500}
+SHOTS = screenshots_dir(os.environ)
+VIEWPORT = {"width": 1400, "height": 1500}
 WAIT_MS = 30_000
 
 pytestmark = [
@@ -67,7 +69,13 @@ def dashboard(stack: Stack) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def page(dashboard: str) -> Iterator[object]:
+def requested_hosts() -> set[str]:
+    """Every host the browser sent a request to while on the dashboard."""
+    return set()
+
+
+@pytest.fixture(scope="module")
+def page(dashboard: str, requested_hosts: set[str]) -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -77,11 +85,29 @@ def page(dashboard: str) -> Iterator[object]:
         )
         try:
             tab = browser.new_page(viewport=VIEWPORT)
+            tab.on("request", lambda request: requested_hosts.add(host_of(request.url)))
             tab.set_default_timeout(WAIT_MS)
             tab.goto(dashboard)
             yield tab
         finally:
             browser.close()
+
+
+def host_of(url: str) -> str:
+    """'host:port' of a network URL; '' for data:, blob: and the like, which leave no machine."""
+    parts = urlsplit(url)
+    return parts.netloc if parts.scheme in ("http", "https", "ws", "wss") else ""
+
+
+PAGE_URLS_JS = """() => [
+    ...[...document.querySelectorAll('[src], link[href]')].map(e => e.src || e.href),
+    ...performance.getEntriesByType('resource').map(e => e.name),
+]"""
+
+
+def hosts_in_page(page) -> set[str]:
+    """Hosts the open page links to or loaded from: the favicon too, which the request event may miss."""
+    return {host_of(url) for url in page.evaluate(PAGE_URLS_JS)}
 
 
 def go_to(page, title: str) -> None:
@@ -111,7 +137,9 @@ def choose(page, label: str, option: str) -> None:
     page.get_by_role("option", name=option, exact=True).click()
 
 
-def test_a_person_predicts_then_visits_every_page(page, tmp_path: Path) -> None:
+def test_a_person_predicts_then_visits_every_page(
+    page, dashboard: str, requested_hosts: set[str], tmp_path: Path
+) -> None:
     # Predict: fill in part of the profile, submit, read the answer.
     page.get_by_role("heading", name="Predict attrition").wait_for()
     age = page.get_by_label("Age", exact=True)
@@ -128,6 +156,7 @@ def test_a_person_predicts_then_visits_every_page(page, tmp_path: Path) -> None:
     settle(page)
     no_tracebacks(page)
     shoot(page, "predict")
+    requested_hosts.update(hosts_in_page(page))
 
     # Batch: upload a small file, send it, see the summary.
     go_to(page, "Batch")
@@ -144,6 +173,7 @@ def test_a_person_predicts_then_visits_every_page(page, tmp_path: Path) -> None:
     settle(page)
     no_tracebacks(page)
     shoot(page, "batch")
+    requested_hosts.update(hosts_in_page(page))
 
     # History: the requests are there; open one.
     go_to(page, "History")
@@ -157,6 +187,7 @@ def test_a_person_predicts_then_visits_every_page(page, tmp_path: Path) -> None:
     settle(page)
     no_tracebacks(page)
     shoot(page, "history")
+    requested_hosts.update(hosts_in_page(page))
 
     # Monitoring: charts of the traffic just made.
     go_to(page, "Monitoring")
@@ -165,6 +196,7 @@ def test_a_person_predicts_then_visits_every_page(page, tmp_path: Path) -> None:
     settle(page)
     no_tracebacks(page)
     shoot(page, "monitoring")
+    requested_hosts.update(hosts_in_page(page))
 
     # Models: every deployed model, the default marked.
     go_to(page, "Models")
@@ -172,3 +204,7 @@ def test_a_person_predicts_then_visits_every_page(page, tmp_path: Path) -> None:
     settle(page)
     no_tracebacks(page)
     shoot(page, "models")
+    requested_hosts.update(hosts_in_page(page))
+
+    # Nothing was fetched from anywhere but the machine serving the dashboard (no font host, no CDN).
+    assert requested_hosts - {"", urlsplit(dashboard).netloc} == set()

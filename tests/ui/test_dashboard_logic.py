@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
+from tests.stack import ROOT
+from tests.ui.conftest import screenshots_dir
 from ui.api_client import ApiUnavailable, describe_validation, normalize_history_page
 from ui.batch_csv import check_csv, results_frame, template_csv
 from ui.collect import collect
@@ -210,14 +215,19 @@ def test_prometheus_samples_are_read_by_name_and_labels() -> None:
     assert prometheus_value(text, "missing") is None
 
 
-def test_validation_errors_read_as_sentences() -> None:
-    detail = [
-        {"loc": ["body", "items", 3, "age"], "msg": "items[3].age: 150 is out of range [18, 70]"},
-        {"loc": ["query", "wait"], "msg": "Input should be less than or equal to 30"},
+def test_validation_errors_name_the_field_once() -> None:
+    age = "150 is greater than the maximum of 60"
+    detail = [  # what service/errors.py emits, with and without the "body." of FastAPI's location
+        {"loc": ["body", "items", 3, "age"], "msg": f"body.items.3.age: {age}"},
+        {"loc": ["body", "items", 3, "age"], "msg": f"items.3.age: {age}"},
+        {"loc": ["query", "wait"], "msg": "query.wait: Input should be less than or equal to 30"},
+        {"loc": ["body", "features"], "msg": "Field required"},
     ]
     assert describe_validation(detail) == [
-        "items[3].age: 150 is out of range [18, 70]",
+        f"items.3.age: {age}",
+        f"items.3.age: {age}",
         "wait: Input should be less than or equal to 30",
+        "features: Field required",
     ]
     assert describe_validation("missing or invalid X-API-Key") == ["missing or invalid X-API-Key"]
 
@@ -279,3 +289,10 @@ def test_collecting_stops_when_the_wait_runs_out_or_the_api_fails() -> None:
     broken = collect(failing, ["a", "b"], 2.0, chunk=1, sleep=lambda s: None)
     assert broken.items == [{"request_id": "a", "status": "completed"}, None]
     assert isinstance(broken.error, ApiUnavailable)
+
+
+def test_the_test_runs_screenshots_land_where_git_ignores_them() -> None:
+    shot = screenshots_dir({}) / "history.png"
+    ignored = subprocess.run(["git", "check-ignore", "-q", str(shot)], cwd=ROOT, check=False)
+    assert ignored.returncode == 0, f"{shot} is not ignored: `make test` would rewrite tracked files"
+    assert screenshots_dir({"SCREENSHOTS_DIR": "/x"}) == Path("/x")

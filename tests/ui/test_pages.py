@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.ui.conftest import APP, EMPLOYEE, Stack
+from ui.api_client import ApiClient, ApiRejected
 
 FEATURES = len(EMPLOYEE)
 TIMEOUT = 30
@@ -147,6 +148,15 @@ def test_batch_sends_a_valid_file_and_offers_the_results(ui_env: Stack) -> None:
     assert {"employee_id", "request_id", "status", "prediction", "probability"} <= set(results.columns)
     assert results["probability"].between(0, 1).all()
     assert set(results["employee_id"]) == {f"E{i}" for i in range(5)}
+
+
+def test_a_batch_the_api_rejects_names_the_item_and_field_once(ui_env: Stack) -> None:
+    items = [dict(EMPLOYEE)] * 3 + [{**EMPLOYEE, "age": 150}]
+    with pytest.raises(ApiRejected) as caught:
+        ApiClient.from_settings().submit_batch(items, None)
+    [problem] = caught.value.problems
+    assert problem.startswith("items.3.age: ") and problem.count("items.3.age") == 1, problem
+    assert "body" not in problem and "150" in problem, problem
 
 
 def test_batch_template_matches_the_schema(ui_env: Stack) -> None:

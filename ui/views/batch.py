@@ -9,11 +9,13 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from ui import outcomes_upload
 from ui.api_client import ApiError
 from ui.batch_csv import CheckedFile, check_csv, problems_frame, results_frame, template_csv
 from ui.collect import collect
 from ui.feedback import fetch, show_api_error
 from ui.layout import header
+from ui.outcomes_csv import with_subject_refs
 from ui.reference import client, default_model, load_models, load_schema, model_label
 from ui.schema import Schema
 
@@ -66,8 +68,9 @@ def send(checked: CheckedFile, model_name: str | None) -> dict[str, Any]:
     bar = st.progress(0.0, text="Sending…")
     started = time.perf_counter()
     ids: list[str] = []
+    items = with_subject_refs(checked.frame, checked.items)
     for start in range(0, total, CHUNK_ROWS):
-        ids += api.submit_batch(checked.items[start : start + CHUNK_ROWS], model_name)
+        ids += api.submit_batch(items[start : start + CHUNK_ROWS], model_name)
         bar.progress(len(ids) / (2 * total), text=f"Sent {len(ids):,} of {total:,} rows")
 
     def received(done: int, total: int) -> None:
@@ -136,7 +139,9 @@ def main() -> None:
     models = fetch(load_models)
     st.markdown(
         "**1.** Start from the template: one column per feature (names as below, categories spelled "
-        "as in the data set). Columns you add, such as an employee id, are carried through to the results."
+        "as in the data set). Columns you add, such as an employee id, are carried through to the results; "
+        "a `subject_ref` column (a pseudonymous employee reference, never a name) is also sent with each "
+        "prediction, so outcomes can later be uploaded by employee."
     )
     st.download_button(
         "Download the CSV template",
@@ -195,3 +200,4 @@ def schema_table(schema: Schema) -> pd.DataFrame:
 
 
 main()
+outcomes_upload.section()

@@ -1,0 +1,110 @@
+"""Performance: each model version measured on what really happened, beside its offline figures."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import streamlit as st
+
+from ui.feedback import fetch
+from ui.layout import header
+from ui.performance import (
+    MIN_POINT_LABELS,
+    WINDOWS,
+    calibration_frame,
+    offline_vs_live,
+    over_time_frame,
+    summary_frame,
+    verdict,
+    version_key,
+)
+from ui.performance_charts import calibration_chart, over_time_chart
+from ui.reference import client
+
+FIGURE = st.column_config.NumberColumn(format="%.3f")
+
+
+def load(days: int) -> dict[str, Any]:
+    since = (datetime.now(UTC) - timedelta(days=days)).isoformat()
+    return client().performance(since=since)
+
+
+def version_panel(entry: dict[str, Any]) -> None:
+    st.subheader(version_key(entry))
+    if entry["note"]:
+        st.warning(entry["note"], icon=":material/balance:")
+    cols = st.columns(5)
+    cols[0].metric(f"Labelled, of {entry['predictions']:,}", f"{entry['labelled']:,}", border=True)
+    for col, key, label in zip(
+        cols[1:], ("roc_auc", "pr_auc", "brier", "f1"), ("ROC-AUC", "PR-AUC", "Brier", "F1"), strict=True
+    ):
+        value = entry[key]
+        col.metric(label, "not computable" if value is None else f"{value:.3f}", border=True)
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        st.markdown("**Over time**")
+        points = over_time_frame(entry)
+        if points.empty:
+            st.caption(f"No time bucket has {MIN_POINT_LABELS} labelled predictions yet.")
+        else:
+            st.altair_chart(over_time_chart(points), width="stretch")
+            st.caption(
+                f"By prediction time; buckets with fewer than {MIN_POINT_LABELS} labelled predictions are "
+                "left out (one employee would swing them). Hover a point for its count."
+            )
+    with right:
+        st.markdown("**Calibration**")
+        bins = calibration_frame(entry)
+        if bins.empty:
+            st.caption("No labelled prediction yet.")
+        else:
+            st.altair_chart(calibration_chart(bins), width="stretch")
+            st.caption(
+                "On the dashed diagonal, a predicted 30 % means 30 % really left. "
+                "The bigger the dot, the more predictions in the bin."
+            )
+    threshold = entry["threshold"]
+    st.markdown(
+        "**Live against offline** (decisions at the version's threshold"
+        + (f" {threshold:.2f})" if threshold is not None else ")")
+    )
+    st.dataframe(
+        offline_vs_live(entry),
+        hide_index=True,
+        width="stretch",
+        column_config={c: FIGURE for c in ("live", "offline (CV mean)", "offline (held-out test)")},
+    )
+
+
+def main() -> None:
+    header(
+        "Performance",
+        "How right each model version is on real outcomes (posted through the Batch page or POST /outcomes).",
+    )
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    window = c1.segmented_control("Window", list(WINDOWS), default="Last 30 days", key="performance_window")
+    c2.button("Refresh", icon=":material/refresh:", width="stretch", key="performance_refresh")
+    answer = fetch(load, WINDOWS[window or "Last 30 days"])
+    plain = verdict(answer)
+    if plain:
+        st.info(plain, icon=":material/info:")
+    if not answer["models"]:
+        return
+    st.dataframe(
+        summary_frame(answer),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            c: FIGURE for c in ("share who left", "ROC-AUC", "PR-AUC", "Brier", "Precision", "Recall", "F1")
+        },
+    )
+    st.caption(
+        "ROC-AUC and PR-AUC need both outcomes among the labelled predictions; until then they are "
+        "not computable (never shown as 0.5)."
+    )
+    for entry in answer["models"]:
+        version_panel(entry)
+
+
+main()
