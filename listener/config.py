@@ -23,6 +23,7 @@ class ListenerConfig:
     ping_seconds: float = 5.0
     reconnect_max_seconds: float = 5.0
     worker_index: int = 0
+    explain_at_answer: frozenset[str] = frozenset()
 
     @classmethod
     def from_settings(cls, settings: Settings, database_url: str, **overrides: object) -> ListenerConfig:
@@ -38,6 +39,9 @@ class ListenerConfig:
             heartbeat_seconds=settings.listener_heartbeat_seconds,
             ping_seconds=settings.listener_ping_seconds,
             reconnect_max_seconds=settings.listener_reconnect_max_seconds,
+            explain_at_answer=frozenset(
+                n.strip() for n in settings.listener_explain_at_answer.split(",") if n.strip()
+            ),
         )
         return replace(config, **{k: v for k, v in overrides.items() if v is not None})
 

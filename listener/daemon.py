@@ -11,6 +11,7 @@ from listener.availability import Availability
 from listener.claims import claim_pending, record_outcomes, release_own_claims, sweep_expired_leases
 from listener.config import ListenerConfig, listener_id
 from listener.connection import CONNECTION_LOST, Backoff, close_quietly, connect, first_line
+from listener.explanations import ExplanationWork
 from listener.heartbeat import Heartbeat
 from listener.inference import ModelRegistry, describe, infer_batch, warm_up
 from listener.notifications import ListenConnection, ListenConnectionSilent, PingCheck, Wakes
@@ -39,6 +40,7 @@ class Listener:
         *,
         parent_pid: int | None = None,
         shutdown: ShutdownEvent | None = None,
+        explanations: ExplanationWork | None = None,
     ) -> None:
         self.config = config
         self.listener_id = listener_id(config.worker_index)
@@ -46,6 +48,7 @@ class Listener:
         self.heartbeat = Heartbeat(self.listener_id, config.mode)
         self.availability = Availability(self.listener_id)
         self._registry = registry
+        self.explanations = explanations or ExplanationWork.for_config(self.listener_id, config)
         self._parent_pid = parent_pid
         self._work: psycopg.Connection | None = None
         self._listen: ListenConnection | None = None
@@ -133,13 +136,15 @@ class Listener:
         claims = claim_pending(
             self._work, self.listener_id, self.config.batch_size, self.config.lease_seconds
         )
-        if not claims:
-            return False
-        outcome = infer_batch(self._registry, claims, self.shutdown.is_set)
-        self._record(outcome)
-        if outcome.failed_ids:
-            self._publish_availability()  # a model may have been refused on first use
-        return True
+        if claims:
+            outcome = infer_batch(self._registry, claims, self.shutdown.is_set)
+            self._record(outcome)
+            if outcome.failed_ids:
+                self._publish_availability()  # a model may have been refused on first use
+            self.explanations.explain_answers(self._work, claims, outcome)
+        # Then the explanations asked for (after the answers: they may be waiting for one of these).
+        explained = self.explanations.process_one_batch(self._work)
+        return bool(claims) or explained
 
     def _record(self, outcome: BatchOutcome) -> None:
         assert self._work is not None

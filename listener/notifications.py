@@ -13,6 +13,7 @@ from sql.queries import QUERIES
 REQUESTED = "prediction_requested"
 PROMOTED = "model_promoted"
 PING = "listener_ping"
+EXPLAIN = "explanation_requested"
 
 
 class ListenConnectionSilent(RuntimeError):
@@ -55,7 +56,7 @@ class ListenConnection:
         """Every notification already received, without blocking; raises when the connection is gone."""
         wakes = Wakes()
         for note in self.conn.notifies(timeout=0):
-            if note.channel == REQUESTED:
+            if note.channel in (REQUESTED, EXPLAIN):  # either is work to claim
                 wakes.requested = True
             elif note.channel == PROMOTED:
                 wakes.promoted = True

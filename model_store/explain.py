@@ -103,13 +103,18 @@ class LinearExplainer(Explainer):
 
     method, scale = "linear_log_odds", "log_odds"
 
-    def __init__(self, encoder: RowEncoder, model: LogisticRegression, baseline: np.ndarray) -> None:
+    def __init__(self, encoder: RowEncoder, coef: np.ndarray, intercept: float, baseline: np.ndarray) -> None:
         super().__init__(encoder)
-        sign = 1.0 if positive_column(model) == 1 else -1.0  # log-odds of class 1 either way
-        self.coef = sign * np.asarray(model.coef_, dtype=float).ravel()
-        self.intercept = sign * float(np.asarray(model.intercept_).ravel()[0])
-        self.baseline = baseline
+        self.coef, self.intercept, self.baseline = coef, intercept, baseline
         self.base_value = float(self.baseline @ self.coef + self.intercept)
+
+    @classmethod
+    def of_model(
+        cls, encoder: RowEncoder, model: LogisticRegression, baseline: np.ndarray
+    ) -> LinearExplainer:
+        sign = 1.0 if positive_column(model) == 1 else -1.0  # log-odds of class 1 either way
+        coef = sign * np.asarray(model.coef_, dtype=float).ravel()
+        return cls(encoder, coef, sign * float(np.asarray(model.intercept_).ravel()[0]), baseline)
 
     def columns(self, X: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         per_column = (X - self.baseline) * self.coef
@@ -162,7 +167,7 @@ def explainer_for(pipeline: Pipeline) -> Explainer:
                 "the logistic artifact carries no training baseline (trained before explanations "
                 "existed); retrain with `python -m model_store --force`"
             )
-        return LinearExplainer(encoder, model, np.asarray(baseline, dtype=float))
+        return LinearExplainer.of_model(encoder, model, np.asarray(baseline, dtype=float))
     if type(model) in (RandomForestClassifier, ExtraTreesClassifier) and model.n_outputs_ == 1:
         positive_column(model)  # a 0/1 classifier, or ValueError
         return TreeExplainer(encoder, model)

@@ -13,7 +13,17 @@ from service import errors
 from service.db import DATABASE_DOWN, SCHEMA_BEHIND
 from service.keys_cli import NO_KEY_IN_PROD
 from service.metrics import HttpMetricsMiddleware
-from service.routes import health, metadata, metrics, models, monitoring, outcomes, performance, predictions
+from service.routes import (
+    explanations,
+    health,
+    metadata,
+    metrics,
+    models,
+    monitoring,
+    outcomes,
+    performance,
+    predictions,
+)
 from service.services import Services, build_services
 from sql.settings import Settings, get_settings
 
@@ -80,7 +90,7 @@ def create_app(
     )
     app.state.services = svc
     errors.install(app)
-    for module in (predictions, models, metadata, monitoring, health, metrics):
+    for module in (predictions, explanations, models, metadata, monitoring, health, metrics):
         app.include_router(module.router)
     for module in (outcomes, performance):  # issue 14: the loop from answers to their truth
         app.include_router(module.router)

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     listener_reconnect_max_seconds: float = Field(
         default=5.0, gt=0, description="Cap of the reconnect backoff after the database went away."
     )
+    listener_explain_at_answer: str = Field(
+        default="",
+        description="Comma-separated models (e.g. logistic,dummy) whose every answer the listener explains "
+        "as it writes it; others are explained when asked (POST /predictions/{id}/explanation).",
+    )
     listener_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Log level of the listener processes (events, never per request)."
     )

@@ -139,6 +139,13 @@ class ApiClient:
         payload = _decode(response)
         return Submitted(request=payload, done=response.status_code == 200)
 
+    def explain(self, request_id: str, wait: float | None = None) -> dict[str, Any]:
+        """Ask for a request's explanation (a listener computes it) and wait up to `wait` seconds for it;
+        a body without `contributions` means it is still being computed."""
+        params = {"wait": _seconds(wait)} if wait else None
+        path = f"/predictions/{request_id}/explanation"
+        return self._json("POST", path, params=params, extra_timeout=wait or 0.0)
+
     def submit_batch(self, items: Iterable[Mapping[str, Any]], model_name: str | None) -> list[str]:
         body: dict[str, Any] = {"items": [dict(i) for i in items]}
         if model_name:

@@ -4,8 +4,9 @@
 -- name: listen_channels
 -- Run once on the dedicated autocommit LISTEN connection (after every reconnect too).
 -- prediction_requested: new pending rows; model_promoted: reload deployments;
--- listener_ping: the listener's own liveness check of this connection (payload = its token).
-LISTEN prediction_requested; LISTEN model_promoted; LISTEN listener_ping
+-- listener_ping: the listener's own liveness check of this connection (payload = its token);
+-- explanation_requested: explanations asked for (sql/queries/explanations.sql).
+LISTEN prediction_requested; LISTEN model_promoted; LISTEN listener_ping; LISTEN explanation_requested
 
 -- name: send_listener_ping
 -- Sent from the work connection; the LISTEN connection must receive it back, or it is replaced.

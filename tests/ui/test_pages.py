@@ -81,7 +81,7 @@ def test_predict_submits_and_shows_class_probability_version_and_time(ui_env: St
     assert metrics["Submit → result"].endswith(" ms")
     assert "model **logistic**" in page
     assert "Answered by version" in page
-    assert len(at.get("vega_lite_chart")) == 1, "the probability gauge"
+    assert len(at.get("vega_lite_chart")) == 2, "the probability gauge and the factors chart"
 
 
 def test_reset_brings_back_the_typical_values(ui_env: Stack) -> None:

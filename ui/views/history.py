@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from ui.api_client import ApiError, ApiNotFound
+from ui.factors import show_factors
 from ui.feedback import fetch, show_api_error
 from ui.history import history_table, ordered_features, page_caption, request_label, utc_time
 from ui.layout import header
@@ -73,6 +74,8 @@ def show_request(request: dict[str, Any]) -> None:
         st.caption(when)
         if request.get("error"):
             st.error(f"**Error:** {request['error']}", icon=":material/error:")
+        if result:
+            show_factors(str(request["request_id"]))
         pairs = ordered_features(request.get("features") or {}, fetch(load_schema).names)
         st.markdown("**Features**")
         names, values = [name for name, _ in pairs], [str(value) for _, value in pairs]

@@ -9,6 +9,7 @@ import streamlit as st
 
 from ui import charts
 from ui.api_client import ApiError
+from ui.factors import show_factors
 from ui.feedback import fetch, show_api_error
 from ui.layout import header
 from ui.reference import (
@@ -88,6 +89,7 @@ def show_result(outcome: dict[str, Any], threshold: float) -> None:
             )
         else:
             show_answer(result, threshold, outcome["elapsed_ms"])
+            show_factors(str(request["request_id"]))
         model = request.get("model_name") or outcome["model_name"]
         st.caption(f"Request `{request.get('request_id')}` · model **{model}**")
 

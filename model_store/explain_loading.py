@@ -1,0 +1,98 @@
+"""Explainers for the exact model version that answered a request, deployed or not, hash-checked.
+
+The registry serves what is deployed now; an explanation must use the version in prediction_results,
+even after a promotion. So this loads by (name, version) from model_versions, checks the bytes
+against the registered sha256 (and that sha256 against the one that answered), and keeps the last
+few explainers built. Failures are not cached: a restored file is used on the next request.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+
+from model_store.errors import ModelError
+from model_store.explain import (
+    ConstantExplainer,
+    Explainer,
+    ExplanationUnavailable,
+    LinearExplainer,
+    explainer_for,
+)
+from model_store.loading import force_single_thread, read_verified, unpickle_pipeline, warn_on_version
+from model_store.stand_ins import BASE_RATE, CENTRES, STAND_IN_VERSION, StandInPredictor, stand_in_sha256
+from sql.queries import QUERIES
+
+CACHED_EXPLAINERS = 4
+
+
+class ExplainerCache:
+    """Explainers by (model name, version, sha256); the least recently used one goes first."""
+
+    def __init__(self, store_dir: Path, size: int = CACHED_EXPLAINERS, *, stand_ins: bool = False) -> None:
+        self.store_dir = Path(store_dir)
+        self.size = size
+        self.stand_ins = stand_ins  # ENV=test: the registry's stand-ins, which have no artifact
+        self._explainers: OrderedDict[tuple[str, str, str], Explainer] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, conn: psycopg.Connection[Any], name: str, version: str, sha256: str) -> Explainer:
+        """The explainer of `name` at `version`, whose artifact must hash to `sha256` (the one that answered).
+
+        ExplanationUnavailable (no file paths in the message: clients read it) when it cannot be had."""
+        key = (name, version, sha256)
+        with self._lock:
+            if key in self._explainers:
+                self._explainers.move_to_end(key)
+                return self._explainers[key]
+        explainer = self._load(conn, name, version, sha256)
+        with self._lock:
+            self._explainers[key] = explainer
+            while len(self._explainers) > self.size:
+                self._explainers.popitem(last=False)
+        return explainer
+
+    def _load(self, conn: psycopg.Connection[Any], name: str, version: str, sha256: str) -> Explainer:
+        if self.stand_ins and version == STAND_IN_VERSION and sha256 == stand_in_sha256(name):
+            return stand_in_explainer(name)
+        row = conn.execute(
+            QUERIES["explained_model_version"], {"model_name": name, "version": version}
+        ).fetchone()
+        if row is None:
+            raise ExplanationUnavailable(f"model {name} version {version} is no longer registered")
+        artifact_path, registered, sklearn_version = row
+        if registered != sha256:
+            raise ExplanationUnavailable(
+                f"model {name} version {version} is registered with sha256 {registered}, "
+                f"but the answer came from {sha256}"
+            )
+        try:
+            data = read_verified(self.store_dir / artifact_path, registered)
+        except ModelError:
+            raise ExplanationUnavailable(
+                f"model {name} version {version} can no longer be loaded: its artifact {artifact_path} "
+                "is missing or its bytes changed since registration"
+            ) from None
+        warn_on_version(sklearn_version, name)
+        try:
+            pipeline = unpickle_pipeline(data, Path(artifact_path))
+        except ModelError as exc:
+            raise ExplanationUnavailable(f"model {name} version {version}: {exc}") from None
+        force_single_thread(pipeline)
+        return explainer_for(pipeline)
+
+
+def stand_in_explainer(name: str) -> Explainer:
+    """ENV=test: the stand-in models are linear in a few raw features (the dummy a constant)."""
+    predictor = StandInPredictor(name)
+    if name == "dummy":
+        return ConstantExplainer(predictor.encoder, BASE_RATE)
+    baseline = np.zeros(predictor.encoder.width)
+    for feature, centre in CENTRES.items():
+        baseline[predictor.encoder.numeric.index(feature)] = centre
+    return LinearExplainer(predictor.encoder, predictor.weights, predictor.intercept, baseline)
