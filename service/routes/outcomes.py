@@ -20,7 +20,7 @@ router = APIRouter(tags=["outcomes"])
     "/outcomes",
     response_model=OutcomesRecorded,
     dependencies=[Depends(require_write_key)],
-    responses=error_responses(401, 413, 503),
+    responses=error_responses(400, 401, 413, 503),
 )
 async def post_outcomes(body: OutcomesIn, svc: ServicesDep) -> OutcomesRecorded:
     """Record up to 10,000 observed outcomes, each for one `request_id` or for every prediction about a

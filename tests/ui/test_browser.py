@@ -166,7 +166,7 @@ def test_a_person_predicts_then_visits_every_page(
     team = load_attrition().X.sample(60, random_state=1).reset_index(drop=True)
     team.insert(0, "employee_id", [f"E{i:03d}" for i in range(len(team))])
     team.to_csv(csv, index=False)
-    page.get_by_test_id("stFileUploader").locator("input[type=file]").set_input_files(str(csv))
+    page.get_by_role("region", name="CSV file").locator("input[type=file]").set_input_files(str(csv))
     page.get_by_text("is valid").wait_for()
     page.get_by_role("button", name="Send 60 predictions").click()
     page.get_by_role("button", name="Download results (CSV)").wait_for()
