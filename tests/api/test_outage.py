@@ -39,9 +39,10 @@ def submit(base: str) -> int:
         return -1
 
 
-def test_stopping_postgres_gives_503_and_restarting_it_restores_service(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    server = EmbeddedPostgres(data)
+def test_stopping_postgres_gives_503_and_restarting_it_restores_service(
+    tmp_path: Path, pg_data_dir: Path
+) -> None:
+    server = EmbeddedPostgres(pg_data_dir)
     try:
         with psycopg.connect(server.url(), autocommit=True) as admin:
             admin.execute("CREATE DATABASE outage")
@@ -98,8 +99,10 @@ def connect_when_back(url: str) -> psycopg.Connection:
     raise AssertionError("PostgreSQL did not come back")
 
 
-def test_waits_across_an_outage_answer_results_written_while_listen_reconnects(tmp_path: Path) -> None:
-    server = EmbeddedPostgres(tmp_path / "data")
+def test_waits_across_an_outage_answer_results_written_while_listen_reconnects(
+    tmp_path: Path, pg_data_dir: Path
+) -> None:
+    server = EmbeddedPostgres(pg_data_dir)
     try:
         with psycopg.connect(server.url(), autocommit=True) as admin:
             admin.execute("CREATE DATABASE outage")
