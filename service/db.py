@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 from time import monotonic
 
 import psycopg
@@ -37,11 +38,31 @@ async def _mark_returned(conn: psycopg.AsyncConnection) -> None:
     setattr(conn, _RETURNED_AT, monotonic())
 
 
+def _server_spoke(conn: psycopg.AsyncConnection) -> bool:
+    """Whether an idle connection has something to read: the server's goodbye (a FATAL on shutdown,
+    or end of file). Asked without a round trip, so a stopped server's connections are never lent out
+    and a submission is not told "it may have been stored" when it was never sent."""
+    readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+    return bool(readable)
+
+
 async def check_idle_connection(conn: psycopg.AsyncConnection) -> None:
-    """`AsyncConnectionPool.check_connection`, skipped for a connection returned under a second ago."""
+    """`AsyncConnectionPool.check_connection`, skipped for a connection returned under a second ago
+    unless the server has hung up on it meanwhile."""
     returned_at = getattr(conn, _RETURNED_AT, None)
-    if returned_at is None or monotonic() - returned_at > CHECK_AFTER_IDLE_SECONDS:
+    recent = returned_at is not None and monotonic() - returned_at <= CHECK_AFTER_IDLE_SECONDS
+    if not recent or _server_spoke(conn):
         await AsyncConnectionPool.check_connection(conn)
+
+
+async def accepts_connections(conninfo: str) -> bool:
+    """Whether the database accepts a new connection: tells a full pool from a server that is away."""
+    try:
+        conn = await psycopg.AsyncConnection.connect(conninfo, connect_timeout=2)
+    except psycopg.OperationalError:
+        return False
+    await conn.close()
+    return True
 
 
 def make_pool(conninfo: str, settings: Settings) -> AsyncConnectionPool:

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.db import DATABASE_DOWN, SCHEMA_BEHIND, MaybeStored, NotStored
+from service.db import DATABASE_DOWN, SCHEMA_BEHIND, MaybeStored, NotStored, accepts_connections
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +97,11 @@ class JsonTooLarge:
         await self.app(scope, receive, send_json)
 
 
-def outage(exc: BaseException) -> str:
-    """What a database error means for the client: busy (pool exhausted) or unavailable."""
-    if isinstance(exc, PoolTimeout) or isinstance(exc.__cause__, PoolTimeout):
+async def outage(request: Request, exc: BaseException) -> str:
+    """What a database error means for the client: busy (every pooled connection stayed in use while
+    the server accepts new ones) or unavailable. A pool also times out when it cannot connect at all."""
+    timed_out = isinstance(exc, PoolTimeout) or isinstance(exc.__cause__, PoolTimeout)
+    if timed_out and await accepts_connections(request.app.state.services.pool.conninfo):
         return "database busy: every pooled connection stayed in use"
     return "database unavailable"
 
@@ -110,12 +112,12 @@ def _unavailable(detail: str) -> JSONResponse:
 
 async def database_down(request: Request, exc: Exception) -> JSONResponse:
     log.warning("database unavailable during %s %s: %s", request.method, request.url.path, exc)
-    return _unavailable(f"{outage(exc)}; the service recovers by itself, retry shortly")
+    return _unavailable(f"{await outage(request, exc)}; the service recovers by itself, retry shortly")
 
 
 async def not_stored(request: Request, exc: Exception) -> JSONResponse:
     log.warning("submission not stored during %s %s: %s", request.method, request.url.path, exc)
-    return _unavailable(f"{outage(exc)}; nothing was stored, retry shortly")
+    return _unavailable(f"{await outage(request, exc)}; nothing was stored, retry shortly")
 
 
 async def maybe_stored(request: Request, exc: Exception) -> JSONResponse:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import psycopg
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 
-from service.db import DATABASE_DOWN
+from service.db import DATABASE_DOWN, accepts_connections
 from service.errors import RETRY_AFTER_SECONDS
 from service.repository.availability import unavailable_models_on
 from service.repository.schema import pending_migrations
@@ -40,7 +39,7 @@ async def health(svc: ServicesDep) -> JSONResponse:
     except SchemaDrift as exc:
         report.migrations, report.detail = "drift", str(exc)
     except PoolTimeout:
-        if await _answers(svc.pool.conninfo):
+        if await accepts_connections(svc.pool.conninfo):
             report.status, report.database = "busy", "busy"
             report.detail = f"every pooled connection in use for {svc.settings.api_pool_timeout_seconds:g} s"
         else:  # the pool timed out because it cannot open a connection at all
@@ -55,16 +54,6 @@ async def health(svc: ServicesDep) -> JSONResponse:
     if report.status in ("busy", "unavailable"):
         return JSONResponse(report.model_dump(mode="json"), 503, {"Retry-After": RETRY_AFTER_SECONDS})
     return JSONResponse(report.model_dump(mode="json"), 200)
-
-
-async def _answers(conninfo: str) -> bool:
-    """Whether the database accepts a new connection: tells a full pool from a server that is away."""
-    try:
-        conn = await psycopg.AsyncConnection.connect(conninfo, connect_timeout=2)
-    except psycopg.OperationalError:
-        return False
-    await conn.close()
-    return True
 
 
 def _degraded(report: Health) -> list[str]:
