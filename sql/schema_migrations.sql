@@ -12,3 +12,7 @@ COMMENT ON COLUMN schema_migrations.applied_at IS 'When the file was applied.';
 -- Round 2 closed the numbering gap: 006_api.sql became 005_api_key_notifications.sql, byte for byte.
 -- A database that applied the old name is told the new one (same checksum, so nothing reapplies).
 UPDATE schema_migrations SET filename = '005_api_key_notifications.sql' WHERE filename = '006_api.sql';
+-- Round 2's files were renumbered to close the gaps their branches left (007, 010–012), byte for byte.
+UPDATE schema_migrations SET filename = '007_subject_ref_and_outcomes.sql' WHERE filename = '008_subject_ref_and_outcomes.sql';
+UPDATE schema_migrations SET filename = '008_outcome_matching.sql' WHERE filename = '009_outcome_matching.sql';
+UPDATE schema_migrations SET filename = '009_explanations.sql' WHERE filename = '013_explanations.sql';
