@@ -18,7 +18,7 @@ import httpx
 import psutil
 import psycopg
 
-from bench import workload
+from bench import explanations, workload
 from bench.stack import BenchStack, bench_stack, rss_mb
 
 MODELS = ("logistic", "random_forest_e04")
@@ -35,6 +35,9 @@ SIZES = {
         chunk=1000,
         api_s=1.0,
         fill=2000,
+        explain_n=300,
+        explain_repeat=10,
+        explain_batch=16,
     ),
     "quick": dict(
         latency_n=300,
@@ -46,6 +49,9 @@ SIZES = {
         chunk=10000,
         api_s=5.0,
         fill=1_000_000,
+        explain_n=10000,
+        explain_repeat=200,
+        explain_batch=256,
     ),
     "full": dict(
         latency_n=2000,
@@ -57,6 +63,9 @@ SIZES = {
         chunk=10000,
         api_s=20.0,
         fill=1_000_000,
+        explain_n=30000,
+        explain_repeat=1000,
+        explain_batch=256,
     ),
 }
 
@@ -191,6 +200,25 @@ class Bench:
                 "batch_256_ms_per_row": round(batch, 4),
             }
 
+    def explanations(self) -> None:
+        """Issue 15: one explanation per model, and the listener with explain-at-answer on and off."""
+        from sql.settings import get_settings
+
+        url = self.stack.new_database()
+        rows = workload.feature_rows()
+        log(f"explanations: cost of one per model, single row and batches of {self.size['explain_batch']}")
+        self.figures.update(
+            explanations.explanation_costs(
+                url,
+                get_settings().model_store_dir,
+                rows,
+                self.size["explain_repeat"],
+                self.size["explain_batch"],
+            )
+        )
+        log(f"explanations: one listener draining {self.size['explain_n']:,} rows, explain-at-answer off/on")
+        self.figures.update(explanations.at_answer_throughput(self, rows, self.size["explain_n"]))
+
     def scale(self) -> None:
         url = self.stack.new_database()
         api, _, client = self.api(url)
@@ -263,7 +291,8 @@ def main() -> int:
     with bench_stack(env) as stack:
         bench = Bench(stack, size)
         started = time.time()
-        for scenario in (bench.inference, bench.latency, bench.throughput, bench.api_rate, bench.scale):
+        scenarios = (bench.inference, bench.latency, bench.throughput, bench.api_rate, bench.explanations)
+        for scenario in (*scenarios, bench.scale):
             scenario()
         report = {
             "mode": size_name,

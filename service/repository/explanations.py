@@ -24,3 +24,15 @@ async def request_explanation(pool: AsyncConnectionPool, request_id: UUID) -> No
     """Ask the listeners for the explanation (again, if it failed before); a no-op when already asked."""
     async with pool.connection() as conn:
         await conn.execute(QUERIES["request_explanation"], {"request_id": request_id})
+
+
+async def request_and_lookup_explanations(
+    pool: AsyncConnectionPool, request_ids: list[UUID], top: int | None
+) -> list[dict[str, Any]]:
+    """Ask for the explanations not asked yet, then read every one in the order asked (request columns
+    null for an unknown id), contributions cut to the largest `top`."""
+    async with pool.connection() as conn:
+        await conn.execute(QUERIES["request_explanations"], {"request_ids": request_ids})
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(QUERIES["lookup_explanations"], {"request_ids": request_ids, "top": top})
+        return await cur.fetchall()
