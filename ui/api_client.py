@@ -146,6 +146,14 @@ class ApiClient:
         path = f"/predictions/{request_id}/explanation"
         return self._json("POST", path, params=params, extra_timeout=wait or 0.0)
 
+    def explanations(self, request_ids: Sequence[str], top: int | None = None) -> list[dict[str, Any] | None]:
+        """Ask for the explanations of many requests and read those that exist, in the order asked
+        (POST /predictions/explanations); each item has a status, null for an unknown id."""
+        body: dict[str, Any] = {"request_ids": list(request_ids)}
+        if top is not None:
+            body["top"] = top
+        return self._json("POST", "/predictions/explanations", json=body, extra_timeout=30.0)["items"]
+
     def submit_batch(self, items: Iterable[Mapping[str, Any]], model_name: str | None) -> list[str]:
         body: dict[str, Any] = {"items": [dict(i) for i in items]}
         if model_name:
