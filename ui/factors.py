@@ -28,13 +28,17 @@ SCALE_WORDS = {"log_odds": "log-odds of leaving", "probability": "probability of
 
 
 def value_text(value: Any) -> str:
-    """An employee's value as the analyst reads it: 'Travel_Rarely' → 'Travel Rarely', 5993 → '5,993'."""
+    """An employee's value as the analyst reads it: 'Travel_Rarely' → 'Travel Rarely', 5993 → '5,993',
+    5993.0 → '5,993', 2.5 → '2.5'."""
     if isinstance(value, bool) or value is None:
         return str(value)
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        return f"{value:,.4g}"
+        # Never an exponent for the analyst: whole or large numbers as grouped integers.
+        if value.is_integer() or abs(value) >= 1000:
+            return f"{value:,.0f}"
+        return f"{value:.4g}"
     return str(value).replace("_", " ")
 
 
