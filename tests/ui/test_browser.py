@@ -37,7 +37,7 @@ def test_a_person_predicts_then_visits_every_page(
     age = page.get_by_label("Age", exact=True)
     age.fill("29")
     age.press("Tab")
-    choose(page, "Over time", "Yes")
+    choose(page, "Works overtime", "Yes")
     choose(page, "Marital status", "Single")
     page.get_by_role("button", name="Predict", exact=True).click()
     leave, stay = (page.get_by_text(verdict, exact=True) for verdict in ("Likely to leave", "Likely to stay"))

@@ -27,5 +27,5 @@ def test_history_shows_the_factors_chart_of_an_opened_request(page, stack: Stack
     chart = charts.first
     assert chart.is_visible() and chart.bounding_box()["height"] > 100
     # The bars are labelled in the analyst's words, with the employee's value.
-    assert "Over time = Yes" in page.inner_text("body")
+    assert "Works overtime = Yes" in page.inner_text("body")
     page.screenshot(path=str(tmp_path / "history-factors.png"), full_page=True)
