@@ -157,6 +157,22 @@ def test_batch_sends_a_valid_file_and_offers_the_results(ui_env: Stack) -> None:
     assert {"employee_id", "request_id", "status", "prediction", "probability"} <= set(results.columns)
     assert results["probability"].between(0, 1).all()
     assert set(results["employee_id"]) == {f"E{i}" for i in range(5)}
+    assert (results["error"] == "").all(), "succeeded rows have an empty error, not 'None'"
+    assert list(results["probability"]) == sorted(results["probability"], reverse=True)
+    assert progress(at) == [100] and "Done: 5 rows sent and 5 answered" in at.get("progress")[0].proto.text
+    # Any later rerun (here: file order instead of risk order) keeps the finished bar and one ordering.
+    riskiest = [t for t in at.toggle if t.label == "Highest risk first"]
+    assert len(riskiest) == 1 and riskiest[0].value is True
+    riskiest[0].set_value(False).run()
+    assert_clean(at)
+    assert progress(at) == [100]
+    assert [t.label for t in at.toggle].count("Highest risk first") == 1
+    assert list(frames(at)[-1]["employee_id"]) == [f"E{i}" for i in range(5)], "the file's order"
+
+
+def progress(at: AppTest) -> list[int]:
+    """The page's progress bars, in percent."""
+    return [p.proto.value for p in at.get("progress")]
 
 
 def test_a_batch_the_api_rejects_names_the_item_and_field_once(ui_env: Stack) -> None:
