@@ -4,6 +4,7 @@ every tuning step (grid, threshold) nested inside each outer training fold.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,23 +70,26 @@ def fit_recipe(recipe: Recipe, X: pd.DataFrame, y: np.ndarray) -> Fitted:
 def _fit_out_of_bag(recipe: Recipe, X: pd.DataFrame, y: np.ndarray) -> Fitted:
     """Forests: tune and pick the threshold on out-of-bag probabilities, which only trees that never saw
     a row give for it: an inner validation on these rows at no extra fit."""
-    best: tuple[float, Pipeline, dict[str, Any], np.ndarray] | None = None
+    best: tuple[float, Pipeline, dict[str, Any], np.ndarray, np.ndarray] | None = None
     inner = {}
     for params in recipe.grid:
         pipeline = build_pipeline(recipe.name, params)
         pipeline.set_params(model__oob_score=True).fit(X, y)
         forest = pipeline.named_steps["model"]
-        oob = forest.oob_decision_function_[:, list(forest.classes_).index(1)]
-        score = tuning_score(recipe.tune_by, y, oob)
+        votes = forest.oob_decision_function_
+        # A row that every tree drew into its bootstrap has no out-of-bag vote (rare; it happens).
+        seen = votes.sum(axis=1) > 0
+        oob = votes[:, list(forest.classes_).index(1)]
+        score = tuning_score(recipe.tune_by, y[seen], oob[seen])
         inner[params_key(params)] = score
         if best is None or score > best[0]:
-            best = (score, pipeline, params, oob)
+            best = (score, pipeline, params, oob, seen)
         for attribute in ("oob_decision_function_", "oob_score_"):  # not needed to predict
             delattr(forest, attribute)
         forest.set_params(oob_score=False)
     assert best is not None
-    _, pipeline, params, oob = best
-    threshold = f1_threshold(y, oob) if recipe.f1_threshold else FIXED_THRESHOLD
+    _, pipeline, params, oob, seen = best
+    threshold = f1_threshold(y[seen], oob[seen]) if recipe.f1_threshold else FIXED_THRESHOLD
     return Fitted(pipeline, dict(params), threshold, inner)
 
 
@@ -112,9 +116,13 @@ def _one_fold(recipe: Recipe, X: pd.DataFrame, y: np.ndarray, folds: Folds, fold
 def run_parallel(jobs: Iterable[Any], n_jobs: int, tick: Callable[[], None]) -> list[Any]:
     """Run joblib jobs on threads, calling tick() as each finishes (the progress bar)."""
     results = []
-    for result in Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator_unordered")(jobs):
-        results.append(result)
-        tick()
+    # Set here, in the calling thread, for every worker: warning filters are process-wide, and a forest
+    # warns when a row has no out-of-bag vote (_fit_out_of_bag leaves such rows out).
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Some inputs do not have OOB scores", category=UserWarning)
+        for result in Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator_unordered")(jobs):
+            results.append(result)
+            tick()
     return results
 
 
