@@ -11,6 +11,7 @@ import streamlit as st
 from ui import charts
 from ui.feedback import fetch
 from ui.layout import header
+from ui.promotion import gate_notice
 from ui.reference import load_models, version_label
 
 HEADLINE = {
@@ -95,6 +96,9 @@ def main() -> None:
             f"({version_label(default.get('version'))}).",
             icon=":material/star:",
         )
+    notice = gate_notice(models)
+    if notice:
+        st.success(notice, icon=":material/trending_up:")
     data = comparison(models)
     if not data.empty:
         st.subheader("Held-out metrics compared")
