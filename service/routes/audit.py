@@ -54,7 +54,7 @@ def check_visible(caller: Caller, actions: list[str] | None) -> None:
         )
 
 
-@router.get("/audit", response_model=AuditPage, responses=error_responses(401, 403, 503))
+@router.get("/audit", response_model=AuditPage, responses=error_responses(400, 401, 403, 503))
 async def read_audit(
     svc: ServicesDep,
     caller: Auditor,
