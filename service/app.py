@@ -14,6 +14,7 @@ from service.db import DATABASE_DOWN, SCHEMA_BEHIND
 from service.keys_cli import NO_KEY_IN_PROD
 from service.metrics import HttpMetricsMiddleware
 from service.routes import (
+    audit,
     explanations,
     health,
     metadata,
@@ -94,5 +95,6 @@ def create_app(
         app.include_router(module.router)
     for module in (outcomes, performance):  # issue 14: the loop from answers to their truth
         app.include_router(module.router)
+    app.include_router(audit.router)  # issue 11: the trail of admin actions
     app.add_middleware(HttpMetricsMiddleware, metrics=svc.metrics)
     return app

@@ -62,7 +62,7 @@ class Settings(BaseSettings):
         default=2.0, gt=0, description="How long a request waits for a pooled connection before a 503."
     )
     api_keys_required: bool = Field(
-        default=False, description="Require X-API-Key on writes even before any key exists (prod: always)."
+        default=False, description="Require X-API-Key even before any key exists (prod: always)."
     )
     api_max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, description="Larger bodies get 413.")
     api_history_max_page: int = Field(default=500, ge=1, description="Page size cap of /predictions/history.")
