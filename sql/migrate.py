@@ -12,6 +12,8 @@ from sql.queries import QUERIES
 
 SCHEMA_DIR = Path(__file__).parent / "schema"
 BOOTSTRAP = Path(__file__).parent / "schema_migrations.sql"
+#: The server's group roles, created (when missing) before the schema files grant to them.
+GROUP_ROLES = Path(__file__).parent / "roles.sql"
 
 
 class SchemaDrift(RuntimeError):
@@ -56,12 +58,21 @@ def migrate(conninfo: str, directory: Path = SCHEMA_DIR) -> list[str]:
     with psycopg.connect(conninfo) as conn:
         conn.execute(QUERIES["take_migration_lock"])
         conn.execute(BOOTSTRAP.read_text())
+        conn.execute(GROUP_ROLES.read_text())
         applied = dict(conn.execute(QUERIES["applied_migrations"]).fetchall())
         pending = check_applied(applied, files)
         for f in pending:
             conn.execute(f.sql)
             conn.execute(QUERIES["record_migration"], {"filename": f.name, "checksum": f.checksum})
+        hand_objects_to_owner(conn)
     return [f.name for f in pending]
+
+
+def hand_objects_to_owner(conn: psycopg.Connection) -> None:
+    """Make futurisys_owner own every object of the schema (once schema 014 created the role)."""
+    row = conn.execute(QUERIES["owner_role_exists"]).fetchone()
+    if row and row[0]:
+        conn.execute(QUERIES["hand_objects_to_owner"])
 
 
 def pending_migrations(conn: psycopg.Connection, directory: Path = SCHEMA_DIR) -> list[str]:
