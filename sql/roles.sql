@@ -1,7 +1,7 @@
 -- The NOLOGIN group roles of Futurisys, applied by python -m sql before the schema files, on every run.
 -- Roles belong to the server, not to one database: another database on this server may have created
 -- them already, or be creating them at this very moment (hence the exception handler). What each role
--- may do is granted per database by the schema files (sql/schema/014_roles_and_grants.sql).
+-- may do is granted per database by sql/grants.sql.
 DO $$
 DECLARE
     wanted text[];

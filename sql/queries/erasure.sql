@@ -1,4 +1,4 @@
--- Erasure of one subject (python -m sql erase): sql/schema/014_roles_and_grants.sql defines erase_subject().
+-- Erasure of one subject (python -m sql erase): sql/schema/014_analyst_views_and_erasure.sql defines erase_subject().
 
 -- name: state_erasure_actor
 -- Who erases, for the audit event written in the same transaction (reasons are not recorded: a reason

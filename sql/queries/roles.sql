@@ -1,8 +1,4 @@
--- Ownership and login roles (sql/schema/014_roles_and_grants.sql defines the group roles and grants).
-
--- name: owner_role_exists
--- :one (exists). Whether the futurisys_owner group role exists on this server (schema 014 creates it).
-SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'futurisys_owner')
+-- Ownership and login roles (the group roles: sql/roles.sql; their grants: sql/grants.sql).
 
 -- name: hand_objects_to_owner
 -- Run by python -m sql after the schema files: every table, view, sequence, function and type of

@@ -1,7 +1,7 @@
 """Every table and view has a grant decision, and the database holds exactly the grants decided.
 
-Adding a table? Grant what each role needs in your schema file (the group roles exist before any
-schema file runs), then add the table to DECIDED below: `{}` means owner only.
+Adding a table? Grant what each role needs in sql/grants.sql (re-applied by every python -m sql run),
+then add the table to DECIDED below: `{}` means owner only.
 """
 
 from __future__ import annotations
@@ -81,8 +81,7 @@ def test_every_table_and_view_has_a_grant_decision(conn: psycopg.Connection) -> 
     undecided = sorted(relations - set(DECIDED))
     assert undecided == [], (
         f"no grant decision for {undecided}: grant what futurisys_api / _listener / _analyst need in "
-        "the schema file that creates it, and add it to DECIDED in tests/roles/test_grants.py "
-        "({} = owner only)"
+        "sql/grants.sql, and add it to DECIDED in tests/roles/test_grants.py ({} = owner only)"
     )
     assert sorted(set(DECIDED) - relations) == [], "DECIDED names relations the schema no longer has"
 
@@ -132,3 +131,41 @@ def test_the_group_roles_cannot_log_in(conn: psycopg.Connection) -> None:
     ).fetchall()
     names = sorted(f"futurisys_{r}" for r in ROLES)
     assert rows == [(name, False, False, False, False, False) for name in names]
+
+
+#: SECURITY DEFINER functions (they act with the owner's rights) callable outside triggers, and who may
+#: call them. PUBLIC may call none.
+DEFINER_CALLERS = {
+    "audit(text,text,jsonb)": {"futurisys_owner", "futurisys_api"},
+    "erase_subject(text)": {"futurisys_owner"},
+}
+
+
+def test_functions_that_act_as_the_owner_are_callable_only_by_whom_it_was_decided(
+    conn: psycopg.Connection,
+) -> None:
+    rows = conn.execute(
+        "SELECT p.oid::regprocedure::text, p.proacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) a"
+        "  WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE'),"
+        " ARRAY(SELECT r FROM unnest(ARRAY['futurisys_owner', 'futurisys_api', 'futurisys_listener',"
+        "  'futurisys_analyst']) AS r WHERE has_function_privilege(r, p.oid, 'EXECUTE') ORDER BY r)"
+        " FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace AND p.prosecdef"
+        " AND p.prorettype <> 'trigger'::regtype"
+    ).fetchall()
+    callers = {name.replace(" ", ""): set(roles) for name, _, roles in rows}
+    assert callers == DEFINER_CALLERS, "decide who may call each SECURITY DEFINER function in sql/grants.sql"
+    assert [name for name, public, _ in rows if public] == []
+
+
+def test_every_migration_run_restores_the_written_policy(db_url: str, conn: psycopg.Connection) -> None:
+    from sql.migrate import migrate
+
+    conn.execute("GRANT DELETE ON prediction_results TO futurisys_api")
+    conn.execute("GRANT SELECT ON api_keys TO futurisys_analyst")
+    conn.execute("REVOKE INSERT ON prediction_results FROM futurisys_listener")
+    assert migrate(db_url) == []
+    assert conn.execute(
+        "SELECT has_table_privilege('futurisys_api', 'prediction_results', 'DELETE'),"
+        " has_table_privilege('futurisys_analyst', 'api_keys', 'SELECT'),"
+        " has_table_privilege('futurisys_listener', 'prediction_results', 'INSERT')"
+    ).fetchone() == (False, False, True)

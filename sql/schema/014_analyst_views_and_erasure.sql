@@ -1,66 +1,6 @@
--- Least-privilege roles (issue 11): what each process may do is enforced by the database.
---
--- Four NOLOGIN group roles, created by python -m sql before any schema file (sql/roles.sql: roles
--- are cluster-wide, so any schema file may grant to them); a DBA creates LOGIN roles IN ROLE one of
--- them (docs/database-roles.md):
---   futurisys_owner     owns every object: migrations (python -m sql), model registration, erasure.
---   futurisys_api       inserts requests and outcomes, asks for explanations, reads what the API serves.
---   futurisys_listener  claims and finishes requests, writes results, explanations and heartbeats.
---   futurisys_analyst   reads through views that omit who a request is about and who sent it.
--- Nobody but the owner can change a registered sha256, delete a result or drop anything: no
--- application role owns an object, and none holds UPDATE on model_versions or DELETE on results.
--- python -m sql hands every object of this schema to futurisys_owner after each run (also objects
--- that later schema files add), so each new table needs GRANTs for the roles that use it
--- (tests/roles/test_grants.py fails for a table nobody decided about).
-
--- Nobody creates objects in the schema except its owner (PostgreSQL before 15 let PUBLIC do it).
-REVOKE CREATE ON SCHEMA public FROM PUBLIC;
-GRANT USAGE ON SCHEMA public TO futurisys_owner, futurisys_api, futurisys_listener, futurisys_analyst;
-
--- Functions are executable by PUBLIC by default; the ones that write the audit trail are not for
--- everyone (audit() is SECURITY DEFINER: whoever may call it may append to the trail).
-REVOKE EXECUTE ON FUNCTION audit(text, text, jsonb) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION audit(text, text, jsonb) TO futurisys_owner, futurisys_api;
-
--- The migration record: /health compares it with the files it knows.
-GRANT SELECT ON schema_migrations TO futurisys_api, futurisys_listener;
-
--- Requests: the API inserts them; listeners move them through their states (never their features).
-GRANT SELECT, INSERT ON prediction_requests TO futurisys_api;
-GRANT SELECT, UPDATE (status, claimed_at, claimed_by, lease_until, attempts, completed_at, error)
-    ON prediction_requests TO futurisys_listener;
-
--- Results: written once by a listener, never updated or deleted by anyone but the owner.
-GRANT SELECT ON prediction_results TO futurisys_api;
-GRANT SELECT, INSERT ON prediction_results TO futurisys_listener;
-
--- The registry: registered by the owner (python -m model_store), read by everyone.
-GRANT SELECT ON model_versions, model_deployments TO futurisys_api, futurisys_listener, futurisys_analyst;
-
--- Listener heartbeats and model availability: each listener writes its own rows; the API reports them.
-GRANT SELECT, INSERT, UPDATE (last_seen_at, processed, failed, stopped_at, hostname, pid, mode, started_at)
-    ON listener_heartbeats TO futurisys_listener;
-GRANT SELECT ON listener_heartbeats TO futurisys_api, futurisys_analyst;
-GRANT SELECT, INSERT, UPDATE, DELETE ON model_availability TO futurisys_listener;
-GRANT SELECT ON model_availability TO futurisys_api, futurisys_analyst;
-
--- Keys: created and revoked by the owner (python -m service keys); the API reads the hashes.
-GRANT SELECT ON api_keys TO futurisys_api;
-
--- Outcomes: posted through the API, which supersedes a corrected one (history is kept).
-GRANT SELECT, INSERT, UPDATE (superseded_at) ON prediction_outcomes TO futurisys_api;
-
--- Explanations: asked for (or asked again after a failure) by the API, computed by a listener.
-GRANT SELECT, INSERT, UPDATE (status, requested_at, attempts, error, claimed_at, completed_at, lease_until)
-    ON explanation_requests TO futurisys_api;
-GRANT SELECT, UPDATE (status, claimed_at, claimed_by, lease_until, attempts, completed_at, error)
-    ON explanation_requests TO futurisys_listener;
-GRANT SELECT ON prediction_explanations TO futurisys_api;
-GRANT SELECT, INSERT ON prediction_explanations TO futurisys_listener;
-
--- The audit trail: appended through audit() and the triggers only (SECURITY DEFINER); read by the
--- API for GET /audit. No application role may INSERT, UPDATE or DELETE it directly.
-GRANT SELECT ON audit_events TO futurisys_api;
+-- Least-privilege roles (issue 11), the parts that are schema objects: the views analysts read, and
+-- the erasure of one subject. The roles themselves are in sql/roles.sql (cluster-wide, created by
+-- python -m sql before any schema file) and what each may do in sql/grants.sql (applied after them).
 
 -- Analysts: every answered and unanswered request with its features, result and current outcome,
 -- without the subject reference, the idempotency key or who sent it. A view runs with its owner's
@@ -107,12 +47,11 @@ COMMENT ON COLUMN analyst_explanations.output_value IS 'Model output for this re
 COMMENT ON COLUMN analyst_explanations.contributions IS 'JSON array of {feature, value, contribution}.';
 COMMENT ON COLUMN analyst_explanations.created_at IS 'When the explanation was written.';
 
-GRANT SELECT ON analyst_predictions, analyst_explanations TO futurisys_analyst, futurisys_api;
 
 -- Erasure of one subject (python -m sql erase --subject-ref REF): its requests and every row that
 -- references them (results, outcomes, explanations, and whatever later tables point at
 -- prediction_requests), in one transaction, with one audit event that holds the counts and not the
--- reference. Runs as the owner (SECURITY DEFINER); only the owner may call it unless a DBA grants it.
+-- reference. Runs as the owner (SECURITY DEFINER); only the owner may call it (sql/grants.sql).
 CREATE FUNCTION erase_subject(ref text) RETURNS TABLE (table_name text, rows_erased bigint)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
@@ -158,5 +97,5 @@ $$;
 
 COMMENT ON FUNCTION erase_subject(text) IS
     'Erase one subject: its prediction_requests and every row referencing them, in the calling transaction; returns rows erased per table and appends one data.erased audit event with the counts (not the reference).';
+-- Only the owner may call it (sql/grants.sql); PUBLIC may not, from the moment it exists.
 REVOKE EXECUTE ON FUNCTION erase_subject(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION erase_subject(text) TO futurisys_owner;
