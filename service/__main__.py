@@ -38,7 +38,7 @@ def serve(host: str, port: int) -> int:
     from service.keys_cli import NO_KEY_IN_PROD, prod_without_keys
 
     # Released in the lifespan shutdown: uvicorn re-raises SIGTERM after it, so no `finally` would run.
-    url, release = open_database()
+    url, release = open_database(process="api")
     if get_settings().env == "prod" and prod_without_keys(url):
         print(f"refusing to start: {NO_KEY_IN_PROD}", file=sys.stderr)
         release()

@@ -62,11 +62,12 @@ def create_app(
     conninfo: str | None = None,
     on_shutdown: Callable[[], None] | None = None,
 ) -> FastAPI:
-    """The app for `settings` (default: the environment's), talking to `conninfo` (default DATABASE_URL)."""
+    """The app for `settings` (default: the environment's), talking to `conninfo` (default
+    API_DATABASE_URL, else DATABASE_URL)."""
     settings = settings or get_settings()
-    conninfo = conninfo or settings.database_url
+    conninfo = conninfo or settings.url_for("api")
     if not conninfo:
-        raise ValueError("DATABASE_URL is not set")
+        raise ValueError("neither API_DATABASE_URL nor DATABASE_URL is set")
     svc = build_services(settings, conninfo)
 
     @asynccontextmanager
