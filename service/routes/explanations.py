@@ -11,10 +11,10 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.auth import require_write_key
+from service.auth import Caller, Reader, not_found
 from service.repository.explanations import (
     get_explanation,
     request_and_lookup_explanations,
@@ -97,10 +97,11 @@ class ExplanationsOut(BaseModel):
     )
 
 
-def item_of(row: dict[str, Any]) -> ExplanationItem | None:
-    """One request's entry of POST /predictions/explanations (None for an unknown id)."""
+def item_of(row: dict[str, Any], caller: Caller) -> ExplanationItem | None:
+    """One request's entry of POST /predictions/explanations (None for an unknown id, or one the caller
+    may not read)."""
     request_id = row["request_id"]
-    if request_id is None:
+    if request_id is None or not caller.owns(row):
         return None
     if row["method"] is not None:
         return ExplanationItem(
@@ -119,10 +120,11 @@ def item_of(row: dict[str, Any]) -> ExplanationItem | None:
     return ExplanationItem(request_id=request_id, status=status, detail=detail, explanation=None)
 
 
-def answer(request_id: UUID, row: dict[str, Any] | None) -> Response:
+def answer(request_id: UUID, row: dict[str, Any] | None, caller: Caller) -> Response:
     """200 with the explanation, 202 while it is being made, else the error that says why not."""
-    if row is None:
-        raise HTTPException(404, f"prediction request {request_id} not found")
+    if not caller.owns(row):
+        raise not_found(request_id)
+    assert row is not None
     if row["method"] is not None:
         return Response(explanation_of(row).model_dump_json(), 200, media_type=JSON)
     if row["request_status"] == "failed":
@@ -182,34 +184,37 @@ async def ask_and_wait(svc: Services, request_id: UUID, seconds: float | None) -
 @router.post(
     "/explanations",
     response_model=ExplanationsOut,
-    dependencies=[Depends(require_write_key)],
-    responses=error_responses(401, 503),
+    responses=error_responses(401, 403, 503),
 )
-async def explain_predictions(body: ExplanationsIn, svc: ServicesDep) -> Response:
+async def explain_predictions(body: ExplanationsIn, svc: ServicesDep, caller: Reader) -> Response:
     """Ask for the explanations of up to 10,000 requests at once and read those that exist, in the
     order asked (e.g. the top three reasons of every row of a batch: `"top": 3`). Call again until no
-    item is pending or running; a failed one is asked again only by POST /predictions/{id}/explanation."""
-    rows = await request_and_lookup_explanations(svc.pool, body.request_ids, body.top)
-    out = ExplanationsOut(items=[item_of(row) for row in rows])
+    item is pending or running; a failed one is asked again only by POST /predictions/{id}/explanation.
+    As for one request: a `read` key may ask about any, a `submit` key about those it submitted (null
+    in the place of others)."""
+    rows = await request_and_lookup_explanations(svc.pool, body.request_ids, body.top, caller.only_key)
+    out = ExplanationsOut(items=[item_of(row, caller) for row in rows])
     return Response(out.model_dump_json(), 200, media_type=JSON)
 
 
 @router.post(
     "/{request_id}/explanation",
     response_model=Explanation,
-    dependencies=[Depends(require_write_key)],
     responses={
         202: {"model": ExplanationPending, "description": "Asked; GET the Location (or wait) for it."},
-        **error_responses(401, 404, 409, 503),
+        **error_responses(401, 403, 404, 409, 503),
     },
 )
-async def explain_prediction(request_id: UUID, svc: ServicesDep, wait: Wait = None) -> Response:
+async def explain_prediction(
+    request_id: UUID, svc: ServicesDep, caller: Reader, wait: Wait = None
+) -> Response:
     """Ask why the model answered what it did (202); with `?wait=S`, answer 200 with the explanation as
-    soon as it exists. Computed by a listener with the model version that answered the request."""
+    soon as it exists. Computed by a listener with the model version that answered the request.
+    A `read` key may ask about any request, a `submit` key about those it submitted."""
     row = await get_explanation(svc.pool, request_id)
-    if row is None or row["method"] is not None or row["request_status"] == "failed":
-        return answer(request_id, row)  # unknown, explained already, or nothing to explain
-    return answer(request_id, await ask_and_wait(svc, request_id, wait))
+    if not caller.owns(row) or row["method"] is not None or row["request_status"] == "failed":
+        return answer(request_id, row, caller)  # unknown, explained already, or nothing to explain
+    return answer(request_id, await ask_and_wait(svc, request_id, wait), caller)
 
 
 @router.get(
@@ -217,9 +222,9 @@ async def explain_prediction(request_id: UUID, svc: ServicesDep, wait: Wait = No
     response_model=Explanation,
     responses={
         202: {"model": ExplanationPending, "description": "Asked and being computed."},
-        **error_responses(404, 409, 503),
+        **error_responses(401, 403, 404, 409, 503),
     },
 )
-async def read_explanation(request_id: UUID, svc: ServicesDep) -> Response:
+async def read_explanation(request_id: UUID, svc: ServicesDep, caller: Reader) -> Response:
     """The explanation of a request: base_value + Σ contribution = the model's output on `scale`."""
-    return answer(request_id, await get_explanation(svc.pool, request_id))
+    return answer(request_id, await get_explanation(svc.pool, request_id), caller)

@@ -15,10 +15,12 @@ RETURNING status
 
 -- name: get_explanation
 -- :one or none. Everything GET /predictions/{request_id}/explanation shows, by public request id:
--- the request's own status and error, the explanation request's, and the explanation when it exists.
+-- the request's own status and error, the explanation request's, the explanation when it exists, and
+-- the key that submitted the request (who may see it).
 SELECT p.request_id, p.model_name, p.status AS request_status, p.error AS request_error,
        e.status AS explanation_status, e.error AS explanation_error,
-       x.model_version, x.method, x.scale, x.base_value, x.output_value, x.contributions, x.created_at
+       x.model_version, x.method, x.scale, x.base_value, x.output_value, x.contributions, x.created_at,
+       p.api_key_id
 FROM prediction_requests AS p
 LEFT JOIN explanation_requests AS e ON e.request_id = p.id
 LEFT JOIN prediction_explanations AS x ON x.request_id = p.id
@@ -128,18 +130,22 @@ WHERE model_name = %(model_name)s AND version = %(version)s
 
 -- name: request_explanations
 -- :none. The API asks for the explanations of many predictions at once (public request ids): a new
--- pending row for each known, not failed request that has none; rows that exist (failed ones too:
--- asking again is POST /predictions/{request_id}/explanation) and unknown ids are left alone.
+-- pending row for each known, not failed request that has none, of the key only_key alone unless it
+-- is null; rows that exist (failed ones too: asking again is POST /predictions/{request_id}/explanation)
+-- and unknown ids are left alone.
 INSERT INTO explanation_requests (request_id)
 SELECT p.id FROM prediction_requests AS p
 WHERE p.request_id = ANY (%(request_ids)s::uuid[]) AND p.status <> 'failed'
+  AND (%(only_key)s::bigint IS NULL OR p.api_key_id = %(only_key)s::bigint)
 ORDER BY p.id
 ON CONFLICT (request_id) DO NOTHING
 
 -- name: lookup_explanations
 -- :many, one row per id asked, in the order asked (ordinality): what get_explanation shows, with the
--- contributions cut to the largest `top` (null: all); request columns null where no request has the id.
+-- contributions cut to the largest `top` (null: all); request columns null where no request has the id;
+-- api_key_id says who may see it.
 SELECT asked.ord, p.request_id, p.model_name, p.status AS request_status, p.error AS request_error,
+       p.api_key_id,
        e.status AS explanation_status, e.error AS explanation_error,
        x.model_version, x.method, x.scale, x.base_value, x.output_value, x.created_at,
        CASE WHEN %(top)s::int IS NULL THEN x.contributions

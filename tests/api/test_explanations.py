@@ -227,7 +227,7 @@ async def test_asking_for_an_explanation_needs_a_key_once_keys_exist(
         "/predictions/request", json={"model_name": "logistic", "features": employee()}
     )
     request_id = submitted.json()["request_id"]
-    key = create_key(conn, "analyst")
+    key = create_key(conn, "analyst", ["read"])  # reads (and may explain) every request
     await asyncio.sleep(0.3)  # NOTIFY api_keys_changed reaches the app
     assert (await api.post(f"/predictions/{request_id}/explanation")).status_code == 401
     asked = await api.post(f"/predictions/{request_id}/explanation", headers={"X-API-Key": key})
@@ -300,26 +300,34 @@ async def test_the_explanations_of_a_whole_batch_come_in_one_call_with_their_top
     assert conn.execute("SELECT count(*) FROM explanation_requests").fetchone() == (len(ids),)
 
 
-async def test_asking_for_many_explanations_needs_a_key_and_bounds_its_body(
+async def test_many_explanations_follow_the_requests_keys_and_bound_their_body(
     api: httpx.AsyncClient, conn: psycopg.Connection
 ) -> None:
+    owner, other = create_key(conn, "owner", ["submit"]), create_key(conn, "other", ["submit"])
+    reader = create_key(conn, "analyst", ["read"])
+    await asyncio.sleep(0.3)  # NOTIFY api_keys_changed reaches the app
     submitted = await api.post(
-        "/predictions/request", json={"model_name": "logistic", "features": employee()}
+        "/predictions/request",
+        json={"model_name": "logistic", "features": employee()},
+        headers={"X-API-Key": owner},
     )
     request_id = submitted.json()["request_id"]
-    answer = await api.post("/predictions/explanations", json={"request_ids": [request_id]})
-    assert answer.status_code == 200
-    assert answer.json()["items"][0] == {
+    body = {"request_ids": [request_id]}
+    assert (await api.post("/predictions/explanations", json=body)).status_code == 401
+    # Another submitter's request is as unknown to it as one that does not exist, and is not asked for.
+    hidden = await api.post("/predictions/explanations", json=body, headers={"X-API-Key": other})
+    assert hidden.status_code == 200 and hidden.json()["items"] == [None]
+    assert conn.execute("SELECT count(*) FROM explanation_requests").fetchone() == (0,)
+    pending = {
         "request_id": request_id,
         "status": "pending",
         "detail": "its prediction is not answered yet",
         "explanation": None,
     }
+    for key in (owner, reader):
+        seen = await api.post("/predictions/explanations", json=body, headers={"X-API-Key": key})
+        assert seen.status_code == 200 and seen.json()["items"] == [pending]
+    assert conn.execute("SELECT count(*) FROM explanation_requests").fetchone() == (1,)
     for bad in ({"request_ids": []}, {"request_ids": [request_id], "top": 0}, {"ids": [request_id]}):
-        assert (await api.post("/predictions/explanations", json=bad)).status_code == 422, bad
-    key = create_key(conn, "analyst")
-    await asyncio.sleep(0.3)  # NOTIFY api_keys_changed reaches the app
-    body = {"request_ids": [request_id]}
-    assert (await api.post("/predictions/explanations", json=body)).status_code == 401
-    keyed = await api.post("/predictions/explanations", json=body, headers={"X-API-Key": key})
-    assert keyed.status_code == 200
+        refused = await api.post("/predictions/explanations", json=bad, headers={"X-API-Key": owner})
+        assert refused.status_code == 422, bad
