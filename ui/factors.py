@@ -168,19 +168,30 @@ def show_factors(request_id: str, labels: Mapping[str, str] | None = None) -> No
     st.caption(scale_caption(explanation))
 
 
+# What each method is, for an analyst (the API's method names are for programs).
+METHOD_WORDS = {
+    "linear_log_odds": "each weight of the model times how far the employee is from the training average",
+    "tree_shap": "exact Shapley values of the forest (TreeSHAP): each feature's fair share of the answer",
+    "constant": "none needed, this model answers the same for everyone",
+}
+
+
 def scale_caption(explanation: Mapping[str, Any]) -> str:
     """How to read the bars: what they add up to, on the explanation's scale and as probabilities."""
     base, output, scale = explanation["base_value"], explanation["output"], explanation["scale"]
     if scale == "log_odds":
         words = "the log-odds of leaving"
-        span = f"baseline {expit(base):.0%} ({base:+.2f}) to its answer {expit(output):.1%} ({output:+.2f})"
+        span = (
+            f"{expit(base):.0%} for an average employee ({base:+.2f}) "
+            f"to {expit(output):.1%} for this one ({output:+.2f})"
+        )
     else:
         words = "the probability of leaving, in percentage points"
-        span = f"baseline {base:.0%} to its answer {output:.1%}"
+        span = f"{base:.0%}, its average answer over the training data, to {output:.1%} for this employee"
+    method = METHOD_WORDS.get(explanation["method"], str(explanation["method"]).replace("_", " "))
     return (
         f"Each bar is how far the employee's value moved {words}; all features together take the model "
-        f"from its {span}. Method: {explanation['method'].replace('_', ' ')}, "
-        f"version {str(explanation['model_version'])[:12]}."
+        f"from {span}. Method: {method}; model version {str(explanation['model_version'])[:12]}."
     )
 
 

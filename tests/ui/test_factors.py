@@ -121,12 +121,16 @@ def test_the_caption_says_what_the_bars_add_up_to_on_either_scale() -> None:
     log_odds = {"scale": "log_odds", "base_value": -1.5, "output": 0.4, "method": "linear_log_odds",
                 "model_version": "c314b00abf6e0123"}  # fmt: skip
     text = scale_caption(log_odds)
-    assert "log-odds of leaving" in text and "baseline 18% (-1.50)" in text and "answer 59.9% (+0.40)" in text
-    assert "linear log odds, version c314b00abf6e." in text
+    assert "log-odds of leaving" in text
+    assert "from 18% for an average employee (-1.50) to 59.9% for this one (+0.40)" in text
+    assert "weight of the model times how far the employee is from the training average" in text
+    assert text.endswith("model version c314b00abf6e.")
     probability = {"scale": "probability", "base_value": 0.16, "output": 0.42, "method": "tree_shap",
                    "model_version": "034e0eea55a8"}  # fmt: skip
     text = scale_caption(probability)
-    assert "percentage points" in text and "baseline 16% to its answer 42.0%" in text and "tree shap" in text
+    assert "percentage points" in text
+    assert "from 16%, its average answer over the training data, to 42.0% for this employee" in text
+    assert "exact Shapley values of the forest (TreeSHAP)" in text
 
 
 def open_history(request_id: str) -> AppTest:
