@@ -15,10 +15,10 @@ import pytest
 from sql.settings import PROJECT_ROOT
 
 
-def run(args: list[str], store: Path, db_url: str) -> subprocess.CompletedProcess[str]:
+def run(args: list[str], store: Path, db_url: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = os.environ | {"MODEL_STORE_DIR": str(store), "DATABASE_URL": db_url, "ENV": "dev"}
     command = [sys.executable, "-m", "model_store", *args]
-    return subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def test_cli_registers_existing_artifacts_then_promotes(store: Path, db_url: str) -> None:
