@@ -15,6 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tests.logins import drop_session_logins
 from tests.pg import Databases, database_url, postgres_server
 
 
@@ -40,7 +41,10 @@ def pg_server_url(request: pytest.FixtureRequest) -> Iterator[str]:
             print(line, file=sys.stderr, flush=True)
 
     with postgres_server(say) as url:
-        yield url
+        try:
+            yield url
+        finally:
+            drop_session_logins()
 
 
 @pytest.fixture(scope="session")

@@ -5,12 +5,20 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import httpx
 import pandas as pd
 import pytest
 
 from tests.stack import ROOT
 from tests.ui.conftest import screenshots_dir
-from ui.api_client import ApiUnavailable, describe_validation, normalize_history_page
+from ui import charts
+from ui.api_client import (
+    ApiAuthError,
+    ApiUnavailable,
+    _raise_for_status,
+    describe_validation,
+    normalize_history_page,
+)
 from ui.batch_csv import check_csv, results_frame, template_csv
 from ui.collect import collect
 from ui.history import ordered_features, page_caption, request_label, short_id, utc_time
@@ -25,6 +33,7 @@ from ui.monitoring import (
     requests_frame,
     throughput,
 )
+from ui.performance_charts import over_time_chart
 from ui.schema import parse_metadata, snake_case
 
 META = {
@@ -104,7 +113,8 @@ def test_results_keep_the_uploaded_rows_in_order() -> None:
     assert list(out["employee"]) == ["A", "B"]
     assert list(out["status"]) == ["completed", "failed"]
     assert out["prediction"].tolist()[0] == 1 and pd.isna(out["prediction"].tolist()[1])
-    assert pd.isna(out["error"].iloc[0]) and out["error"].iloc[1] == "boom"
+    assert list(out["error"]) == ["", "boom"], "no 'None' beside a row that succeeded"
+    assert out.to_csv(index=False).splitlines()[1].endswith(",r1,completed,1,0.8,,"), "nor 'nan' in the file"
 
 
 def history_items() -> list[dict]:
@@ -204,6 +214,31 @@ def test_drift_is_sorted_worst_first_and_banded() -> None:
     assert frame["band"].tolist() == ["major shift", "stable"]
 
 
+def test_time_axes_read_in_utc_on_a_24_hour_clock_with_the_date() -> None:
+    # Vega's default ticks follow the browser's time zone on a 12-hour clock ("12 PM", seven times
+    # over a week with no date); the tables say UTC.
+    bucket = pd.Timestamp("2026-12-03T06:00:00Z")
+    frame = pd.DataFrame({"bucket": [bucket], "status": ["completed"], "count": [3]})
+    spec = charts.throughput_chart(frame, pd.Timedelta(minutes=1), bucket, bucket + pd.Timedelta(hours=1))
+    x = spec.to_dict()["encoding"]["x"]
+    assert x["scale"]["type"] == "utc"
+    assert "utcFormat(datum.value, '%H:%M')" in x["axis"]["labelExpr"] and "%d %b" in x["axis"]["labelExpr"]
+    assert "UTC" in x["axis"]["title"]
+    points = pd.DataFrame({"bucket": [bucket], "figure": ["ROC-AUC"], "value": [0.8], "labelled": [30]})
+    over_time = over_time_chart(points).to_dict()["encoding"]["x"]
+    assert over_time["scale"]["type"] == "utc" and "utcFormat" in over_time["axis"]["labelExpr"]
+
+
+def test_the_drift_chart_names_every_feature_in_full() -> None:
+    names = [f"feature {i} with a rather long name" for i in range(30)]
+    frame = drift_frame({"features": [{"name": n, "psi": i / 100} for i, n in enumerate(names)]})
+    layer = charts.drift_chart(frame).to_dict()["layer"][0]["encoding"]
+    assert layer["y"]["axis"]["labelOverlap"] is False, "Vega would drop every other name"
+    assert layer["y"]["axis"]["labelLimit"] == 0, "and cut the long ones"
+    assert layer["color"]["legend"]["labelLimit"] == 0
+    assert "unknown" not in layer["color"]["scale"]["domain"], "no bar is ever unknown"
+
+
 def test_prometheus_samples_are_read_by_name_and_labels() -> None:
     text = (
         "# HELP prediction_listeners_alive Listeners\n"
@@ -231,6 +266,22 @@ def test_validation_errors_name_the_field_once() -> None:
         "features: Field required",
     ]
     assert describe_validation("missing or invalid X-API-Key") == ["missing or invalid X-API-Key"]
+
+
+@pytest.mark.parametrize(
+    ("code", "said", "key_sent", "hint"),
+    [
+        (401, "missing or invalid X-API-Key", True, "wrong or revoked"),
+        (401, "missing or invalid X-API-Key", False, "Set FUTURISYS_API_KEY"),
+        (403, "this key's scope is read: submitting needs submit or admin", True, "scope"),
+    ],
+)
+def test_a_refused_key_shows_the_apis_own_reason(code: int, said: str, key_sent: bool, hint: str) -> None:
+    response = httpx.Response(code, json={"detail": said}, request=httpx.Request("GET", "http://api/x"))
+    with pytest.raises(ApiAuthError) as refused:
+        _raise_for_status(response, key_sent)
+    assert refused.value.message.startswith(f"The API answered {code}: {said}.")
+    assert hint in refused.value.message
 
 
 def test_history_pages_are_normalised() -> None:
@@ -336,3 +387,20 @@ def test_the_history_caption_says_which_requests_of_how_many() -> None:
     assert page_caption(1, 1, 50, 10_000, capped=True) == "Page 1 · requests 1–50 of 10,000+"
     assert page_caption(2, 51, 50, None) == "Page 2 · requests 51–100"
     assert page_caption(1, 1, 0, 0) == "Page 1 · no requests"
+
+
+def test_the_installed_package_carries_every_file_of_the_dashboard_beside_its_code() -> None:
+    # An installed wheel holds only .py files unless package-data names the rest: the favicon was missing.
+    import fnmatch
+    import tomllib
+
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    ui_dir = ROOT / "ui"
+    needed = [
+        p.relative_to(ui_dir).as_posix()
+        for p in ui_dir.rglob("*")
+        if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts
+    ]
+    assert "favicon.svg" in needed
+    missing = [f for f in needed if not any(fnmatch.fnmatch(f, g) for g in globs.get("ui", []))]
+    assert missing == [], "add them to [tool.setuptools.package-data] ui in pyproject.toml"

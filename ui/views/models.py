@@ -12,7 +12,8 @@ from ui import charts
 from ui.feedback import fetch
 from ui.layout import header
 from ui.promotion import gate_notice
-from ui.reference import load_models, version_label
+from ui.promotions import show_promotions
+from ui.reference import client, load_models, version_label
 
 HEADLINE = {
     "roc_auc": "ROC AUC",
@@ -117,6 +118,7 @@ def main() -> None:
         for col, model in zip(cols, models[start : start + CARDS_PER_ROW], strict=False):
             with col:
                 card(model)
+    show_promotions(client())
 
 
 main()
