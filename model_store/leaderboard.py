@@ -49,12 +49,12 @@ def render(r: dict[str, Any]) -> str:
         f"{p['outer_folds']}-fold stratified CV x {p['repeats']} repeats on all {d['rows']} rows "
         f"({d['positives']} positives); mean [95% interval, Nadeau–Bengio corrected]",
         "",
-        f"{'model':24}{'served':8}" + "".join(f"{label:24}" for _, label in SHOWN),
+        f"{'model':30}{'served':8}" + "".join(f"{label:24}" for _, label in SHOWN),
     ]
     for row in r["candidates"]:
         mark = " (default)" if row["name"] == r["incumbent"] else ""
         lines.append(
-            f"{row['name'] + mark:24}{'yes' if row['served'] else 'no':8}"
+            f"{row['name'] + mark:30}{'yes' if row['served'] else 'no':8}"
             + "".join(f"{_cell(row['cv'][k], 4 if k == 'brier' else 3):24}" for k, _ in SHOWN)
         )
     lines += ["", f"Gate against the default {r['incumbent']}: {r['rule']}."]
