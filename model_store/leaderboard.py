@@ -6,15 +6,21 @@ from __future__ import annotations
 from typing import Any
 
 from model_store import gate
+from model_store.errors import ModelError
 
 SHOWN = (("roc_auc", "ROC-AUC"), ("pr_auc", "PR-AUC"), ("brier", "Brier"), ("f1", "F1"))
 
 
 def report(manifest: dict[str, Any], incumbent: str) -> dict[str, Any]:
     """Every candidate (best mean ROC-AUC first) with its interval, and its verdict against `incumbent`."""
+    if "candidates" not in manifest:
+        raise ModelError(
+            "this store was trained before repeated cross-validation existed: retrain it with "
+            "`python -m model_store --force`"
+        )
     candidates = manifest["candidates"]
     if incumbent not in candidates:
-        raise KeyError(
+        raise ModelError(
             f"the default model {incumbent!r} was not evaluated in this manifest; evaluated: "
             + ", ".join(candidates)
         )

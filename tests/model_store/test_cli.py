@@ -119,3 +119,13 @@ def test_train_says_when_a_candidate_beats_the_default_with_the_command(store: P
     assert out.returncode == 0, out.stderr
     assert "logistic beats the default random_forest_e04 under the gate" in out.stdout
     assert "python -m model_store promote logistic" in out.stdout
+
+
+def test_evaluate_on_a_store_trained_before_evaluation_says_to_retrain(store: Path, db_url: str) -> None:
+    manifest_path = store / "manifest.json"
+    old = json.loads(manifest_path.read_text())
+    del old["candidates"]
+    manifest_path.write_text(json.dumps(old))
+    out = run(["evaluate"], store, db_url)
+    assert out.returncode == 1
+    assert "retrain it with `python -m model_store --force`" in out.stderr
