@@ -130,6 +130,7 @@ def needs(*scopes: str, always: bool = False) -> Callable[..., Awaitable[Caller]
     async def dependency(request: Request, key: Annotated[str | None, Depends(api_key_header)]) -> Caller:
         return await _identify(request, key, scopes, always)
 
+    dependency.scopes = scopes  # type: ignore[attr-defined]  # what tests/api/test_scopes.py checks
     return dependency
 
 
