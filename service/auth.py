@@ -136,7 +136,6 @@ def needs(*scopes: str, always: bool = False) -> Callable[..., Awaitable[Caller]
 
 Submitter = Annotated[Caller, Depends(needs("submit"))]
 Reader = Annotated[Caller, Depends(needs("read", "submit"))]
-Admin = Annotated[Caller, Depends(needs("admin", always=True))]
 
 
 def not_found(request_id: object) -> HTTPException:
