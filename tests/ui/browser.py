@@ -149,9 +149,12 @@ CLIPPED_JS = """() => {
         if (!e.offsetParent || e.closest('[data-testid="stVegaLiteChart"], [data-testid="stDataFrame"]')) {
             continue;
         }
+        if (e.matches('input[type=file]')) continue;  // its value is a path the page never shows
         const text = (e.tagName === 'INPUT' ? e.value : e.innerText || '').trim();
         if (!text) continue;
         const style = getComputedStyle(e);
+        if (style.fontFamily.includes('Material')) continue;  // an icon's ligature name, drawn as a glyph
+        if (e.clientWidth <= 1) continue;  // words for screen readers only, hidden in a 1 px box
         const hides = ['hidden', 'clip', 'auto', 'scroll'].includes(style.overflowX)
             || style.textOverflow === 'ellipsis';
         if (hides && e.scrollWidth > e.clientWidth + 1) out.push(text.slice(0, 60));
