@@ -99,7 +99,12 @@ def factors_chart(frame: pd.DataFrame, scale: str) -> alt.Chart:
             x=alt.X(
                 "contribution:Q",
                 title=f"effect on the {SCALE_WORDS.get(scale, scale)}",
-                axis=alt.Axis(format="+.0%" if scale == "probability" else "+.2f"),
+                # A handful of round ticks, zero written plainly: Vega's default gave 23 ticks and "+0.00".
+                axis=alt.Axis(
+                    format="+.0%" if scale == "probability" else "+.1f",
+                    tickCount=6,
+                    labelExpr="datum.value === 0 ? '0' : datum.label",
+                ),
             ),
             y=alt.Y(
                 "factor:N",
