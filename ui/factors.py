@@ -116,7 +116,8 @@ def factors_chart(frame: pd.DataFrame, scale: str) -> alt.Chart:
             color=alt.Color(
                 "effect:N",
                 scale=alt.Scale(domain=["raises the risk", "lowers the risk"], range=[RAISES, LOWERS]),
-                legend=alt.Legend(orient="top", title=None),
+                # One entry a line: side by side they ran past the chart in a half-page column.
+                legend=alt.Legend(orient="top", title=None, direction="vertical", labelLimit=0),
             ),
             tooltip=["factor:N", alt.Tooltip("contribution:Q", format="+.4f"), "effect:N"],
         )
