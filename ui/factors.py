@@ -103,7 +103,12 @@ def factors_chart(frame: pd.DataFrame, scale: str) -> alt.Chart:
             x=alt.X(
                 "contribution:Q",
                 title=f"effect on the {SCALE_WORDS.get(scale, scale)}",
-                axis=alt.Axis(format="+.0%" if scale == "probability" else "+.2f"),
+                # A handful of round ticks, zero written plainly: Vega's default gave 23 ticks and "+0.00".
+                axis=alt.Axis(
+                    format="+.0%" if scale == "probability" else "+.1f",
+                    tickCount=6,
+                    labelExpr="datum.value === 0 ? '0' : datum.label",
+                ),
             ),
             y=alt.Y(
                 "factor:N",
@@ -115,7 +120,8 @@ def factors_chart(frame: pd.DataFrame, scale: str) -> alt.Chart:
             color=alt.Color(
                 "effect:N",
                 scale=alt.Scale(domain=["raises the risk", "lowers the risk"], range=[RAISES, LOWERS]),
-                legend=alt.Legend(orient="top", title=None),
+                # One entry a line: side by side they ran past the chart in a half-page column.
+                legend=alt.Legend(orient="top", title=None, direction="vertical", labelLimit=0),
             ),
             tooltip=["factor:N", alt.Tooltip("contribution:Q", format="+.4f"), "effect:N"],
         )

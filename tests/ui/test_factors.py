@@ -52,6 +52,8 @@ def test_the_chart_colours_raising_factors_red_and_lowering_ones_green() -> None
         "Monthly income = 5,993",
     ]
     assert "log-odds" in spec["encoding"]["x"]["title"]
+    axis = spec["encoding"]["x"]["axis"]
+    assert axis["tickCount"] <= 8 and axis["format"] == "+.1f", "a few readable ticks, not 23 of '+0.05'"
 
 
 def test_values_read_as_words_and_grouped_numbers() -> None:

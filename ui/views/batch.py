@@ -137,7 +137,8 @@ def show_outcome(outcome: dict[str, Any], file_name: str) -> None:
         ordered.head(SHOWN_ROWS),
         hide_index=True,
         width="stretch",
-        column_order=[*extra, *answer, *(c for c in results.columns if c not in (*extra, *answer))],
+        # The answers and the columns the file added (an employee id); the features are in the download.
+        column_order=[*extra, *answer],
         column_config={
             "probability": st.column_config.ProgressColumn(
                 "probability", format="percent", min_value=0, max_value=1

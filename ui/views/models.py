@@ -103,10 +103,9 @@ def main() -> None:
     data = comparison(models)
     if not data.empty:
         st.subheader("Held-out metrics compared")
-        chart_col, table_col = st.columns([3, 2], gap="large")
-        chart_col.altair_chart(charts.metrics_chart(data), width="content")
+        st.altair_chart(charts.metrics_chart(data), width="content")
         score = st.column_config.NumberColumn(format="%.3f")
-        table_col.dataframe(
+        st.dataframe(  # full width: in a side column its last metrics were cut ("Prec…")
             metrics_table(models),
             hide_index=True,
             width="stretch",
