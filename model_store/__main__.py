@@ -1,6 +1,7 @@
 """`python -m model_store`: train when artifacts are missing (or --force), register when DATABASE_URL is set.
 
-Also: `train [--force]`, `register`, `promote NAME [VERSION]`, `list`, `card`.
+Also: `train [--force]`, `register`, `promote NAME [VERSION] [--require-live-evidence]`, `list`, `card`,
+`shadow NAME [VERSION]`, `unshadow NAME`, `rollback [NAME]`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,37 @@ def _parser() -> argparse.ArgumentParser:
     promote = sub.add_parser("promote", help="make NAME the default model, optionally at VERSION")
     promote.add_argument("name")
     promote.add_argument("version", nargs="?")
+    promote.add_argument(
+        "--require-live-evidence",
+        action="store_true",
+        help="refuse unless NAME, scored in the shadow, beats the default on enough labelled live requests",
+    )
+    promote.add_argument(
+        "--min-labelled",
+        type=int,
+        default=None,
+        help="labelled pairs needed (default: PERFORMANCE_MIN_LABELS)",
+    )
+    promote.add_argument(
+        "--alpha", type=float, default=None, help="significance level of the live gate (0.05)"
+    )
+    promote.add_argument(
+        "--days",
+        type=int,
+        default=None,
+        help="window of live evidence, in days (default: PERFORMANCE_WINDOW_DAYS)",
+    )
+    promote.add_argument("--reason", default=None, help="why, for the audit trail")
+    shadow = sub.add_parser("shadow", help="score NAME (at VERSION) in the shadow of the default model")
+    shadow.add_argument("name")
+    shadow.add_argument("version", nargs="?")
+    unshadow = sub.add_parser("unshadow", help="stop scoring NAME in the shadow")
+    unshadow.add_argument("name")
+    rollback = sub.add_parser(
+        "rollback", help="undo the last change of the default model (or of NAME's version)"
+    )
+    rollback.add_argument("name", nargs="?")
+    rollback.add_argument("--reason", default=None, help="why, for the audit trail")
     sub.add_parser("list", help="list registered versions in DATABASE_URL")
     card = sub.add_parser("card", help="write docs/model-card.md from the manifest")
     card.add_argument("--output", type=Path, default=None)
@@ -62,11 +94,69 @@ def cmd_register(store_dir: Path, database_url: str | None) -> int:
     return 0
 
 
-def cmd_promote(name: str, version: str | None, database_url: str | None) -> int:
+def cmd_promote(args: argparse.Namespace, database_url: str | None) -> int:
     from model_store.registration import promote
+    from model_store.shadows import cli_actor
 
-    deployed = promote(_require(database_url), name, version)
-    print(f"{name} {deployed} is now the default model")
+    url = _require(database_url)
+    details: dict[str, object] = {"reason": args.reason} if args.reason else {}
+    if args.require_live_evidence:
+        verdict, figures = _live_evidence(url, args)
+        details.update(live_gate=verdict.as_dict(), live_evidence=figures)
+        if not verdict.passed:
+            print(
+                f"model_store: promotion of {args.name} refused by the live gate: {verdict.reason}",
+                file=sys.stderr,
+            )
+            return 2
+        print(f"live gate passed: {verdict.reason}")
+    deployed = promote(url, args.name, args.version, actor=cli_actor(), details=details)
+    print(f"{args.name} {deployed} is now the default model")
+    return 0
+
+
+def _live_evidence(url: str, args: argparse.Namespace) -> tuple[object, dict[str, object]]:
+    import psycopg
+
+    from model_store.comparison import DEFAULT_ALPHA, Window, compare, evidence, live_gate
+
+    settings = get_settings()
+    window = Window.last_days(args.days or settings.performance_window_days)
+    with psycopg.connect(url) as conn:
+        figures = compare(conn, args.name, window, args.version)
+    min_labelled = settings.performance_min_labels if args.min_labelled is None else args.min_labelled
+    verdict = live_gate(figures, min_labelled, DEFAULT_ALPHA if args.alpha is None else args.alpha)
+    return verdict, evidence(figures)
+
+
+def cmd_shadow(name: str, version: str | None, database_url: str | None) -> int:
+    from model_store.shadows import start_shadow
+
+    started = start_shadow(_require(database_url), name, version)
+    print(f"{name} {started} now runs in the shadow of the default model")
+    return 0
+
+
+def cmd_unshadow(name: str, database_url: str | None) -> int:
+    from model_store.shadows import stop_shadow
+
+    stopped = stop_shadow(_require(database_url), name)
+    if stopped is None:
+        print(f"model_store: {name} is not running in the shadow", file=sys.stderr)
+        return 1
+    print(f"{name} {stopped} no longer runs in the shadow")
+    return 0
+
+
+def cmd_rollback(name: str | None, reason: str | None, database_url: str | None) -> int:
+    from model_store.rollback import rollback
+
+    done = rollback(_require(database_url), name, reason=reason)
+    what = "the default model" if done.default else done.to_model
+    print(
+        f"rolled back: {what} is {done.to_model} {done.to_version} again"
+        f" (was {done.from_model} {done.from_version})"
+    )
     return 0
 
 
@@ -135,7 +225,13 @@ def _dispatch(argv: Sequence[str] | None) -> int:
     if args.command == "register":
         return cmd_register(store_dir, settings.database_url)
     if args.command == "promote":
-        return cmd_promote(args.name, args.version, settings.database_url)
+        return cmd_promote(args, settings.database_url)
+    if args.command == "shadow":
+        return cmd_shadow(args.name, args.version, settings.database_url)
+    if args.command == "unshadow":
+        return cmd_unshadow(args.name, settings.database_url)
+    if args.command == "rollback":
+        return cmd_rollback(args.name, args.reason, settings.database_url)
     if args.command == "list":
         return cmd_list(settings.database_url)
     return cmd_card(store_dir, args.output)

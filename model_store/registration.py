@@ -52,13 +52,23 @@ def register_version(conn: psycopg.Connection[Any], entry: dict[str, Any]) -> No
         )
 
 
-def promote(conninfo: str, name: str, version: str | None = None) -> str:
+def promote(
+    conninfo: str,
+    name: str,
+    version: str | None = None,
+    *,
+    actor: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> str:
     """Make `name` the default model, answering with `version` (default: its deployed, else newest, version).
 
-    One transaction; the model_deployments trigger sends NOTIFY model_promoted at commit.
+    One transaction; the model_deployments trigger sends NOTIFY model_promoted at commit and records the
+    promotion in audit_events with `actor` and `details` (reason, evidence, the gates' verdicts).
     Returns the version now deployed.
     """
     with psycopg.connect(conninfo) as conn, conn.transaction():
+        if actor is not None or details:
+            conn.execute(QUERIES["state_audit_context"], {"actor": actor, "details": Jsonb(details or {})})
         version = version or _current_or_newest(conn, name)
         if (
             conn.execute(QUERIES["model_version_sha256"], {"model_name": name, "version": version}).fetchone()
