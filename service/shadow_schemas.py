@@ -56,3 +56,11 @@ class ModelEvent(BaseModel):
     details: dict[str, Any] = Field(
         description="from_version, to_version, from_default, reason, evidence and the gates' verdicts."
     )
+
+
+class ShadowInfo(BaseModel):
+    model_name: str = Field(description="The challenger scored in the shadow of the default.")
+    version: str
+    threshold: float = Field(description="Its decision threshold.")
+    started_at: datetime = Field(description="When this version started to run in the shadow.")
+    metrics: dict[str, Any] = Field(description="Its offline metrics, as registered.")

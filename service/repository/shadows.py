@@ -33,3 +33,8 @@ async def comparison(
 async def events(pool: AsyncConnectionPool, model_name: str | None, limit: int) -> list[dict[str, Any]]:
     """Model events, newest first."""
     return await _rows(pool, "model_events", {"model_name": model_name, "limit": limit})
+
+
+async def shadows(pool: AsyncConnectionPool) -> list[dict[str, Any]]:
+    """The shadows running now, by name."""
+    return await _rows(pool, "list_shadows", {})

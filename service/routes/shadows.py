@@ -14,7 +14,7 @@ from service.repository import shadows as repo
 from service.routes.predictions import MODEL_NAME_PATTERN
 from service.schemas import error_responses
 from service.services import ServicesDep
-from service.shadow_schemas import Comparison, ModelEvent
+from service.shadow_schemas import Comparison, ModelEvent, ShadowInfo
 
 router = APIRouter(prefix="/models", tags=["models"])
 
@@ -71,6 +71,12 @@ async def compare(
         enough_labels=why is None,
         note=why,
     )
+
+
+@router.get("/shadows", response_model=list[ShadowInfo], responses=error_responses(503))
+async def shadows(svc: ServicesDep) -> list[ShadowInfo]:
+    """The model versions running in the shadow of the default now (python -m model_store shadow)."""
+    return [ShadowInfo(**row) for row in await repo.shadows(svc.pool)]
 
 
 @router.get("/events", response_model=list[ModelEvent], responses=error_responses(503))
