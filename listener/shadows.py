@@ -25,45 +25,28 @@ class ShadowSource(Protocol):
     def refresh(self, conn: psycopg.Connection) -> Sequence[Any]: ...
 
 
-@dataclass
-class ShadowRows:
-    """The parallel arrays `record_shadow_predictions` unnests."""
+@dataclass(frozen=True)
+class ShadowBatch:
+    """One challenger's answers (or its error) for some requests: what one statement records."""
 
-    request_ids: list[int] = field(default_factory=list)
-    model_names: list[str] = field(default_factory=list)
-    model_versions: list[str] = field(default_factory=list)
-    model_sha256s: list[str | None] = field(default_factory=list)
-    predictions: list[int | None] = field(default_factory=list)
-    probabilities: list[float | None] = field(default_factory=list)
-    errors: list[str | None] = field(default_factory=list)
+    model_name: str
+    model_version: str
+    request_ids: list[int]
+    model_sha256: str | None = None
+    predictions: list[int] = field(default_factory=list)
+    probabilities: list[float] = field(default_factory=list)
+    error: str | None = None
 
-    def add(
-        self, ids: Sequence[int], name: str, version: str, sha256: str, classes: list[int], probs: list[float]
-    ) -> None:
-        n = len(ids)
-        self.request_ids.extend(ids)
-        self.model_names.extend([name] * n)
-        self.model_versions.extend([version] * n)
-        self.model_sha256s.extend([sha256] * n)
-        self.predictions.extend(classes)
-        self.probabilities.extend(probs)
-        self.errors.extend([None] * n)
-
-    def fail(self, ids: Sequence[int], name: str, version: str, error: str) -> None:
-        n = len(ids)
-        self.request_ids.extend(ids)
-        self.model_names.extend([name] * n)
-        self.model_versions.extend([version] * n)
-        self.model_sha256s.extend([None] * n)
-        self.predictions.extend([None] * n)
-        self.probabilities.extend([None] * n)
-        self.errors.extend([error] * n)
-
-    def __len__(self) -> int:
-        return len(self.request_ids)
-
-    def params(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+    def record(self, conn: psycopg.Connection) -> None:
+        if self.error is None:
+            query, params = QUERIES["record_shadow_answers"], self.__dict__.copy()
+            del params["error"]
+        else:
+            query = QUERIES["record_shadow_errors"]
+            params = {k: getattr(self, k) for k in ("model_name", "model_version", "request_ids", "error")}
+        # Binary parameters: the arrays go over the wire as they are, not formatted as text.
+        with conn.cursor(binary=True) as cur:
+            cur.execute(query, params)
 
 
 class ShadowScoring:
@@ -99,15 +82,16 @@ class ShadowScoring:
         if not self.shadows or not outcome.result_ids:
             return
         try:
-            rows = self._predict(registry, claims, outcome)
-            if len(rows):
-                conn.execute(QUERIES["record_shadow_predictions"], rows.params())
+            for batch in self._predict(registry, claims, outcome):
+                batch.record(conn)
         except CONNECTION_LOST:
             raise
         except Exception:  # a bug or a refused statement: the answers are already committed
             log.exception("listener %s could not score a batch in the shadow", self.listener_id)
 
-    def _predict(self, registry: ModelRegistry, claims: Sequence[Claim], outcome: BatchOutcome) -> ShadowRows:
+    def _predict(
+        self, registry: ModelRegistry, claims: Sequence[Claim], outcome: BatchOutcome
+    ) -> list[ShadowBatch]:
         default = registry.default_name()
         by_id = {c.id: c for c in claims}
         answered = [
@@ -115,9 +99,9 @@ class ShadowScoring:
             for i, request_id in enumerate(outcome.result_ids)
             if by_id[request_id].model_name == default
         ]
-        rows = ShadowRows()
+        batches: list[ShadowBatch] = []
         if not answered:
-            return rows
+            return batches
         for shadow in self.shadows:
             model = shadow.model
             # A promoted challenger still listed as a shadow is the answer itself: nothing to compare.
@@ -130,7 +114,8 @@ class ShadowScoring:
                 continue
             if shadow.handle is None:
                 self._warn_once(model, shadow.error)
-                rows.fail(ids, model.name, model.version, shadow.error or "shadow not loaded")
+                error = shadow.error or "shadow not loaded"
+                batches.append(ShadowBatch(model.name, model.version, ids, error=error))
                 self.failed += len(ids)
                 continue
             try:
@@ -140,12 +125,14 @@ class ShadowScoring:
             except Exception as exc:
                 error = f"shadow {model.name} {model.version} failed: {describe(exc)}"
                 self._warn_once(model, error)
-                rows.fail(ids, model.name, model.version, error)
+                batches.append(ShadowBatch(model.name, model.version, ids, error=error))
                 self.failed += len(ids)
                 continue
-            rows.add(ids, model.name, model.version, shadow.handle.sha256, classes, probabilities)
+            batches.append(
+                ShadowBatch(model.name, model.version, ids, shadow.handle.sha256, classes, probabilities)
+            )
             self.scored += len(ids)
-        return rows
+        return batches
 
     def _warn_once(self, model: Any, error: str | None) -> None:
         key = (model.name, model.version)

@@ -26,21 +26,27 @@ RETURNING version;
 -- Fires NOTIFY model_promoted and the model.shadow_stopped audit event.
 DELETE FROM model_shadows WHERE model_name = %(model_name)s RETURNING version;
 
--- name: record_shadow_predictions
--- :one (recorded). The challengers' answers (or errors) for requests already answered, as parallel arrays;
--- a second row for one request and challenger is skipped (a late writer after a lease expired).
-WITH rows AS (
-    SELECT *
-    FROM unnest(%(request_ids)s::bigint[], %(model_names)s::text[], %(model_versions)s::text[],
-                %(model_sha256s)s::text[], %(predictions)s::smallint[], %(probabilities)s::float8[],
-                %(errors)s::text[])
-         AS t(request_id, model_name, model_version, model_sha256, prediction, probability, error)
-), inserted AS (
+-- name: record_shadow_answers
+-- :one (recorded). One challenger's answers for requests already answered: scalars for the challenger,
+-- arrays for the rows (the least to send on the hot path). A second row for one request and challenger
+-- is skipped (a late writer after a lease expired).
+WITH inserted AS (
     INSERT INTO shadow_predictions
-        (request_id, model_name, model_version, model_sha256, prediction, probability, error)
-    SELECT r.request_id, r.model_name, r.model_version, r.model_sha256, r.prediction, r.probability, r.error
-    FROM rows AS r
-    WHERE EXISTS (SELECT 1 FROM prediction_results res WHERE res.request_id = r.request_id)
+        (request_id, model_name, model_version, model_sha256, prediction, probability)
+    SELECT t.request_id, %(model_name)s, %(model_version)s, %(model_sha256)s, t.prediction, t.probability
+    FROM unnest(%(request_ids)s::bigint[], %(predictions)s::smallint[], %(probabilities)s::float8[])
+         AS t(request_id, prediction, probability)
+    ON CONFLICT (request_id, model_name) DO NOTHING
+    RETURNING 1
+)
+SELECT count(*) AS recorded FROM inserted;
+
+-- name: record_shadow_errors
+-- :one (recorded). Why one challenger could not answer these requests (one row each, like an answer).
+WITH inserted AS (
+    INSERT INTO shadow_predictions (request_id, model_name, model_version, error)
+    SELECT t.request_id, %(model_name)s, %(model_version)s, %(error)s
+    FROM unnest(%(request_ids)s::bigint[]) AS t(request_id)
     ON CONFLICT (request_id, model_name) DO NOTHING
     RETURNING 1
 )

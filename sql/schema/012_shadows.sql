@@ -15,7 +15,6 @@ COMMENT ON COLUMN model_shadows.version IS 'model_versions.version of the challe
 COMMENT ON COLUMN model_shadows.started_at IS 'When this version started to run in the shadow.';
 
 CREATE TABLE shadow_predictions (
-    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     request_id    bigint           NOT NULL REFERENCES prediction_requests (id) ON DELETE CASCADE,
     model_name    text             NOT NULL,
     model_version text             NOT NULL,
@@ -24,13 +23,12 @@ CREATE TABLE shadow_predictions (
     probability   double precision CHECK (probability BETWEEN 0 AND 1),
     error         text,
     created_at    timestamptz      NOT NULL DEFAULT clock_timestamp(),
-    UNIQUE (request_id, model_name),
+    PRIMARY KEY (request_id, model_name),
     CHECK ((error IS NULL) = (prediction IS NOT NULL AND probability IS NOT NULL AND model_sha256 IS NOT NULL))
 );
 
 COMMENT ON TABLE shadow_predictions IS
     'What a shadow challenger answered for a request the default model answered: one row per request and challenger, never shown to the client. A challenger that could not answer leaves a row with its error instead.';
-COMMENT ON COLUMN shadow_predictions.id IS 'Internal key.';
 COMMENT ON COLUMN shadow_predictions.request_id IS 'prediction_requests.id scored in the shadow (its answer is in prediction_results).';
 COMMENT ON COLUMN shadow_predictions.model_name IS 'Model name of the challenger.';
 COMMENT ON COLUMN shadow_predictions.model_version IS 'model_versions.version of the challenger that scored it.';
