@@ -1,7 +1,8 @@
 """`python -m model_store`: train when artifacts are missing (or --force), register when DATABASE_URL is set.
 
 Also: `train [--force]`, `register`, `promote NAME [VERSION] [--require-live-evidence]`, `list`, `card`,
-`shadow NAME [VERSION]`, `unshadow NAME`, `rollback [NAME]`.
+`shadow NAME [VERSION]`, `unshadow NAME`, `rollback [NAME]`,
+`train --from-outcomes [--since T] [--model NAME] [--with-packaged-data] [--shadow]`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from model_store.manifest import artifacts_present, read_manifest
@@ -24,6 +26,21 @@ def _parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train if artifacts are missing, then register (the default)")
     # SUPPRESS: `--force train` must not be reset to False by the subcommand's default.
     train.add_argument("--force", action="store_true", default=argparse.SUPPRESS, help="retrain anyway")
+    train.add_argument(
+        "--from-outcomes",
+        action="store_true",
+        help="fit a candidate on the requests whose true outcome was posted; register it (not deployed)",
+    )
+    train.add_argument(
+        "--since", type=iso_time, default=None, help="--from-outcomes: requests submitted since"
+    )
+    train.add_argument("--model", default="logistic", help="--from-outcomes: which model to fit (logistic)")
+    train.add_argument(
+        "--with-packaged-data", action="store_true", help="--from-outcomes: add the packaged data set's rows"
+    )
+    train.add_argument(
+        "--shadow", action="store_true", help="--from-outcomes: run the candidate in the shadow at once"
+    )
     sub.add_parser("register", help="register the store's manifest in DATABASE_URL")
     promote = sub.add_parser("promote", help="make NAME the default model, optionally at VERSION")
     promote.add_argument("name")
@@ -63,6 +80,30 @@ def _parser() -> argparse.ArgumentParser:
     card = sub.add_parser("card", help="write docs/model-card.md from the manifest")
     card.add_argument("--output", type=Path, default=None)
     return parser
+
+
+def iso_time(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def cmd_train_from_outcomes(args: argparse.Namespace, store_dir: Path, database_url: str | None) -> int:
+    from model_store.retrain import train_from_outcomes
+    from model_store.shadows import start_shadow
+
+    url = _require(database_url)
+    done = train_from_outcomes(url, store_dir, args.model, args.since, args.with_packaged_data)
+    entry = done.entry
+    cv = entry["metrics"]["cv_oof"]
+    print(
+        f"trained {entry['name']} {entry['version']} on {done.labelled_rows} labelled request(s)"
+        + (f" + {done.packaged_rows} packaged row(s)" if done.packaged_rows else "")
+        + f"; out-of-fold ROC-AUC {cv['roc_auc']:.3f}, PR-AUC {cv['pr_auc']:.3f}; registered, not deployed"
+    )
+    if args.shadow:
+        start_shadow(url, entry["name"], entry["version"])
+        print(f"{entry['name']} {entry['version']} now runs in the shadow of the default model")
+    return 0
 
 
 def cmd_train(store_dir: Path, force: bool, database_url: str | None) -> int:
@@ -220,6 +261,8 @@ def _dispatch(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     settings = get_settings()
     store_dir = settings.model_store_dir
+    if args.command == "train" and args.from_outcomes:
+        return cmd_train_from_outcomes(args, store_dir, settings.database_url)
     if args.command in (None, "train"):
         return cmd_train(store_dir, args.force, settings.database_url)
     if args.command == "register":
