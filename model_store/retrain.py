@@ -23,9 +23,11 @@ from model_store.features import FEATURES, schema_as_json
 from model_store.manifest import artifact_file, sha256_hex, version_for, write_atomic
 from model_store.pipelines import build_pipeline
 from model_store.registration import register_version
-from model_store.training import CV_FOLDS, FIXED_THRESHOLD, artifact_bytes
+from model_store.training import artifact_bytes
 from sql.queries import QUERIES
 
+CV_FOLDS = 5
+FIXED_THRESHOLD = 0.5  # like the served logistic: a candidate's threshold is tuned only by a full evaluation
 MIN_ROWS_PER_CLASS = CV_FOLDS  # stratified folds need one of each class per fold
 SEED = 0
 

@@ -1,6 +1,5 @@
 """The Models page's challenger section: a model scored in the shadow of the default, compared with it
-on the same live requests (GET /models/compare), and the trail of promotions and rollbacks
-(GET /models/events)."""
+on the same live requests (GET /models/compare). Promotions and rollbacks: ui/promotions.py."""
 
 from __future__ import annotations
 
@@ -61,27 +60,6 @@ def verdict(figures: dict[str, Any], alpha: float = ALPHA) -> str:
     )
 
 
-def events_frame(events: list[dict[str, Any]]) -> pd.DataFrame:
-    """Model events as a table: when, what, which model, from and to, who, why."""
-    rows = []
-    for e in events:
-        d = e.get("details") or {}
-        before = d.get("from_default") or {}
-        rows.append(
-            {
-                "when": e["at"],
-                "event": e["action"].removeprefix("model."),
-                "model": e.get("subject"),
-                "from": " ".join(str(v) for v in (before.get("model"), before.get("version")) if v)
-                or d.get("from_version"),
-                "to": d.get("to_version") or d.get("version"),
-                "who": e.get("actor"),
-                "why": d.get("reason"),
-            }
-        )
-    return pd.DataFrame(rows, columns=["when", "event", "model", "from", "to", "who", "why"])
-
-
 def comparison_panel(figures: dict[str, Any]) -> None:
     name = figures["challenger"]
     versions = ", ".join(figures.get("challenger_versions") or []) or "—"
@@ -108,7 +86,7 @@ def comparison_panel(figures: dict[str, Any]) -> None:
 
 
 def section() -> None:
-    """Challengers in the shadow of the default, each compared with it, then the recent model events."""
+    """Challengers in the shadow of the default, each compared with it on the same requests."""
     st.subheader("Challengers in the shadow")
     shadows = fetch(client().shadows)
     if not shadows:
@@ -120,7 +98,3 @@ def section() -> None:
     for shadow in shadows:
         with st.container(border=True):
             comparison_panel(fetch(client().compare, shadow["model_name"]))
-    events = fetch(client().model_events)
-    if events:
-        st.subheader("Promotions, rollbacks and shadows")
-        st.dataframe(events_frame(events), hide_index=True, width="stretch")

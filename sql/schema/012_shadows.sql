@@ -77,13 +77,18 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
     stated_action text := nullif(current_setting('futurisys.audit_details', true), '')::jsonb ->> 'action';
     became_default boolean := NEW.is_default AND (TG_OP = 'INSERT' OR NOT OLD.is_default);
+    previous jsonb;
     facts jsonb;
 BEGIN
     IF TG_OP = 'UPDATE' AND OLD.is_default AND NOT NEW.is_default THEN
         PERFORM set_config('futurisys.previous_default',
                            jsonb_build_object('model', OLD.model_name, 'version', OLD.version)::text, true);
     END IF;
-    IF TG_OP = 'UPDATE' AND OLD.version IS NOT DISTINCT FROM NEW.version AND NOT became_default THEN
+    previous := nullif(current_setting('futurisys.previous_default', true), '')::jsonb;
+    -- Same version, and no default left another model in this transaction: the first default is set on a
+    -- fresh registration (set_default_if_none), not promoted over anything.
+    IF TG_OP = 'UPDATE' AND OLD.version IS NOT DISTINCT FROM NEW.version
+       AND NOT (became_default AND previous IS NOT NULL) THEN
         RETURN NULL;
     END IF;
     facts := jsonb_build_object(
@@ -91,9 +96,7 @@ BEGIN
         'to_version', NEW.version
     );
     IF became_default THEN
-        facts := facts || jsonb_build_object(
-            'from_default', nullif(current_setting('futurisys.previous_default', true), '')::jsonb
-        );
+        facts := facts || jsonb_build_object('from_default', previous);
         PERFORM set_config('futurisys.previous_default', '', true);
     END IF;
     PERFORM audit(

@@ -116,8 +116,10 @@ def test_predict_label_measure_shadow_compare_promote_roll_back(
         post_outcomes(http, data.y)  # by subject: the second round's predictions get their truth too
         figures = wait_paired(http, paired_before + 1470)
 
-        gate = cli(db_url, trained_store, "promote", "logistic", "--require-live-evidence")
-        promoted = cli(db_url, trained_store, "promote", "logistic", "--reason", "try it on live traffic")
+        gate = cli(db_url, trained_store, "promote", "logistic", "--require-live-evidence", "--force")
+        promoted = cli(
+            db_url, trained_store, "promote", "logistic", "--force", "--reason", "try it on live traffic"
+        )
         assert promoted.returncode == 0, promoted.stderr
         assert wait_for(lambda: answered_by(http, rows[0]) == "logistic")
         rolled = cli(db_url, trained_store, "rollback", "--reason", "the default ranks better")

@@ -163,7 +163,9 @@ def test_promote_then_rollback_while_requests_flow(
         wait_listening(conn, proc, log=listener_log)
         with Traffic(base) as traffic:
             assert traffic.wait_for(old), log_text(listener_log)
-            promoted = model_store_cli(db_url, "promote", "logistic", "--reason", "try the challenger")
+            promoted = model_store_cli(
+                db_url, "promote", "logistic", "--force", "--reason", "try the challenger"
+            )
             assert promoted.returncode == 0, promoted.stderr
             assert traffic.wait_for("logistic"), log_text(listener_log)
             rolled = model_store_cli(db_url, "rollback", "--reason", "worse live")

@@ -45,8 +45,11 @@ def test_a_significantly_better_challenger_is_promoted_with_its_evidence_on_reco
     deployed: psycopg.Connection, db_url: str, tmp_path
 ) -> None:
     live_traffic(deployed, 600, challenger_noise=0.1)
+    # --force: this store has no offline evaluation for the CV gate; it never overrides the live gate.
     out = run(
-        ["promote", "logistic", "--require-live-evidence", "--reason", "beats it live"], tmp_path, db_url
+        ["promote", "logistic", "--require-live-evidence", "--force", "--reason", "beats it live"],
+        tmp_path,
+        db_url,
     )
     assert out.returncode == 0, out.stderr
     assert "live gate passed" in out.stdout and "significantly better" in out.stdout
@@ -75,7 +78,7 @@ def test_without_enough_evidence_the_promotion_is_refused_and_nothing_changes(
 ) -> None:
     if pairs:
         live_traffic(deployed, pairs, challenger_noise=noise)
-    out = run(["promote", "logistic", "--require-live-evidence"], tmp_path, db_url)
+    out = run(["promote", "logistic", "--require-live-evidence", "--force"], tmp_path, db_url)
     assert out.returncode == 2, out.stdout + out.stderr
     assert "refused by the live gate" in out.stderr and why in out.stderr
     assert default(deployed) == "random_forest_e04"
