@@ -118,21 +118,30 @@ class ShadowScoring:
                 batches.append(ShadowBatch(model.name, model.version, ids, error=error))
                 self.failed += len(ids)
                 continue
-            try:
-                classes, probabilities = predict(shadow.handle, [by_id[i] for i in ids])
-            except CONNECTION_LOST:
-                raise
-            except Exception as exc:
-                error = f"shadow {model.name} {model.version} failed: {describe(exc)}"
-                self._warn_once(model, error)
-                batches.append(ShadowBatch(model.name, model.version, ids, error=error))
-                self.failed += len(ids)
-                continue
-            batches.append(
-                ShadowBatch(model.name, model.version, ids, shadow.handle.sha256, classes, probabilities)
-            )
-            self.scored += len(ids)
+            batches.extend(self._score_isolating_failures(shadow, [by_id[i] for i in ids]))
         return batches
+
+    def _score_isolating_failures(self, shadow: Any, group: list[Claim]) -> list[ShadowBatch]:
+        """One vectorised predict; if it raises, halves down to the rows at fault (as for the answers)."""
+        model = shadow.model
+        try:
+            classes, probabilities = predict(shadow.handle, group)
+        except CONNECTION_LOST:
+            raise
+        except Exception as exc:
+            if len(group) > 1:
+                middle = len(group) // 2
+                return [
+                    *self._score_isolating_failures(shadow, group[:middle]),
+                    *self._score_isolating_failures(shadow, group[middle:]),
+                ]
+            error = f"shadow {model.name} {model.version} failed: {describe(exc)}"
+            self._warn_once(model, error)
+            self.failed += 1
+            return [ShadowBatch(model.name, model.version, [group[0].id], error=error)]
+        self.scored += len(group)
+        ids = [c.id for c in group]
+        return [ShadowBatch(model.name, model.version, ids, shadow.handle.sha256, classes, probabilities)]
 
     def _warn_once(self, model: Any, error: str | None) -> None:
         key = (model.name, model.version)
