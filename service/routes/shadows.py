@@ -3,7 +3,7 @@ requests, and the trail of model changes. Declared before /models/{name}, which 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -46,7 +46,8 @@ async def compare(
     svc: ServicesDep,
     challenger: Annotated[str, Query(pattern=MODEL_NAME_PATTERN, description="The shadow model's name.")],
     version: Annotated[
-        str | None, Query(max_length=200, description="Only this challenger version (default: all).")
+        str | None,
+        Query(pattern=MODEL_NAME_PATTERN, description="Only this challenger version (default: all)."),
     ] = None,
     since: Annotated[
         datetime | None,
@@ -57,8 +58,12 @@ async def compare(
     """The challenger scored in the shadow against the answers the clients got on the same requests:
     paired count, agreement of decisions, mean absolute probability difference and, on the pairs with an
     outcome, both ROC-AUCs, their difference and DeLong's paired test, computed in the database."""
-    window = Window.last_days(svc.settings.performance_window_days, _utc(until))
-    window = Window(_utc(since) or window.since, window.until)
+    until = _utc(until) or datetime.now(UTC)
+    try:
+        default_since = until - timedelta(days=svc.settings.performance_window_days)
+    except OverflowError:  # an `until` in the first days of year 1
+        default_since = datetime.min.replace(tzinfo=UTC)
+    window = Window(_utc(since) or default_since, until)
     if window.since >= window.until:
         raise invalid(("query", "since"), "since must be before until")
     params = {"challenger": challenger, "version": version, "since": window.since, "until": window.until}
