@@ -1,10 +1,12 @@
 """`python -m model_store rollback [NAME]`: undo the last change of the default model (or of NAME's version)
 in one transaction, read from the audit trail that recorded it; the same NOTIFY as a promotion switches the
-running processes, and the trail records a model.rolled_back event."""
+running processes, and the trail records a model.rolled_back event with the rolled-back version's live
+figures since that change as its evidence."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -45,6 +47,20 @@ def _target(name: str, version: str, details: dict[str, Any], default: bool) -> 
     return None
 
 
+EVIDENCE = ("predictions", "labelled", "positives", "roc_auc", "pr_auc", "brier", "precision", "recall")
+
+
+def live_since(conn: psycopg.Connection[Any], name: str, version: str, since: datetime) -> dict[str, Any]:
+    """What the version rolled back did live since the change that brought it: the figures the operator
+    had in front of them, kept with the rollback."""
+    window = {"since": since, "until": datetime.now(UTC), "model_name": name, "bucket_seconds": None}
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(QUERIES["performance_by_version"], window).fetchall()
+    mine = next((r for r in rows if r["version"] == version), None)
+    figures = {k: (mine[k] if mine else (0 if k in EVIDENCE[:3] else None)) for k in EVIDENCE}
+    return {"model": name, "version": version, "since": since.isoformat(), **figures}
+
+
 def rollback(
     conninfo: str, name: str | None = None, actor: str | None = None, reason: str | None = None
 ) -> RolledBack:
@@ -71,7 +87,11 @@ def rollback(
                 f"(event {event['id']}, {event['action']}): nothing before it to roll back to"
             )
         to_model, to_version, default_change = target
-        details: dict[str, Any] = {"action": "model.rolled_back", "undoes_event": event["id"]}
+        details: dict[str, Any] = {
+            "action": "model.rolled_back",
+            "undoes_event": event["id"],
+            "evidence": live_since(conn, name, version, event["at"]),
+        }
         if reason:
             details["reason"] = reason
         state_actor(conn, actor or cli_actor(), details)

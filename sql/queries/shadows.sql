@@ -158,7 +158,7 @@ LIMIT %(limit)s::int;
 -- name: last_change_to
 -- :one. The newest event that brought `model_name` to `version` as it stands now (a deployment,
 -- promotion or rollback): what a rollback undoes.
-SELECT id, action, details
+SELECT id, at, action, details
 FROM audit_events
 WHERE action IN ('model.deployed', 'model.promoted', 'model.rolled_back')
   AND subject = %(model_name)s

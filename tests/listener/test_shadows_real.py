@@ -184,6 +184,12 @@ def test_promote_then_rollback_while_requests_flow(
     assert events[0][2]["reason"] == "try the challenger"
     assert events[1][2]["from_default"] == {"model": "logistic", "version": new_version}
     assert events[1][2]["reason"] == "worse live"
+    evidence = events[1][2]["evidence"]  # what the rolled-back version did live, kept with the rollback
+    assert (evidence["model"], evidence["version"]) == ("logistic", new_version)
+    # At most one of logistic's requests was still in flight when the rollback read the figures.
+    answered = sum(1 for name, _, _ in traffic.answers if name == "logistic")
+    assert answered - 1 <= evidence["predictions"] <= answered
+    assert evidence["labelled"] == 0 and evidence["roc_auc"] is None
 
     again = model_store_cli(db_url, "rollback", "dummy")  # dummy never changed: nothing to go back to
     assert again.returncode == 1 and "nothing before it" in again.stderr
