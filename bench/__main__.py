@@ -80,6 +80,7 @@ TARGETS = {  # figure: (comparison, target) as issue 7 states them
     "api.submissions_per_s": (">=", 1_000),
     "memory.listener_rss_mb": ("<=", 300),
     "scale.p99_ratio_1m_over_empty": ("<=", 1.5),
+    "throughput.one_shadow_cost_pct": ("<=", 30),  # issue 14: a shadow challenger costs at most 30 %
 }
 
 
@@ -165,6 +166,28 @@ class Bench:
             self.figures[f"throughput.{model}.listeners_{listeners}"] = round(workload.drain_rate(url))
             for p in [*procs, api]:
                 self.stack.stop(p)
+
+    def shadows(self) -> None:
+        """The default model's drain rate with no shadow, then with `logistic` scored in its shadow (until
+        the last shadow row is written, so the challenger's whole cost counts)."""
+        n = self.size["batch"]
+        for shadows in (0, 1):
+            url = self.stack.new_database()
+            api, _, client = self.api(url)
+            if shadows:
+                self.stack.run_module("model_store", url, "shadow", "logistic")
+            log(f"throughput, the default model with {shadows} shadow(s), {n} rows")
+            workload.submit_batches(
+                client, "random_forest_e04", workload.feature_rows(), n, self.size["chunk"]
+            )
+            listener = self.stack.start("listener", url)
+            workload.wait_until_done(url, n, timeout=600)
+            workload.wait_until_shadowed(url, n * shadows, timeout=120)
+            self.figures[f"throughput.shadows_{shadows}.random_forest_e04"] = round(workload.drain_rate(url))
+            for p in (listener, api):
+                self.stack.stop(p)
+        without, with_one = (self.figures[f"throughput.shadows_{k}.random_forest_e04"] for k in (0, 1))
+        self.figures["throughput.one_shadow_cost_pct"] = round(100 * (1 - with_one / without), 1)
 
     def api_rate(self) -> None:
         url = self.stack.new_database()
@@ -291,7 +314,14 @@ def main() -> int:
     with bench_stack(env) as stack:
         bench = Bench(stack, size)
         started = time.time()
-        scenarios = (bench.inference, bench.latency, bench.throughput, bench.api_rate, bench.explanations)
+        scenarios = (
+            bench.inference,
+            bench.latency,
+            bench.throughput,
+            bench.shadows,
+            bench.api_rate,
+            bench.explanations,
+        )
         for scenario in (*scenarios, bench.scale):
             scenario()
         report = {

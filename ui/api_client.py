@@ -131,6 +131,19 @@ class ApiClient:
         params = {k: v for k, v in {"model": model, "since": since, "until": until}.items() if v}
         return self._json("GET", "/monitoring/performance", params=params, extra_timeout=30.0)
 
+    def shadows(self) -> list[dict[str, Any]]:
+        """The challengers running in the shadow of the default (GET /models/shadows)."""
+        return self._json("GET", "/models/shadows")
+
+    def compare(self, challenger: str, since: str | None = None) -> dict[str, Any]:
+        """A shadow challenger against the default on the same requests (GET /models/compare)."""
+        params = {k: v for k, v in {"challenger": challenger, "since": since}.items() if v}
+        return self._json("GET", "/models/compare", params=params, extra_timeout=30.0)
+
+    def model_events(self, limit: int = 20) -> list[dict[str, Any]]:
+        """Promotions, rollbacks and shadow changes, newest first (GET /models/events)."""
+        return self._json("GET", "/models/events", params={"limit": limit})
+
     # -- writes (carry the API key) ------------------------------------------------------------
 
     def predict(self, features: Mapping[str, Any], model_name: str | None, wait: float) -> Submitted:
