@@ -1,4 +1,7 @@
-"""`python -m sql`: apply the schema files to DATABASE_URL (or the embedded PostgreSQL)."""
+"""`python -m sql`: apply the schema files to DATABASE_URL (or the embedded PostgreSQL).
+
+`python -m sql retention [--older-than DAYS] [--archive DIR]`: partition maintenance and retention.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,11 @@ from sql.migrate import SchemaDrift, migrate
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["retention"]:
+        from sql.retention import main as retention
+
+        with database_url() as url:
+            return retention(sys.argv[2:], url)
     with database_url() as url:
         try:
             applied = migrate(url)

@@ -10,8 +10,8 @@
 -- it keeps every foreign key, the 1-1 result rule (UNIQUE prediction_results.request_id) and the
 -- outcome and explanation rules native, with no new column in any child and no query changed. The two
 -- keys that cannot include the id are kept by the database as follows:
---   * request_id (public UUID): a unique index on each partition, and a trigger that refuses a value
---     another partition already holds;
+--   * request_id (public UUID): a unique index on each partition, and a statement-level trigger that
+--     refuses a value another partition already holds;
 --   * idempotency_key: a unique index on each partition (ON CONFLICT DO NOTHING still waits for a
 --     concurrent retry and then does nothing), and a trigger that skips a row whose key an earlier
 --     partition already holds (the same outcome as ON CONFLICT DO NOTHING).
@@ -86,23 +86,37 @@ COMMENT ON FUNCTION ensure_request_partition(integer) IS
     'Create the partitions of one epoch for prediction_requests and every table referencing it (idempotent); returns how many it created.';
 
 -- The keys of prediction_requests that a partitioned unique index cannot hold (see the top).
-CREATE FUNCTION prediction_requests_keys() RETURNS trigger
+CREATE FUNCTION prediction_requests_idempotency() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF NEW.idempotency_key IS NOT NULL AND EXISTS (
-        SELECT 1 FROM prediction_requests WHERE idempotency_key = NEW.idempotency_key
-    ) THEN
+    IF EXISTS (SELECT 1 FROM prediction_requests WHERE idempotency_key = NEW.idempotency_key) THEN
         RETURN NULL;  -- an earlier submission holds the key: skip the row, like ON CONFLICT DO NOTHING
-    END IF;
-    IF EXISTS (SELECT 1 FROM prediction_requests WHERE request_id = NEW.request_id) THEN
-        RAISE EXCEPTION 'duplicate key value violates unique constraint "prediction_requests_request_id_key"'
-            USING ERRCODE = 'unique_violation', DETAIL = format('Key (request_id)=(%s) already exists.', NEW.request_id);
     END IF;
     RETURN NEW;
 END;
 $$;
-COMMENT ON FUNCTION prediction_requests_keys() IS
-    'Before each inserted request: skips a row whose idempotency_key any partition already holds (ON CONFLICT DO NOTHING semantics), refuses a request_id any partition already holds. Within one partition, its unique indexes decide.';
+COMMENT ON FUNCTION prediction_requests_idempotency() IS
+    'Before each inserted request with an idempotency_key: skips the row when any partition already holds the key (ON CONFLICT DO NOTHING semantics); within one partition its unique index decides, so concurrent retries wait for each other.';
+
+-- One statement-level check per insert (not one trigger call per row): one index probe per row and
+-- partition, measured in make bench.
+CREATE FUNCTION prediction_requests_unique_request_id() RETURNS trigger
+LANGUAGE plpgsql SET enable_hashjoin = off SET enable_mergejoin = off AS $$
+DECLARE
+    dup uuid;
+BEGIN
+    SELECT n.request_id INTO dup
+    FROM new_rows n JOIN prediction_requests r ON r.request_id = n.request_id AND r.id <> n.id
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'duplicate key value violates unique constraint "prediction_requests_request_id_key"'
+            USING ERRCODE = 'unique_violation', DETAIL = format('Key (request_id)=(%s) already exists.', dup);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION prediction_requests_unique_request_id() IS
+    'After each insert statement: refuses (unique_violation) a request_id that another partition already holds; within one partition its unique index decides.';
 
 DO $convert$
 DECLARE
@@ -326,12 +340,19 @@ BEGIN
 END;
 $convert$;
 
--- Rows of a new request are checked against every partition's keys (see prediction_requests_keys).
-CREATE TRIGGER prediction_requests_keys
+-- request_id and idempotency_key unique across partitions (each partition's unique indexes keep them
+-- unique within it).
+CREATE TRIGGER prediction_requests_idempotency
     BEFORE INSERT ON prediction_requests
-    FOR EACH ROW EXECUTE FUNCTION prediction_requests_keys();
-COMMENT ON TRIGGER prediction_requests_keys ON prediction_requests IS
-    'Keeps request_id and idempotency_key unique across partitions (each partition''s unique indexes keep them unique within it).';
+    FOR EACH ROW WHEN (NEW.idempotency_key IS NOT NULL) EXECUTE FUNCTION prediction_requests_idempotency();
+COMMENT ON TRIGGER prediction_requests_idempotency ON prediction_requests IS
+    'Skips a request whose idempotency_key another partition already holds.';
+CREATE TRIGGER prediction_requests_unique_request_id
+    AFTER INSERT ON prediction_requests
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION prediction_requests_unique_request_id();
+COMMENT ON TRIGGER prediction_requests_unique_request_id ON prediction_requests IS
+    'Refuses a request_id another partition already holds.';
 
 -- The next epoch exists before the maintenance opens it.
 SELECT ensure_request_partition(1);
