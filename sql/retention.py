@@ -77,16 +77,24 @@ def _ddl(template: str, **names: str) -> sql.Composed:
     return sql.SQL(template).format(**{k: sql.Identifier(v) for k, v in names.items()})  # type: ignore[arg-type]
 
 
+ATTEMPTS = 100
+
+
+def _yielding(attempt: int, exc: Exception) -> None:
+    """A DDL statement gave up waiting for its lock (lock_timeout): let traffic through, then retry."""
+    if attempt == ATTEMPTS - 1:
+        raise exc
+    time.sleep(0.05 + 0.01 * attempt)
+
+
 def _timed(conn: psycopg.Connection, report: RetentionReport, label: str, stmt: sql.Composed) -> None:
     """Run one DDL statement, retrying when it could not get its lock within lock_timeout."""
-    for attempt in range(30):
+    for attempt in range(ATTEMPTS):
         start = time.perf_counter()
         try:
             conn.execute(stmt)
-        except psycopg.errors.LockNotAvailable:
-            if attempt == 29:
-                raise
-            time.sleep(0.2)
+        except psycopg.errors.LockNotAvailable as exc:
+            _yielding(attempt, exc)
             continue
         report.ddl_seconds[label] = time.perf_counter() - start
         return
@@ -111,14 +119,14 @@ def roll_partitions(conn: psycopg.Connection, report: RetentionReport, partition
 
 
 def _ensure(conn: psycopg.Connection, epoch: int) -> None:
-    for attempt in range(30):
-        try:
-            conn.execute(QUERIES["ensure_partition"], {"epoch": epoch})
-            return
-        except psycopg.errors.LockNotAvailable:
-            if attempt == 29:
-                raise
-            time.sleep(0.2)
+    """The epoch's partitions, one table per transaction (parent first)."""
+    for table in _family(conn):
+        for attempt in range(ATTEMPTS):
+            try:
+                conn.execute(QUERIES["ensure_partition"], {"epoch": epoch, "table_name": table})
+                break
+            except psycopg.errors.LockNotAvailable as exc:
+                _yielding(attempt, exc)
 
 
 def _remove_partition(
@@ -128,10 +136,20 @@ def _remove_partition(
     state = conn.execute(QUERIES["partition_state"], {"partition": part}).fetchone()
     if state is None:
         return  # gone already (an earlier run dropped it)
-    attached, pending = state
-    if attached:
+    for attempt in range(ATTEMPTS):
+        attached, pending = conn.execute(QUERIES["partition_state"], {"partition": part}).fetchone()  # type: ignore[misc]
+        if not attached:
+            break
+        # A detach that gave up half-way (its second phase) is left pending: it is finalized.
         template = QUERIES["finalize_detach"] if pending else QUERIES["detach_partition"]
-        _timed(conn, report, f"detach {part}", _ddl(template, parent=table, partition=part))
+        started = time.perf_counter()
+        try:
+            conn.execute(_ddl(template, parent=table, partition=part))
+        except psycopg.errors.LockNotAvailable as exc:
+            _yielding(attempt, exc)
+            continue
+        report.ddl_seconds[f"detach {part}"] = time.perf_counter() - started
+        break
     if archive_dir is not None:
         target = archive_dir / f"{part}.csv.gz"
         partial = target.with_name(target.name + ".partial")

@@ -9,8 +9,10 @@ SELECT pg_advisory_lock(hashtext('futurisys.retention'))
 SELECT pg_advisory_unlock(hashtext('futurisys.retention'))
 
 -- name: retention_lock_timeout
--- DDL waits at most this long for a lock, so it never queues traffic behind it for long; it is retried.
-SET lock_timeout = '2s'
+-- DDL waits at most this long for a lock, then gives up and is retried: traffic queued behind it waits
+-- no longer than that, and in a lock cycle with traffic this run is the one that yields (well before
+-- deadlock_timeout lets the deadlock detector pick a victim, which could be a client's insert).
+SET lock_timeout = '200ms'
 
 -- name: partition_family
 -- :many (table_name, partition_column). prediction_requests first, then every table referencing it.
@@ -33,8 +35,8 @@ FROM (SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END AS next
       FROM prediction_requests_id_seq) AS n
 
 -- name: ensure_partition
--- :one (created). The partitions of one epoch for the whole family (idempotent).
-SELECT ensure_request_partition(%(epoch)s::int) AS created
+-- :one (created). One table's partition of one epoch (idempotent).
+SELECT ensure_request_partition(%(epoch)s::int, %(table_name)s::regclass) AS created
 
 -- name: open_epoch
 -- Move the id sequence to the first id of an epoch: new requests go to its partitions from now on.

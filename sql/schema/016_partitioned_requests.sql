@@ -54,7 +54,7 @@ COMMENT ON FUNCTION request_partition_family() IS
 -- Create (if missing) the partitions of epoch k of every table of the family. Each partition is
 -- created alone and then attached, which takes only SHARE UPDATE EXCLUSIVE on the parents (traffic
 -- goes on), and being empty it attaches without a scan.
-CREATE FUNCTION ensure_request_partition(epoch integer) RETURNS integer
+CREATE FUNCTION ensure_request_partition(epoch integer, only_table regclass DEFAULT NULL) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
     fam record;
@@ -63,7 +63,7 @@ DECLARE
     hi bigint := (epoch + 1) * request_epoch_width();
     created integer := 0;
 BEGIN
-    FOR fam IN SELECT * FROM request_partition_family() LOOP
+    FOR fam IN SELECT * FROM request_partition_family() f WHERE only_table IS NULL OR f.table_name = only_table LOOP
         part := format('%s_p%s', fam.table_name::text, epoch);
         CONTINUE WHEN to_regclass(part) IS NOT NULL;
         EXECUTE format('CREATE TABLE %I (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part, fam.table_name);
@@ -82,8 +82,8 @@ BEGIN
     RETURN created;
 END;
 $$;
-COMMENT ON FUNCTION ensure_request_partition(integer) IS
-    'Create the partitions of one epoch for prediction_requests and every table referencing it (idempotent); returns how many it created.';
+COMMENT ON FUNCTION ensure_request_partition(integer, regclass) IS
+    'Create the partitions of one epoch for prediction_requests and every table referencing it, or only for only_table (idempotent); returns how many it created. The maintenance creates one table''s partition per transaction, parent first, so each holds its locks briefly.';
 
 -- The keys of prediction_requests that a partitioned unique index cannot hold (see the top).
 CREATE FUNCTION prediction_requests_idempotency() RETURNS trigger
