@@ -18,7 +18,7 @@ import httpx
 import psutil
 import psycopg
 
-from bench import workload
+from bench import partitions, workload
 from bench.stack import BenchStack, bench_stack, rss_mb
 
 MODELS = ("logistic", "random_forest_e04")
@@ -71,6 +71,7 @@ TARGETS = {  # figure: (comparison, target) as issue 7 states them
     "api.submissions_per_s": (">=", 1_000),
     "memory.listener_rss_mb": ("<=", 300),
     "scale.p99_ratio_1m_over_empty": ("<=", 1.5),
+    **partitions.TARGETS,
 }
 
 
@@ -265,6 +266,7 @@ def main() -> int:
         started = time.time()
         for scenario in (bench.inference, bench.latency, bench.throughput, bench.api_rate, bench.scale):
             scenario()
+        partitions.run(bench, size_name)
         report = {
             "mode": size_name,
             "command": "make bench" + (" BENCH_FULL=1" if size_name == "full" else ""),
