@@ -47,13 +47,18 @@ class RetentionReport:
     removed_epochs: list[int] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)
     archived: list[str] = field(default_factory=list)
-    ddl_seconds: dict[str, float] = field(default_factory=dict)
+    ddl_seconds: dict[str, float] = field(default_factory=dict)  # detach, drop: block no traffic
+    blocking_ddl_seconds: dict[str, float] = field(default_factory=dict)  # attach: inserts wait
     seconds: float = 0.0
     audit_id: int | None = None
 
     @property
     def longest_ddl_seconds(self) -> float:
         return max(self.ddl_seconds.values(), default=0.0)
+
+    @property
+    def longest_blocking_seconds(self) -> float:
+        return max(self.blocking_ddl_seconds.values(), default=0.0)
 
     def details(self) -> dict[str, object]:
         """The audit event's details: counts and partitions, never a row's data."""
@@ -65,6 +70,7 @@ class RetentionReport:
             "rows": self.rows,
             "archived": self.archived,
             "longest_ddl_seconds": round(self.longest_ddl_seconds, 4),
+            "longest_blocking_ddl_seconds": round(self.longest_blocking_seconds, 4),
             "seconds": round(self.seconds, 3),
         }
 
@@ -108,25 +114,31 @@ def roll_partitions(conn: psycopg.Connection, report: RetentionReport, partition
     """Keep the current and the next epoch's partitions; open the next once the current is full."""
     epoch, _next_id = conn.execute(QUERIES["current_epoch"]).fetchone() or (0, 0)
     for e in (epoch, epoch + 1):
-        _ensure(conn, e)
+        _ensure(conn, report, e)
     span = conn.execute(_ddl(QUERIES["partition_span"], partition=f"{PARENT}_p{epoch}")).fetchone()
     oldest = span[0] if span else None
     now = conn.execute("SELECT clock_timestamp()").fetchone()[0]  # type: ignore[index]
     if oldest is not None and oldest <= now - timedelta(hours=partition_hours):
         conn.execute(QUERIES["open_epoch"], {"epoch": epoch + 1})
         report.opened_epoch = epoch + 1
-        _ensure(conn, epoch + 2)
+        _ensure(conn, report, epoch + 2)
 
 
-def _ensure(conn: psycopg.Connection, epoch: int) -> None:
-    """The epoch's partitions, one table per transaction (parent first)."""
+def _ensure(conn: psycopg.Connection, report: RetentionReport, epoch: int) -> None:
+    """The epoch's partitions, one table per transaction (parent first). Attaching a child's partition
+    adds its foreign key, which takes SHARE ROW EXCLUSIVE on prediction_requests: the one step of a run
+    that makes inserts wait (for as long as it lasts, timed in blocking_ddl_seconds)."""
     for table in _family(conn):
         for attempt in range(ATTEMPTS):
+            started = time.perf_counter()
             try:
-                conn.execute(QUERIES["ensure_partition"], {"epoch": epoch, "table_name": table})
-                break
+                row = conn.execute(QUERIES["ensure_partition"], {"epoch": epoch, "table_name": table})
             except psycopg.errors.LockNotAvailable as exc:
                 _yielding(attempt, exc)
+                continue
+            if row.fetchone() != (0,):
+                report.blocking_ddl_seconds[f"attach {table}_p{epoch}"] = time.perf_counter() - started
+            break
 
 
 def _remove_partition(
@@ -241,7 +253,16 @@ def _say(report: RetentionReport) -> str:
     else:
         counts = ", ".join(f"{table} {n}" for table, n in report.rows.items())
         lines.append(f"removed partition epochs {', '.join(map(str, report.removed_epochs))}: {counts}")
-        lines.append(f"longest DDL statement {report.longest_ddl_seconds * 1000:.1f} ms")
+        longest = max(report.ddl_seconds, key=report.ddl_seconds.__getitem__)
+        lines.append(
+            f"longest DDL statement {report.longest_ddl_seconds * 1000:.1f} ms ({longest}; "
+            "detach CONCURRENTLY and drop of a detached table make no insert, claim or read wait)"
+        )
+    if report.blocking_ddl_seconds:
+        lines.append(
+            "new partitions attached; the longest made inserts wait "
+            f"{report.longest_blocking_seconds * 1000:.1f} ms"
+        )
     if report.archived:
         lines.append(f"archived {len(report.archived)} file(s)")
     return "\n".join(lines)

@@ -278,7 +278,8 @@ def test_traffic_during_retention_loses_nothing(
     assert count(conn, "prediction_requests", "id >= 3 * request_epoch_width()") > 0  # the new epoch serves
     print(
         f"{len(during)} inserts during the run ({report.seconds:.2f} s): slowest"
-        f" {max(during, default=0) * 1000:.1f} ms; longest DDL {report.longest_ddl_seconds * 1000:.1f} ms"
+        f" {max(during, default=0) * 1000:.1f} ms; longest DDL {report.longest_ddl_seconds * 1000:.1f} ms,"
+        f" longest attach (inserts wait) {report.longest_blocking_seconds * 1000:.1f} ms"
     )
 
 
