@@ -74,6 +74,10 @@ BEGIN
         END IF;
         EXECUTE format('ALTER TABLE %s ATTACH PARTITION %I FOR VALUES FROM (%s) TO (%s)',
                        fam.table_name, part, lo, hi);
+        IF (SELECT relowner FROM pg_class WHERE oid = fam.table_name) <> (SELECT oid FROM pg_roles WHERE rolname = current_user) THEN
+            EXECUTE format('ALTER TABLE %I OWNER TO %I', part,
+                           (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = fam.table_name));
+        END IF;
         EXECUTE format('COMMENT ON TABLE %I IS %L', part,
                        format('Partition epoch %s of %s (%s ids [%s, %s)); retention drops it whole.',
                               epoch, fam.table_name, fam.partition_column, lo, hi));
@@ -172,6 +176,9 @@ BEGIN
             (SELECT coalesce(' WITH (' || array_to_string(reloptions, ', ') || ')', '')
              FROM pg_class WHERE oid = view_rows.oid),
             pg_get_viewdef(view_rows.oid));
+        views := views || format('ALTER %s %s OWNER TO %I',
+            CASE view_rows.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END, view_rows.name,
+            (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = view_rows.oid));
         IF obj_description(view_rows.oid, 'pg_class') IS NOT NULL THEN
             views := views || format('COMMENT ON %s %s IS %L',
                 CASE view_rows.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END,
@@ -283,6 +290,9 @@ BEGIN
         IF obj_description(fam.table_name, 'pg_class') IS NOT NULL THEN
             ddl := ddl || format('COMMENT ON TABLE %s IS %L', tbl, obj_description(fam.table_name, 'pg_class'));
         END IF;
+        -- The owner (a schema owner role, say) stays the owner; its partitions follow it.
+        ddl := format('ALTER TABLE %s OWNER TO %I', tbl,
+                      (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = fam.table_name)) || ddl;
         INSERT INTO conversion VALUES (fam.ord, tbl, col, ddl);
     END LOOP;
 
@@ -318,6 +328,8 @@ BEGIN
         END IF;
         EXECUTE format('ALTER TABLE %I ATTACH PARTITION %I FOR VALUES FROM (0) TO (%s)',
                        fam.tbl, fam.tbl || '_p0', request_epoch_width());
+        EXECUTE format('ALTER TABLE %I OWNER TO %I', fam.tbl || '_p0',
+                       (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = fam.tbl::regclass));
         EXECUTE format('COMMENT ON TABLE %I IS %L', fam.tbl || '_p0',
                        format('Partition epoch 0 of %s (%s ids [0, %s)); retention drops it whole.',
                               fam.tbl, fam.col, request_epoch_width()));

@@ -199,6 +199,14 @@ def test_a_database_holding_requests_is_partitioned_without_losing_any(
             " THEN CREATE ROLE retention_test_reader NOLOGIN; END IF; END $$"
         )
         conn.execute("GRANT SELECT ON request_models, prediction_requests TO retention_test_reader")
+        # Owned by a schema owner role rather than by whoever runs the migration.
+        conn.execute(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'retention_test_owner')"
+            " THEN CREATE ROLE retention_test_owner NOLOGIN; END IF; END $$"
+        )
+        conn.execute("ALTER TABLE prediction_results OWNER TO retention_test_owner")
+        conn.execute("GRANT SELECT ON prediction_requests TO retention_test_owner")  # what its view reads
+        conn.execute("ALTER VIEW request_models OWNER TO retention_test_owner")
         conn.execute("GRANT SELECT (request_id, probability) ON prediction_results TO retention_test_reader")
         before = conn.execute(
             "SELECT r.id, r.request_id, r.features, r.idempotency_key, r.subject_ref, r.created_at,"
@@ -252,6 +260,16 @@ def test_a_database_holding_requests_is_partitioned_without_losing_any(
             " has_column_privilege('retention_test_reader', 'prediction_results', 'model_sha256', 'SELECT')"
         ).fetchone()
         assert privileges == (True, True, True, False)
+        owners = conn.execute(
+            "SELECT relname, pg_get_userbyid(relowner) FROM pg_class"
+            " WHERE relname IN ('prediction_results', 'prediction_results_p0', 'request_models')"
+            " ORDER BY relname"
+        ).fetchall()
+        assert owners == [
+            ("prediction_results", "retention_test_owner"),
+            ("prediction_results_p0", "retention_test_owner"),
+            ("request_models", "retention_test_owner"),
+        ]
         # Indexes and comments too.
         indexes = {
             r[0]
