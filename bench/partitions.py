@@ -78,6 +78,7 @@ def one_step_sample(conn: psycopg.Connection, client: httpx.Client, features: di
             "features": json.dumps(features),
             "idempotency_key": None,
             "subject_ref": None,
+            "api_key_id": None,
         },
     )
     out = {}

@@ -32,7 +32,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     commands.add_parser(
         "retention",
         add_help=False,
-        help="open partition epochs; remove expired requests by whole partitions (--older-than DAYS, --archive DIR)",
+        help="open partition epochs; remove expired requests by whole partitions (--older-than, --archive)",
     )
     return parser.parse_args(argv)
 

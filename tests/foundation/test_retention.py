@@ -239,6 +239,7 @@ def test_traffic_during_retention_loses_nothing(
                             "features": json.dumps(valid_features(i)),
                             "idempotency_key": f"traffic-{i}",
                             "subject_ref": None,
+                            "api_key_id": None,
                         },
                     ).fetchone()
                     latencies.append(time.perf_counter() - started)
