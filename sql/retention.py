@@ -307,6 +307,9 @@ def main(argv: list[str], conninfo: str) -> int:
         except RetentionRefused as exc:
             print(f"refusing retention: {exc}", file=sys.stderr)
             return 1
+        except psycopg.Error as exc:  # e.g. a role that may not create or drop partitions
+            print(f"retention stopped: {exc}".rstrip(), file=sys.stderr)
+            return 1
         print(_say(report), flush=True)
         if args.every is None:
             return 0

@@ -22,6 +22,7 @@ from tests.foundation.retention_data import fill_epoch, make_current
 from tests.listener.conftest import STANDIN_ENV
 from tests.listener.helpers import valid_features, wait_until
 from tests.listener.procs import wait_listening
+from tests.logins import login_url
 from tests.stack import ROOT, process_env, running_listener
 
 FAMILY = (
@@ -33,11 +34,12 @@ FAMILY = (
 )
 
 
-def retention_cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def retention_cli(db_url: str, *args: str, as_url: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m sql retention ARGS` on db_url (connected as as_url when given)."""
     return subprocess.run(
         [sys.executable, "-m", "sql", "retention", *args],
         cwd=ROOT,
-        env=process_env(db_url),
+        env=process_env(db_url, {"DATABASE_URL": as_url} if as_url else None),
         capture_output=True,
         text=True,
         timeout=600,
@@ -288,3 +290,31 @@ def test_traffic_during_retention_loses_nothing(
 def test_a_limit_that_is_not_positive_is_refused(db_url: str, days: str) -> None:
     done = retention_cli(db_url, "--older-than", days)
     assert done.returncode == 2 and "--older-than must be positive" in done.stderr
+
+
+def test_a_member_of_futurisys_owner_runs_retention_and_the_application_roles_cannot(
+    db_url: str, conn: psycopg.Connection
+) -> None:
+    fill_epoch(conn, 0, 1000, days_ago_from=60, days_ago_to=50)
+    fill_epoch(conn, 1, 1000, days_ago_from=3, days_ago_to=2)
+    make_current(conn, 1)
+    conn.execute("ALTER SCHEMA public OWNER TO futurisys_owner")  # as a DBA sets a database up
+    urls = {role: login_url(db_url, role) for role in ("owner", "api", "listener")}
+    for role in ("api", "listener"):
+        refused = retention_cli(db_url, "--older-than", "30", as_url=urls[role])
+        assert refused.returncode == 1 and "Traceback" not in refused.stderr, refused.stderr
+        assert "permission denied" in refused.stderr or "must be owner" in refused.stderr, refused.stderr
+    assert count(conn, "prediction_requests") == 2000
+
+    done = retention_cli(db_url, "--older-than", "30", as_url=urls["owner"])
+    assert done.returncode == 0, done.stderr
+    assert "removed partition epochs 0" in done.stdout, done.stdout
+    assert count(conn, "prediction_requests") == 1000
+    # It opened epoch 2 (epoch 1 is two days old) and made epoch 3 ahead: futurisys_owner's, like all.
+    others = conn.execute(
+        "SELECT relname, relowner::regrole::text FROM pg_class"
+        " WHERE relnamespace = 'public'::regnamespace"
+        " AND relkind IN ('r', 'p') AND relowner <> 'futurisys_owner'::regrole"
+    ).fetchall()
+    assert others == []
+    assert conn.execute("SELECT to_regclass('prediction_results_p3')").fetchone() != (None,)
