@@ -8,8 +8,8 @@
 --
 -- Why the id and not created_at or the UUIDv7: the id is every child's foreign key, so partitioning on
 -- it keeps every foreign key, the 1-1 result rule (UNIQUE prediction_results.request_id) and the
--- outcome and explanation rules native, with no new column in any child and no query changed. The two
--- keys that cannot include the id are kept by the database as follows:
+-- outcome and explanation rules native, with no new column in any child (the request inserts only lose
+-- the target of ON CONFLICT). The two keys that cannot include the id are kept by the database so:
 --   * request_id (public UUID): a unique index on each partition, and a statement-level trigger that
 --     refuses a value another partition already holds;
 --   * idempotency_key: a unique index on each partition (ON CONFLICT DO NOTHING still waits for a
