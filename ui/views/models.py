@@ -12,7 +12,7 @@ from ui import charts
 from ui.feedback import fetch
 from ui.layout import header
 from ui.promotion import gate_notice
-from ui.promotions import show_promotions
+from ui.promotion_history import show_promotions
 from ui.reference import client, load_models, version_label
 
 HEADLINE = {
