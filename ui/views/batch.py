@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from ui import outcomes_upload
+from ui import batch_reasons, outcomes_upload
 from ui.api_client import ApiError
 from ui.batch_csv import CheckedFile, check_csv, problems_frame, results_frame, template_csv
 from ui.collect import collect
@@ -116,6 +116,8 @@ def show_outcome(outcome: dict[str, Any], file_name: str) -> None:
     c4.metric("Predicted to leave", f"{leavers:,}", f"{share:.1%} of scored", "off", delta_arrow="off")
     rate = len(results) / max(outcome["elapsed_s"], 1e-9)
     c5.metric("Time", f"{outcome['elapsed_s']:,.1f} s", f"{rate:,.0f} rows/s", "off", delta_arrow="off")
+    batch_reasons.show_reasons_control(outcome)  # may add reason_1..3 to the results
+    results = outcome["results"]
     st.download_button(
         "Download results (CSV)",
         results.to_csv(index=False).encode(),

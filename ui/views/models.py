@@ -8,11 +8,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from ui import charts
+from ui import challengers, charts
 from ui.feedback import fetch
 from ui.layout import header
 from ui.promotion import gate_notice
-from ui.promotions import show_promotions
+from ui.promotion_history import show_promotions
 from ui.reference import client, load_models, version_label
 
 HEADLINE = {
@@ -117,6 +117,7 @@ def main() -> None:
         for col, model in zip(cols, models[start : start + CARDS_PER_ROW], strict=False):
             with col:
                 card(model)
+    challengers.section()
     show_promotions(client())
 
 
