@@ -57,9 +57,13 @@ migrate: runtime ## Apply sql/schema/ to DATABASE_URL (or the embedded PostgreSQ
 bench: setup ## Latency and throughput benchmark (BENCH_FULL=1 for the long run); writes bench/results.json
 	$(PY) -m bench
 
-screenshots: setup ## Refresh the README's docs/screenshots/ (the browser test; needs /usr/bin/chromium)
+SHOTS := predict batch history monitoring performance models
+
+screenshots: setup ## Shoot every dashboard page into .run/screenshots/, then refresh the README's docs/screenshots/
 	@test -x /usr/bin/chromium || { echo "make screenshots needs Debian's chromium: apt-get install chromium"; exit 1; }
-	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest tests/ui/test_browser.py -q
+	rm -f $(addprefix .run/screenshots/,$(addsuffix .png,$(SHOTS)))
+	$(PY) -m pytest tests/ui/test_browser.py -q -p no:cacheprovider
+	cp $(addprefix .run/screenshots/,$(addsuffix .png,$(SHOTS))) docs/screenshots/
 
 clean: ## Remove the venv, caches and the embedded database
 	rm -rf $(VENV) .pgdata .run .pytest_cache .ruff_cache htmlcov .coverage .coverage.*
