@@ -8,7 +8,6 @@ from typing import Any
 from model_store.model_card import CARD_PATH, render_card
 from model_store.training import library_versions
 
-
 # A version is its artifact's hash prefix, and a pickle's bytes can differ between processes that train
 # the same model (pickle's memo follows which equal strings are one object): the card must match in
 # everything else, every figure included.
