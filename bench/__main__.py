@@ -1,6 +1,9 @@
-"""`make bench` / `python -m bench`: every scenario of issue 7 in one run, table + bench/results.json.
+"""`make bench` / `python -m bench`: every scenario of issues 7 and 16 in one run, table + bench/results.json.
 
-BENCH_FULL=1 for longer runs; BENCH_SMOKE=1 for a few-second run that checks the harness only.
+BENCH_FULL=1 for longer runs; BENCH_SMOKE=1 for a few-second run that checks the harness only;
+BENCH_ONLY=user,throughput (scenario names) runs only those, to iterate on one figure.
+The user-side figures (issue 16) come from an outside load generator, Debian's wrk, beside the floor the
+database allows measured in the same run.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import httpx
 import psutil
 import psycopg
 
-from bench import workload
+from bench import floor, loadgen, workload
 from bench.stack import BenchStack, bench_stack, rss_mb
 
 MODELS = ("logistic", "random_forest_e04")
@@ -26,6 +29,9 @@ RESULTS = Path(__file__).parent / "results.json"
 
 SIZES = {
     "smoke": dict(
+        floor_n=50,
+        wrk_s=1.0,
+        e2e_batch=2000,
         latency_n=20,
         scale_n=20,
         poll_n=4,
@@ -37,6 +43,9 @@ SIZES = {
         fill=2000,
     ),
     "quick": dict(
+        floor_n=1000,
+        wrk_s=5.0,
+        e2e_batch=10000,
         latency_n=300,
         scale_n=1000,
         poll_n=30,
@@ -48,6 +57,9 @@ SIZES = {
         fill=1_000_000,
     ),
     "full": dict(
+        floor_n=3000,
+        wrk_s=20.0,
+        e2e_batch=10000,
         latency_n=2000,
         scale_n=3000,
         poll_n=60,
@@ -60,14 +72,21 @@ SIZES = {
     ),
 }
 
-TARGETS = {  # figure: (comparison, target) as issue 7 states them
+TARGETS = {  # figure: (comparison, target) as issues 16 (what a user sees) and 7 state them
+    "user.submit_wait_p50_over_floor.logistic": ("<=", 2),
+    "user.submit_wait_p99_over_floor.logistic": ("<=", 4),
+    "user.batch_10000_per_s.logistic": (">=", 20_000),
+    "user.batch_10000_per_s.random_forest_e04": (">=", 12_000),
+    "throughput.logistic.listeners_1": (">=", 25_000),
+    "throughput.random_forest_e04.listeners_1": (">=", 15_000),
+    "user.wrk.submit_only.logistic.c16.per_s": (">=", 3_000),
+    "user.wrk.submit_wait.logistic.c16.per_s": (">=", 1_500),
+    "user.wrk.submit_wait.logistic.c16.p99_ms": ("<=", 40),
     "latency.notify.logistic.p50_ms": ("<=", 5),
     "latency.notify.logistic.p99_ms": ("<=", 20),
     "latency.notify.random_forest_e04.p50_ms": ("<=", 10),
     "latency.notify.random_forest_e04.p99_ms": ("<=", 40),
     "latency.ratio_poll5_over_notify_p50.logistic": (">=", 300),
-    "throughput.logistic.listeners_1": (">=", 10_000),
-    "throughput.random_forest_e04.listeners_1": (">=", 3_000),
     "api.submissions_per_s": (">=", 1_000),
     "memory.listener_rss_mb": ("<=", 300),
     "scale.p99_ratio_1m_over_empty": ("<=", 1.5),
@@ -133,6 +152,45 @@ class Bench:
             )
             self.figures[f"latency.ratio_poll{slow:g}_over_notify_p50.{model}"] = round(ratio, 1)
         self.stack.stop(api)
+
+    def user(self) -> None:
+        """Issue 16: what a user sees, from wrk outside the API, beside the floor measured in this run."""
+        url = self.stack.new_database()
+        _api, base, client = self.api(url)
+        rows = workload.feature_rows()
+        self.stack.start("listener", url)
+        self.warm(client, rows)
+        seconds = self.size["wrk_s"]
+        log("floor: raw insert+commit, NOTIFY, result insert+commit, NOTIFY back")
+        db = workload.percentiles(floor.round_trips(url, rows, self.size["floor_n"]))
+        log("floor: wrk GET /health/live, 1 connection")
+        http = loadgen.trivial(base, "/health/live", 1, seconds)
+        floor_ms = db["p50_ms"] + http.p50_ms
+        self.figures["user.floor.db_round_trip"] = db
+        self.figures["user.floor.http_trivial.c1"] = http.figures()
+        self.figures["user.floor.p50_ms"] = round(floor_ms, 3)
+        bodies = {m: loadgen.bodies_file(rows, m, self.stack.workdir) for m in MODELS}
+        for model in MODELS:
+            log(f"wrk submit-and-wait, {model}, 1 connection")
+            one = loadgen.submit_and_wait(base, bodies[model], 1, seconds)
+            self.figures[f"user.wrk.submit_wait.{model}.c1"] = one.figures()
+            self.figures[f"user.submit_wait_p50_over_floor.{model}"] = round(one.p50_ms / floor_ms, 2)
+            self.figures[f"user.submit_wait_p99_over_floor.{model}"] = round(one.p99_ms / floor_ms, 2)
+        log("wrk submit-and-wait, logistic, 16 connections")
+        many = loadgen.submit_and_wait(base, bodies["logistic"], 16, seconds)
+        self.figures["user.wrk.submit_wait.logistic.c16"] = many.figures()
+        log("wrk submissions without wait, logistic, 16 connections, listener running")
+        nowait = loadgen.submit_only(base, bodies["logistic"], 16, seconds)
+        self.figures["user.wrk.submit_only.logistic.c16"] = nowait.figures()
+        workload.wait_until_idle(url, timeout=600)
+        n = self.size["e2e_batch"]
+        for model in MODELS:
+            workload.submit_batches(client, model, rows, 500, 500)  # this model's batch path warmed
+            workload.wait_until_idle(url, timeout=60)
+            log(f"one {n:,}-row POST /predictions/batch, {model}, from the call to the last result")
+            rate = workload.batch_end_to_end(client, url, model, rows, n)
+            self.figures[f"user.batch_{n}_per_s.{model}"] = round(rate)
+        self.stack.stop_all()
 
     def throughput(self) -> None:
         runs = self.size.get("throughput_runs") or [(m, k) for m in MODELS for k in (1, 2)]
@@ -231,7 +289,8 @@ def verdicts(figures: dict[str, Any]) -> dict[str, dict[str, Any]]:
     for key, (op, target) in TARGETS.items():
         value = values.get(key)
         met = None if value is None else (value <= target if op == "<=" else value >= target)
-        result[key] = {"value": value, "target": f"{op} {target}", "met": met}
+        ratio = None if value is None else round(value / target, 2)
+        result[key] = {"value": value, "target": f"{op} {target}", "ratio": ratio, "met": met}
     return result
 
 
@@ -239,9 +298,9 @@ def print_table(figures: dict[str, Any], checks: dict[str, dict[str, Any]]) -> N
     print(f"\n{'figure':58} {'value':>12}")
     for key, value in flat(figures).items():
         print(f"{key:58} {value:>12}")
-    print(f"\n{'target':58} {'value':>12} {'target':>10}  met")
+    print(f"\n{'target':58} {'value':>12} {'target':>10} {'÷ target':>9}  met")
     for key, c in checks.items():
-        print(f"{key:58} {c['value']!s:>12} {c['target']:>10}  {c['met']}")
+        print(f"{key:58} {c['value']!s:>12} {c['target']:>10} {c['ratio']!s:>9}  {c['met']}")
 
 
 def machine() -> dict[str, Any]:
@@ -257,14 +316,28 @@ def machine() -> dict[str, Any]:
 
 
 def main() -> int:
+    try:
+        loadgen.wrk_path()  # before anything starts: the user-side figures need the outside load generator
+    except loadgen.WrkMissing as exc:
+        print(f"make bench: {exc}", file=sys.stderr)
+        return 2
     size_name = mode()
     size = SIZES[size_name]
     env = {}
     with bench_stack(env) as stack:
         bench = Bench(stack, size)
         started = time.time()
-        for scenario in (bench.inference, bench.latency, bench.throughput, bench.api_rate, bench.scale):
-            scenario()
+        only = {name for name in os.environ.get("BENCH_ONLY", "").split(",") if name}
+        for scenario in (
+            bench.user,
+            bench.inference,
+            bench.latency,
+            bench.throughput,
+            bench.api_rate,
+            bench.scale,
+        ):
+            if not only or scenario.__name__ in only:
+                scenario()
         report = {
             "mode": size_name,
             "command": "make bench" + (" BENCH_FULL=1" if size_name == "full" else ""),

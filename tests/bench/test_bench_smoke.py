@@ -35,7 +35,32 @@ def test_bench_smoke_run_writes_every_scenario_to_its_json(trained_store: Path, 
         "api.submissions_per_s",
         "memory.listener_rss_mb",
         "scale.p99_ratio_1m_over_empty",
+        "user.floor.p50_ms",
+        "user.wrk.submit_wait.logistic.c1",
+        "user.wrk.submit_wait.logistic.c16",
+        "user.wrk.submit_only.logistic.c16",
+        "user.submit_wait_p50_over_floor.logistic",
+        "user.batch_2000_per_s.random_forest_e04",
     ):
         assert key in figures, key
     assert set(report["targets"]) >= {"latency.notify.logistic.p50_ms", "api.submissions_per_s"}
+    # Issue 16: every user-side figure beside its target, as a ratio.
+    checks = report["targets"]
+    assert checks["user.submit_wait_p50_over_floor.logistic"]["target"] == "<= 2"
+    assert checks["user.wrk.submit_wait.logistic.c16.per_s"]["ratio"] is not None
+    assert figures["user.floor.p50_ms"] > 0
+    assert figures["user.wrk.submit_wait.logistic.c1"]["requests"] > 0
     assert "target" in run.stdout
+
+
+def test_bench_without_wrk_says_how_to_install_it(tmp_path: Path) -> None:
+    # A PATH with this Python only: no wrk, no apt-get to install it with.
+    (tmp_path / "python").symlink_to(sys.executable)
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "ENV"}}
+    env |= {"PATH": str(tmp_path), "BENCH_SMOKE": "1", "BENCH_RESULTS": str(tmp_path / "r.json")}
+    run = subprocess.run(
+        [sys.executable, "-m", "bench"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 2
+    assert "apt-get install -y wrk" in run.stderr
+    assert not (tmp_path / "r.json").exists()
