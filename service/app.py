@@ -25,6 +25,7 @@ from service.routes import (
     predictions,
 )
 from service.services import Services, build_services
+from sql.json_codec import use_fast_json
 from sql.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ def create_app(
     conninfo = conninfo or settings.database_url
     if not conninfo:
         raise ValueError("DATABASE_URL is not set")
+    use_fast_json()
     svc = build_services(settings, conninfo)
 
     @asynccontextmanager

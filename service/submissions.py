@@ -11,7 +11,7 @@ from uuid import UUID
 from fastapi import HTTPException
 
 from service.db import DATABASE_DOWN, NotStored
-from service.ids import new_request_id
+from service.ids import new_request_id, new_request_ids
 from service.repository import requests
 from service.repository.requests import SubmittedRow
 from service.services import Services
@@ -46,7 +46,7 @@ async def _insert(
     subject_ref: str | None = None,
 ) -> SubmittedRow:
     with _unless_stored():
-        row = await requests.submit(svc.pool, request_id, model_name, features, key, subject_ref)
+        row = await svc.groups.submit(request_id, model_name, features, key, subject_ref)
     if not row.replayed:
         svc.metrics.submissions.labels(model_name).inc()
     elif row.model_name != model_name or row.features != features:
@@ -89,7 +89,7 @@ async def submit_many(
 ) -> tuple[list[UUID], bool]:
     """Insert every item in one statement; the ids in the items' order, and whether they all were
     there already (a retry under the same Idempotency-Key)."""
-    new_ids = [new_request_id() for _ in items]
+    new_ids = new_request_ids(len(items))
     with _unless_stored():
         ids, inserted = await requests.submit_batch(svc.pool, new_ids, model_name, items, key, subject_refs)
     svc.metrics.submissions.labels(model_name).inc(inserted)
