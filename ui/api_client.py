@@ -214,11 +214,7 @@ def _raise_for_status(response: httpx.Response, key_sent: bool) -> None:
         return
     detail = _detail(response)
     if code in (401, 403):
-        if key_sent:
-            msg = "The API refused the API key. Check FUTURISYS_API_KEY (it may be wrong or revoked)."
-        else:
-            msg = "The API needs an API key for this action. Set FUTURISYS_API_KEY and restart the dashboard."
-        raise ApiAuthError(msg, code, detail)
+        raise ApiAuthError(_auth_message(code, _detail_text(detail), key_sent), code, detail)
     if code == 404:
         raise ApiNotFound(_detail_text(detail) or "Not found.", code, detail)
     if code in (400, 409, 413, 422):
@@ -233,6 +229,17 @@ def _raise_for_status(response: httpx.Response, key_sent: bool) -> None:
             detail,
         )
     raise ApiError(f"The API failed ({code}): {_detail_text(detail) or response.reason_phrase}", code, detail)
+
+
+def _auth_message(code: int, said: str, key_sent: bool) -> str:
+    """The API's own reason first (a missing key, a revoked one, a scope too narrow), then what to do."""
+    if code == 403:
+        hint = "This key may not do this: use a key with the needed scope in FUTURISYS_API_KEY."
+    elif key_sent:
+        hint = "Check FUTURISYS_API_KEY: the key may be wrong or revoked."
+    else:
+        hint = "Set FUTURISYS_API_KEY and restart the dashboard."
+    return f"The API answered {code}: {said.rstrip('.') or 'access refused'}. {hint}"
 
 
 def _detail(response: httpx.Response) -> Any:

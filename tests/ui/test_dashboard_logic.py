@@ -5,12 +5,19 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import httpx
 import pandas as pd
 import pytest
 
 from tests.stack import ROOT
 from tests.ui.conftest import screenshots_dir
-from ui.api_client import ApiUnavailable, describe_validation, normalize_history_page
+from ui.api_client import (
+    ApiAuthError,
+    ApiUnavailable,
+    _raise_for_status,
+    describe_validation,
+    normalize_history_page,
+)
 from ui.batch_csv import check_csv, results_frame, template_csv
 from ui.collect import collect
 from ui.history import ordered_features, page_caption, request_label, short_id, utc_time
@@ -233,6 +240,22 @@ def test_validation_errors_name_the_field_once() -> None:
     assert describe_validation("missing or invalid X-API-Key") == ["missing or invalid X-API-Key"]
 
 
+@pytest.mark.parametrize(
+    ("code", "said", "key_sent", "hint"),
+    [
+        (401, "missing or invalid X-API-Key", True, "wrong or revoked"),
+        (401, "missing or invalid X-API-Key", False, "Set FUTURISYS_API_KEY"),
+        (403, "this key's scope is read: submitting needs submit or admin", True, "scope"),
+    ],
+)
+def test_a_refused_key_shows_the_apis_own_reason(code: int, said: str, key_sent: bool, hint: str) -> None:
+    response = httpx.Response(code, json={"detail": said}, request=httpx.Request("GET", "http://api/x"))
+    with pytest.raises(ApiAuthError) as refused:
+        _raise_for_status(response, key_sent)
+    assert refused.value.message.startswith(f"The API answered {code}: {said}.")
+    assert hint in refused.value.message
+
+
 def test_history_pages_are_normalised() -> None:
     bare = {"next_cursor": None, "total": None, "total_capped": False}
     assert normalize_history_page([{"a": 1}]) == {"items": [{"a": 1}], **bare}
@@ -336,3 +359,20 @@ def test_the_history_caption_says_which_requests_of_how_many() -> None:
     assert page_caption(1, 1, 50, 10_000, capped=True) == "Page 1 · requests 1–50 of 10,000+"
     assert page_caption(2, 51, 50, None) == "Page 2 · requests 51–100"
     assert page_caption(1, 1, 0, 0) == "Page 1 · no requests"
+
+
+def test_the_installed_package_carries_every_file_of_the_dashboard_beside_its_code() -> None:
+    # An installed wheel holds only .py files unless package-data names the rest: the favicon was missing.
+    import fnmatch
+    import tomllib
+
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    ui_dir = ROOT / "ui"
+    needed = [
+        p.relative_to(ui_dir).as_posix()
+        for p in ui_dir.rglob("*")
+        if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts
+    ]
+    assert "favicon.svg" in needed
+    missing = [f for f in needed if not any(fnmatch.fnmatch(f, g) for g in globs.get("ui", []))]
+    assert missing == [], "add them to [tool.setuptools.package-data] ui in pyproject.toml"
