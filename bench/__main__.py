@@ -12,8 +12,10 @@ import asyncio
 import json
 import os
 import platform
+import socket
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +95,13 @@ TARGETS = {  # figure: (comparison, target) as issues 16 (what a user sees) and 
 }
 
 
+def free_port() -> int:
+    """A port nobody listens on now (another bench may run beside this one on a shared machine)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def mode() -> str:
     if os.environ.get("BENCH_SMOKE"):
         return "smoke"
@@ -107,11 +116,9 @@ class Bench:
     def __init__(self, stack: BenchStack, size: dict[str, Any]) -> None:
         self.stack, self.size = stack, size
         self.figures: dict[str, Any] = {}
-        self.port = 18000
 
     def api(self, url: str) -> tuple[Any, str, httpx.Client]:
-        self.port += 1
-        proc, base = self.stack.start_api(url, self.port)
+        proc, base = self.stack.start_api(url, free_port())
         return proc, base, httpx.Client(base_url=base, timeout=60)
 
     def warm(self, client: httpx.Client, rows: list[dict]) -> None:
@@ -123,7 +130,7 @@ class Bench:
         url = self.stack.new_database()
         api, base, client = self.api(url)
         rows = workload.feature_rows()
-        listener = self.stack.start("listener", url)
+        listener = self.stack.start_listener(url)
         self.warm(client, rows)
         for model in MODELS:
             log(f"latency, NOTIFY mode, {model}")
@@ -133,7 +140,7 @@ class Bench:
         self.figures["memory.api_rss_mb"] = round(rss_mb(api), 1)
         self.stack.stop(listener)
         for interval in self.size["polls"]:
-            poller = self.stack.start("listener", url, "--poll-only", "--poll-interval", str(interval))
+            poller = self.stack.start_listener(url, "--poll-only", "--poll-interval", str(interval))
             self.warm(client, rows)
             for model in MODELS:
                 log(f"latency, --poll-only every {interval}s, {model}")
@@ -156,9 +163,9 @@ class Bench:
     def user(self) -> None:
         """Issue 16: what a user sees, from wrk outside the API, beside the floor measured in this run."""
         url = self.stack.new_database()
-        _api, base, client = self.api(url)
+        api, base, client = self.api(url)
         rows = workload.feature_rows()
-        self.stack.start("listener", url)
+        listener = self.stack.start_listener(url)
         self.warm(client, rows)
         seconds = self.size["wrk_s"]
         log("floor: raw insert+commit, NOTIFY, result insert+commit, NOTIFY back")
@@ -170,18 +177,34 @@ class Bench:
         self.figures["user.floor.http_trivial.c1"] = http.figures()
         self.figures["user.floor.p50_ms"] = round(floor_ms, 3)
         bodies = {m: loadgen.bodies_file(rows, m, self.stack.workdir) for m in MODELS}
+
+        def measured(name: str, run: Callable[[], loadgen.WrkRun]) -> loadgen.WrkRun:
+            # CPU milliseconds per request of each process: where the time goes, even on a busy machine.
+            before = self.stack.cpu(api=api, listener=listener)
+            result = run()
+            after = self.stack.cpu(api=api, listener=listener)
+            self.figures[name] = result.figures()
+            self.figures[name.replace("user.wrk.", "user.cpu_ms_per_request.")] = {
+                k: round((after[k] - before[k]) * 1000 / max(result.requests, 1), 3) for k in after
+            }
+            return result
+
         for model in MODELS:
             log(f"wrk submit-and-wait, {model}, 1 connection")
-            one = loadgen.submit_and_wait(base, bodies[model], 1, seconds)
-            self.figures[f"user.wrk.submit_wait.{model}.c1"] = one.figures()
+            name = f"user.wrk.submit_wait.{model}.c1"
+            one = measured(name, lambda m=model: loadgen.submit_and_wait(base, bodies[m], 1, seconds))
             self.figures[f"user.submit_wait_p50_over_floor.{model}"] = round(one.p50_ms / floor_ms, 2)
             self.figures[f"user.submit_wait_p99_over_floor.{model}"] = round(one.p99_ms / floor_ms, 2)
         log("wrk submit-and-wait, logistic, 16 connections")
-        many = loadgen.submit_and_wait(base, bodies["logistic"], 16, seconds)
-        self.figures["user.wrk.submit_wait.logistic.c16"] = many.figures()
+        measured(
+            "user.wrk.submit_wait.logistic.c16",
+            lambda: loadgen.submit_and_wait(base, bodies["logistic"], 16, seconds),
+        )
         log("wrk submissions without wait, logistic, 16 connections, listener running")
-        nowait = loadgen.submit_only(base, bodies["logistic"], 16, seconds)
-        self.figures["user.wrk.submit_only.logistic.c16"] = nowait.figures()
+        measured(
+            "user.wrk.submit_only.logistic.c16",
+            lambda: loadgen.submit_only(base, bodies["logistic"], 16, seconds),
+        )
         workload.wait_until_idle(url, timeout=600)
         n = self.size["e2e_batch"]
         for model in MODELS:
@@ -253,7 +276,7 @@ class Bench:
         url = self.stack.new_database()
         api, _, client = self.api(url)
         rows = workload.feature_rows()
-        listener = self.stack.start("listener", url)
+        listener = self.stack.start_listener(url)
         self.warm(client, rows)
         n = self.size["scale_n"]
         empty = workload.percentiles(workload.sequential_latency(client, "logistic", rows, n))
