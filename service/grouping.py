@@ -151,3 +151,51 @@ def _answer(item: Submission, row: SubmittedRow) -> None:
 def _fail(item: Submission, exc: BaseException) -> None:
     if not item.answer.done():
         item.answer.set_exception(exc)
+
+
+class ReadGroups:
+    """Reads of single requests by waiters woken together (a listener's batch of results wakes many
+    at once) share one lookup statement instead of one query each; one reader alone reads at once.
+    A failure of the lookup reaches each of its readers as their own read's would have."""
+
+    def __init__(self, pool: AsyncConnectionPool, max_group: int = 256, max_in_flight: int = 2) -> None:
+        self._pool = pool
+        self._max_group = max_group
+        self._max_in_flight = max_in_flight
+        self._queue: list[tuple[UUID, asyncio.Future[dict[str, Any] | None]]] = []
+        self._flushes: set[asyncio.Task[None]] = set()
+
+    async def get(self, request_id: UUID) -> dict[str, Any] | None:
+        """The request's row as `requests.get_prediction` returns it (None when unknown)."""
+        answer: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
+        self._queue.append((request_id, answer))
+        self._flush_if_room()
+        return await asyncio.shield(answer)
+
+    def _flush_if_room(self) -> None:
+        while self._queue and len(self._flushes) < self._max_in_flight:
+            group, self._queue = self._queue[: self._max_group], self._queue[self._max_group :]
+            task = asyncio.create_task(self._flush(group), name="read-group")
+            self._flushes.add(task)
+            task.add_done_callback(self._flushed)
+
+    def _flushed(self, task: asyncio.Task[None]) -> None:
+        self._flushes.discard(task)
+        self._flush_if_room()
+
+    async def _flush(self, group: list[tuple[UUID, asyncio.Future[dict[str, Any] | None]]]) -> None:
+        try:
+            if len(group) == 1:
+                rows = [await requests.get_prediction(self._pool, group[0][0])]
+            else:
+                rows = await requests.lookup_predictions(self._pool, [request_id for request_id, _ in group])
+        except BaseException as exc:
+            for _, answer in group:
+                if not answer.done():
+                    answer.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for (_, answer), row in zip(group, rows, strict=True):
+            if not answer.done():
+                answer.set_result(row)

@@ -57,7 +57,7 @@ async def _insert(
 async def wait_for(svc: Services, request_id: UUID, seconds: float) -> dict[str, Any] | None:
     """The request's row once done or when `seconds` run out; None when the request is unknown."""
     with svc.hub.watch(request_id) as waiter:
-        return await wait_until_done(svc.pool, waiter, request_id, seconds)
+        return await wait_until_done(svc.reads.get, waiter, request_id, seconds)
 
 
 async def submit_one(
@@ -75,7 +75,7 @@ async def submit_one(
     with svc.hub.watch(request_id) as waiter:
         row = await _insert(svc, request_id, model_name, features, key, subject_ref)
         if not row.replayed:
-            return Outcome(row, _done(await wait_until_done(svc.pool, waiter, request_id, wait, False)))
+            return Outcome(row, _done(await wait_until_done(svc.reads.get, waiter, request_id, wait, False)))
     # A retry: the original may be done already, or still running.
     return Outcome(row, _done(await wait_for(svc, row.request_id, wait)))
 

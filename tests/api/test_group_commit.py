@@ -84,3 +84,34 @@ async def test_a_row_the_database_refuses_fails_only_its_own_caller(
     assert [r.request_id for r in results[:-1]] == ids[:-1]  # type: ignore[union-attr]
     stored = {UUID(str(r[0])) for r in conn.execute("SELECT request_id FROM prediction_requests")}
     assert stored == set(ids[:-1])
+
+
+COMPLETE_ALL = """
+WITH r AS (
+    UPDATE prediction_requests SET status = 'completed', completed_at = clock_timestamp()
+    WHERE status = 'pending' RETURNING id, (features->>'age')::int AS age
+)
+INSERT INTO prediction_results (request_id, prediction, probability, model_version, model_sha256)
+SELECT id, 1, age / 100.0, 'v-test', repeat('0', 64) FROM r
+"""
+
+
+async def test_waiters_woken_together_each_read_their_own_answer(
+    client: httpx.AsyncClient, conn: psycopg.Connection
+) -> None:
+    async def wait_for(age: int) -> httpx.Response:
+        body = {"features": employee(age=age)}
+        return await client.post("/predictions/request", params={"wait": 20}, json=body)
+
+    calls = [asyncio.create_task(wait_for(20 + i)) for i in range(20)]
+    for _ in range(400):  # every request stored, none answered yet
+        if conn.execute("SELECT count(*) FROM prediction_requests").fetchone()[0] == 20:
+            break
+        await asyncio.sleep(0.01)
+    conn.execute(COMPLETE_ALL)  # one statement answers all twenty: their waiters wake together
+    responses = await asyncio.gather(*calls)
+    assert [r.status_code for r in responses] == [200] * 20
+    for i, r in enumerate(responses):
+        assert r.json()["features"]["age"] == 20 + i
+        assert r.json()["result"]["probability"] == pytest.approx((20 + i) / 100)
+        assert r.json()["status"] == "completed"
