@@ -169,13 +169,14 @@ class Bench:
         self.warm(client, rows)
         seconds = self.size["wrk_s"]
         log("floor: raw insert+commit, NOTIFY, result insert+commit, NOTIFY back")
-        db = workload.percentiles(floor.round_trips(url, rows, self.size["floor_n"]))
-        log("floor: wrk GET /health/live, 1 connection")
-        http = loadgen.trivial(base, "/health/live", 1, seconds)
-        floor_ms = db["p50_ms"] + http.p50_ms
-        self.figures["user.floor.db_round_trip"] = db
-        self.figures["user.floor.http_trivial.c1"] = http.figures()
-        self.figures["user.floor.p50_ms"] = round(floor_ms, 3)
+        me = psutil.Process()
+        before = {**self.stack.cpu(), "client": sum(me.cpu_times()[:2])}
+        samples = floor.round_trips(url, rows, self.size["floor_n"])
+        after = {**self.stack.cpu(), "client": sum(me.cpu_times()[:2])}
+        db = workload.percentiles(samples)
+        self.figures["user.cpu_ms_per_request.floor.db_round_trip"] = {
+            k: round((after[k] - before[k]) * 1000 / (len(samples) + 20), 3) for k in after
+        }
         bodies = {m: loadgen.bodies_file(rows, m, self.stack.workdir) for m in MODELS}
 
         def measured(name: str, run: Callable[[], loadgen.WrkRun]) -> loadgen.WrkRun:
@@ -189,6 +190,13 @@ class Bench:
             }
             return result
 
+        log("floor: wrk GET /health/live, 1 connection")
+        http = measured(
+            "user.wrk.floor_http_trivial.c1", lambda: loadgen.trivial(base, "/health/live", 1, seconds)
+        )
+        floor_ms = db["p50_ms"] + http.p50_ms
+        self.figures["user.floor.db_round_trip"] = db
+        self.figures["user.floor.p50_ms"] = round(floor_ms, 3)
         for model in MODELS:
             log(f"wrk submit-and-wait, {model}, 1 connection")
             name = f"user.wrk.submit_wait.{model}.c1"
@@ -211,8 +219,13 @@ class Bench:
             workload.submit_batches(client, model, rows, 500, 500)  # this model's batch path warmed
             workload.wait_until_idle(url, timeout=60)
             log(f"one {n:,}-row POST /predictions/batch, {model}, from the call to the last result")
+            before = self.stack.cpu(api=api, listener=listener)
             rate = workload.batch_end_to_end(client, url, model, rows, n)
+            after = self.stack.cpu(api=api, listener=listener)
             self.figures[f"user.batch_{n}_per_s.{model}"] = round(rate)
+            self.figures[f"user.cpu_ms_per_1000_rows.batch.{model}"] = {
+                k: round((after[k] - before[k]) * 1e6 / n, 1) for k in after
+            }
         self.stack.stop_all()
 
     def throughput(self) -> None:
@@ -230,8 +243,17 @@ class Bench:
             self.figures[f"throughput.batch_submit_rows_per_s.{model}.{listeners}"] = round(
                 n / (time.perf_counter() - start)
             )
-            procs = [self.stack.start("listener", url) for _ in range(listeners)]
+            if listeners == 1:  # CPU from its registration (imports and model loading left out)
+                procs = [self.stack.start_listener(url)]
+                before = self.stack.cpu(listener=procs[0])
+            else:
+                procs = [self.stack.start("listener", url) for _ in range(listeners)]
             workload.wait_until_done(url, n, timeout=600)
+            if listeners == 1:
+                after = self.stack.cpu(listener=procs[0])
+                self.figures[f"throughput.cpu_ms_per_1000_rows.{model}"] = {
+                    k: round((after[k] - before[k]) * 1e6 / n, 1) for k in after
+                }
             # Saturation: the whole backlog is there when the listeners start; the rate runs from the
             # first claim to the last completion, from the rows' own timestamps.
             self.figures[f"throughput.{model}.listeners_{listeners}"] = round(workload.drain_rate(url))

@@ -84,7 +84,7 @@ class BenchStack:
                     return proc
                 if proc.poll() is not None:
                     raise RuntimeError(f"listener exited with {proc.returncode}; see {self.workdir}")
-                time.sleep(0.1)
+                time.sleep(0.02)
         raise TimeoutError("the listener did not start within 300 s")
 
     def start_api(self, url: str, port: int) -> tuple[subprocess.Popen, str]:
