@@ -24,13 +24,17 @@ RUN if ! python3 -c 'import ensurepip' 2>/dev/null; then \
       && rm -rf /var/lib/apt/lists/*; \
     fi \
  && python3 -m venv /opt/venv
+# docker/wheels/ (git-ignored; CI fills it from its pip cache) lets the install skip the download.
 COPY pyproject.toml docker/build-ca.cr[t] /tmp/build/
+COPY pyproject.toml docker/wheel[s] /tmp/build/wheels/
 RUN set -e; cd /tmp/build; \
     if [ -f build-ca.crt ]; then export PIP_CERT=/tmp/build/build-ca.crt; fi; \
     python3 -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' \
       > requirements.txt; \
-    /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check --quiet -r requirements.txt; \
-    /opt/venv/bin/pip uninstall --yes --quiet setuptools pip
+    if ls wheels/*.whl >/dev/null 2>&1; then set -- --no-index --find-links wheels; fi; \
+    /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check --quiet "$@" -r requirements.txt; \
+    /opt/venv/bin/pip uninstall --yes --quiet setuptools pip; \
+    rm -rf /tmp/build
 
 # The models, trained once here (fixed seeds, packaged data set: no network), registered at start.
 FROM build AS train

@@ -33,7 +33,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m listener",
         description="Claim pending prediction requests, run the model, write the results. "
-        "Reads DATABASE_URL and the LISTENER_* settings from the environment; flags override them.",
+        "Connects with LISTENER_DATABASE_URL (else DATABASE_URL); reads the LISTENER_* settings "
+        "from the environment; flags override them.",
     )
     parser.add_argument(
         "--poll-only",
@@ -67,9 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"listener: invalid setting in the environment:\n{exc}", file=sys.stderr)
         return 2
-    if not settings.database_url:
+    url = settings.url_for("listener")
+    if not url:
         print(
-            "listener: DATABASE_URL is not set. Point it at the PostgreSQL the API uses, e.g.\n"
+            "listener: DATABASE_URL is not set (nor LISTENER_DATABASE_URL). Point it at the PostgreSQL\n"
+            "the API uses, e.g.\n"
             "  DATABASE_URL=postgresql://user@host/dbname python -m listener\n"
             "(`make run` sets it, and starts the embedded PostgreSQL when you have none).",
             file=sys.stderr,
@@ -77,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     config = ListenerConfig.from_settings(
         settings,
-        settings.database_url,
+        url,
         poll_only=args.poll_only or None,
         poll_seconds=args.poll_interval,
         concurrency=args.concurrency,

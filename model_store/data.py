@@ -20,6 +20,7 @@ class TrainingData:
     X: pd.DataFrame
     y: np.ndarray
     sha256: str
+    source: str = SOURCE
 
 
 def load_attrition() -> TrainingData:

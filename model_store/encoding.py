@@ -12,9 +12,11 @@ from typing import Any
 
 import numpy as np
 from sklearn.compose import ColumnTransformer
+from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from model_store.features import FeatureError
+from model_store.transforms import Log1p
 
 
 class UnsupportedTransformer(TypeError):
@@ -32,13 +34,15 @@ class CategoryBlock:
 
 @dataclass(frozen=True)
 class RowEncoder:
-    """Replays a fitted ColumnTransformer: `num` (StandardScaler or passthrough), then `cat` (one-hot)."""
+    """Replays a fitted ColumnTransformer: `num` (StandardScaler or passthrough, optionally after log1p of
+    some columns), then `cat` (one-hot)."""
 
     numeric: tuple[str, ...]
     mean: np.ndarray | None
     scale: np.ndarray | None
     categories: tuple[CategoryBlock, ...]
     width: int
+    log1p: np.ndarray | None = None  # bool mask over `numeric`: columns taken as log(1 + x) first
 
     @classmethod
     def from_transformer(cls, ct: ColumnTransformer) -> RowEncoder:
@@ -47,6 +51,7 @@ class RowEncoder:
         if [n for n, _, _ in steps] != ["num", "cat"]:
             raise UnsupportedTransformer(f"expected transformers num, cat; got {[n for n, _, _ in steps]}")
         (_, num, numeric), (_, onehot, categorical) = steps
+        log1p, num = _log1p_mask(num, numeric)
         mean, scale = _numeric_params(num, len(numeric))
         blocks = _category_blocks(onehot, categorical, offset=len(numeric))
         width = len(numeric) + sum(len(b.index) for b in blocks)
@@ -54,7 +59,7 @@ class RowEncoder:
             raise UnsupportedTransformer(
                 f"encoder width {width} != transformer output {len(ct.get_feature_names_out())}"
             )
-        return cls(tuple(numeric), mean, scale, blocks, width)
+        return cls(tuple(numeric), mean, scale, blocks, width, log1p)
 
     def encode(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """The float64 matrix the transformer would output; FeatureError names a missing or bad field."""
@@ -64,6 +69,8 @@ class RowEncoder:
             X[:, : len(self.numeric)] = [[row[c] for c in self.numeric] for row in rows]
         except (KeyError, TypeError, ValueError):
             raise self._numeric_error(rows) from None
+        if self.log1p is not None:
+            X[:, : len(self.numeric)][:, self.log1p] = np.log1p(X[:, : len(self.numeric)][:, self.log1p])
         if self.mean is not None:
             X[:, : len(self.numeric)] -= self.mean
         if self.scale is not None:
@@ -99,6 +106,16 @@ def _category_index(block: CategoryBlock, row: Mapping[str, Any]) -> int:
         ) from None
     except TypeError:
         raise FeatureError(block.name, f"expected a category, got {row[block.name]!r}") from None
+
+
+def _log1p_mask(num: Any, numeric: list[str]) -> tuple[np.ndarray | None, Any]:
+    """A numeric step Pipeline(Log1p, StandardScaler): the log1p mask and the scaler; else (None, num)."""
+    if type(num) is not Pipeline:
+        return None, num
+    if len(num.steps) != 2 or type(num.steps[0][1]) is not Log1p:
+        raise UnsupportedTransformer(f"numeric pipeline {[type(t).__name__ for _, t in num.steps]}")
+    mask = np.asarray([c in num.steps[0][1].columns for c in numeric])
+    return mask, num.steps[1][1]
 
 
 def _numeric_params(num: Any, n: int) -> tuple[np.ndarray | None, np.ndarray | None]:

@@ -34,18 +34,18 @@ def write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def write_manifest(store_dir: Path, manifest: dict[str, Any]) -> Path:
-    """Write manifest.json (indented, keys in insertion order) into the store directory."""
-    path = store_dir / MANIFEST
+def write_manifest(store_dir: Path, manifest: dict[str, Any], name: str = MANIFEST) -> Path:
+    """Write manifest.json (or `name`; indented, keys in insertion order) into the store directory."""
+    path = store_dir / name
     write_atomic(path, (json.dumps(manifest, indent=2) + "\n").encode())
     return path
 
 
-def read_manifest(store_dir: Path) -> dict[str, Any]:
-    """Read manifest.json; FileNotFoundError names the directory when there is none."""
-    path = store_dir / MANIFEST
+def read_manifest(store_dir: Path, name: str = MANIFEST) -> dict[str, Any]:
+    """Read manifest.json (or `name`); FileNotFoundError names the directory when there is none."""
+    path = store_dir / name
     if not path.is_file():
-        raise FileNotFoundError(f"no {MANIFEST} in {store_dir}; train with `python -m model_store`")
+        raise FileNotFoundError(f"no {name} in {store_dir}; train with `python -m model_store`")
     return json.loads(path.read_text())
 
 

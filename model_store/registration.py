@@ -28,6 +28,13 @@ def register_manifest(conninfo: str, store_dir: Path) -> None:
         conn.execute(QUERIES["set_default_if_none"], {"model_name": manifest["default_model"]})
 
 
+def register_versions(conninfo: str, manifest: dict[str, Any]) -> None:
+    """Register a manifest's models as new versions, deploying none (the current ones keep answering)."""
+    with psycopg.connect(conninfo) as conn, conn.transaction():
+        for entry in manifest["models"].values():
+            register_version(conn, entry)
+
+
 def register_version(conn: psycopg.Connection[Any], entry: dict[str, Any]) -> None:
     """Insert one manifest entry into model_versions; a same-named version with other bytes is an error."""
     params = {
@@ -52,26 +59,58 @@ def register_version(conn: psycopg.Connection[Any], entry: dict[str, Any]) -> No
         )
 
 
-def promote(conninfo: str, name: str, version: str | None = None) -> str:
+def promote(
+    conninfo: str,
+    name: str,
+    version: str | None = None,
+    *,
+    actor: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> str:
     """Make `name` the default model, answering with `version` (default: its deployed, else newest, version).
 
-    One transaction; the model_deployments trigger sends NOTIFY model_promoted at commit.
+    One transaction; the model_deployments trigger sends NOTIFY model_promoted at commit and writes the
+    audit event (model.promoted, from/to versions) carrying `actor` and `details` (reason, gate evidence).
+    A promotion that changes no version (only the default) is recorded here, the trigger being silent.
     Returns the version now deployed.
     """
     with psycopg.connect(conninfo) as conn, conn.transaction():
-        version = version or _current_or_newest(conn, name)
+        version = version or current_or_newest(conn, name)
         if (
             conn.execute(QUERIES["model_version_sha256"], {"model_name": name, "version": version}).fetchone()
             is None
         ):
             known = [r[1] for r in conn.execute(QUERIES["list_model_versions"]).fetchall() if r[0] == name]
             raise ModelError(f"{name} has no registered version {version!r}; registered: {', '.join(known)}")
+        before = conn.execute(QUERIES["deployed_version"], {"model_name": name}).fetchone()
+        if actor is not None or details is not None:
+            conn.execute("SELECT set_audit_context(%s, %s)", (actor, Jsonb(details or {})))
         conn.execute(QUERIES["clear_other_defaults"], {"model_name": name})
         conn.execute(QUERIES["promote_model"], {"model_name": name, "version": version})
+        if before is not None and before[0] == version:
+            facts = {"from_version": version, "to_version": version}
+            conn.execute("SELECT audit('model.promoted', %s, %s)", (name, Jsonb(facts)))
     return version
 
 
-def _current_or_newest(conn: psycopg.Connection[Any], name: str) -> str:
+def current_default(conninfo: str) -> tuple[str, str] | None:
+    """(name, version) of the default model, None when no model is the default."""
+    with psycopg.connect(conninfo) as conn:
+        for row in conn.execute(QUERIES["list_deployed_models"]).fetchall():
+            if row[2]:
+                return str(row[0]), str(row[1])
+    return None
+
+
+def resolve_version(conninfo: str, name: str, version: str | None) -> str:
+    """`version`, else the deployed, else the newest registered version of `name`."""
+    if version:
+        return version
+    with psycopg.connect(conninfo) as conn:
+        return current_or_newest(conn, name)
+
+
+def current_or_newest(conn: psycopg.Connection[Any], name: str) -> str:
     for query in ("deployed_version", "newest_model_version"):
         row = conn.execute(QUERIES[query], {"model_name": name}).fetchone()
         if row is not None:

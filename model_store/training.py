@@ -1,12 +1,14 @@
-"""Training: split, cross-validate every candidate, tune the default, fit, evaluate, write the store."""
+"""Training: evaluate every candidate by repeated CV, gate them against the default, fit the served
+models on all rows, check them once on a fixed hold-out, write the store."""
 
 from __future__ import annotations
 
 import io
 import platform
-from collections.abc import Iterable
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -14,161 +16,136 @@ import joblib
 import numpy as np
 import pandas as pd
 import sklearn
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
-from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.parallel import delayed
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from model_store.data import SOURCE, TrainingData, load_attrition
-from model_store.evaluation import THRESHOLD_RULE, f1_threshold, scores, summarise
+from model_store import gate
+from model_store.crossval import (
+    INNER_FOLDS,
+    OUTER_FOLDS,
+    OUTER_REPEATS,
+    CandidateCV,
+    Fitted,
+    cross_validate,
+    fit_recipe,
+    held_out_fraction,
+    outer_folds,
+    run_parallel,
+)
+from model_store.data import TrainingData, load_attrition
+from model_store.evaluation import INTERVAL_RULE, THRESHOLD_RULE, bootstrap_se, scores, summarise
 from model_store.explain import embed_baseline
 from model_store.features import FEATURES, TARGET, TARGET_DESCRIPTION, schema_as_json
-from model_store.manifest import artifact_file, sha256_hex, version_for, write_atomic, write_manifest
-from model_store.onnx_export import embed_onnx
-from model_store.pipelines import (
-    DEFAULT_MODEL,
-    MODEL_NAMES,
-    SEED,
-    Candidate,
-    build_pipeline,
-    candidates,
+from model_store.manifest import (
+    MANIFEST,
+    artifact_file,
+    sha256_hex,
+    version_for,
+    write_atomic,
+    write_manifest,
 )
+from model_store.onnx_export import embed_onnx
+from model_store.pipelines import CANDIDATE_NAMES, DEFAULT_MODEL, MODEL_NAMES, RECIPES, SEED, params_key
 
-TEST_SIZE = 0.2
-SPLIT_SEED = 0
-CV_FOLDS = 5
-FIXED_THRESHOLD = 0.5
+HOLDOUT_SIZE = 0.2
+# The libraries whose versions decide the artifacts' bytes and the figures (pinned in pyproject.toml).
+TRAINING_LIBRARIES = ("scikit-learn", "numpy", "scipy", "pandas", "joblib")
 
 
 @dataclass(frozen=True)
 class Split:
-    """The stratified train/test split and the CV folds of the training part."""
+    """The fixed stratified hold-out (seed SEED, never chosen by its result): a non-regression check."""
 
     X_train: pd.DataFrame
     X_test: pd.DataFrame
     y_train: np.ndarray
     y_test: np.ndarray
-    folds: list[tuple[np.ndarray, np.ndarray]]
     seed: int
 
 
-def split_data(data: TrainingData, split_seed: int = SPLIT_SEED) -> Split:
-    """Stratified hold-out split (fixed seed) and stratified folds of the training part."""
+def split_data(data: TrainingData) -> Split:
+    """The stratified 80/20 hold-out split with the project seed."""
     X_train, X_test, y_train, y_test = train_test_split(
-        data.X, data.y, test_size=TEST_SIZE, stratify=data.y, random_state=split_seed
+        data.X, data.y, test_size=HOLDOUT_SIZE, stratify=data.y, random_state=SEED
     )
-    X_train, X_test = X_train.reset_index(drop=True), X_test.reset_index(drop=True)
-    cv = StratifiedKFold(n_splits=CV_FOLDS, shuffle=True, random_state=SEED)
-    return Split(X_train, X_test, y_train, y_test, list(cv.split(X_train, y_train)), split_seed)
-
-
-def _fold_proba(candidate: Candidate, split: Split, fold: int) -> tuple[str, int, np.ndarray]:
-    fit_idx, val_idx = split.folds[fold]
-    model = build_pipeline(candidate.model, candidate.params)
-    model.fit(split.X_train.iloc[fit_idx], split.y_train[fit_idx])
-    return candidate.key, fold, model.predict_proba(split.X_train.iloc[val_idx])[:, 1]
-
-
-def _fit_final(name: str, params: dict[str, Any], split: Split) -> tuple[str, Pipeline]:
-    pipeline = build_pipeline(name, params).fit(split.X_train, split.y_train)
-    embed_baseline(pipeline, split.X_train)  # what a linear explanation is relative to
-    return name, pipeline
-
-
-@dataclass
-class CVResult:
-    """Out-of-fold probabilities of one candidate, fold by fold."""
-
-    candidate: Candidate
-    fold_proba: dict[int, np.ndarray]
-
-    def oof(self, split: Split) -> np.ndarray:
-        out = np.empty(len(split.y_train))
-        for fold, proba in self.fold_proba.items():
-            out[split.folds[fold][1]] = proba
-        return out
-
-    def per_fold(self, split: Split, threshold: float) -> list[dict[str, float]]:
-        return [
-            scores(split.y_train[split.folds[f][1]], self.fold_proba[f], threshold)
-            for f in sorted(self.fold_proba)
-        ]
-
-
-def _run(jobs: Iterable[Any], n_jobs: int, bar: tqdm) -> list[Any]:
-    results = []
-    for result in Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator_unordered")(jobs):
-        results.append(result)
-        bar.update()
-    return results
-
-
-def cross_validate(split: Split, n_jobs: int, bar: tqdm) -> dict[str, CVResult]:
-    """Out-of-fold probabilities of every candidate on the training part, keyed by candidate key."""
-    cands = candidates()
-    results = {c.key: CVResult(c, {}) for c in cands}
-    jobs = [delayed(_fold_proba)(c, split, f) for c in cands for f in range(CV_FOLDS)]
-    for key, fold, proba in _run(jobs, n_jobs, bar):
-        results[key].fold_proba[fold] = proba
-    return results
-
-
-def choose_e04(results: dict[str, CVResult], split: Split) -> CVResult:
-    """The tuned forest's configuration: best mean cross-validated PR-AUC (first in grid order on ties)."""
-    grid = [r for r in results.values() if r.candidate.model == DEFAULT_MODEL]
-    return max(grid, key=lambda r: summarise(r.per_fold(split, 0.5))["pr_auc"]["mean"])
+    return Split(X_train.reset_index(drop=True), X_test.reset_index(drop=True), y_train, y_test, SEED)
 
 
 @dataclass
 class Trained:
-    """What training produced for one model, before it is written out."""
+    """What training produced for one candidate, before it is written out."""
 
     name: str
-    params: dict[str, Any]
-    threshold: float
-    threshold_rule: str
-    cv: dict[str, dict[str, float]]
-    pipeline: Pipeline | None = None
-    test: dict[str, float] | None = None
+    cv: CandidateCV
+    summary: dict[str, dict[str, float]]
+    holdout: dict[str, float]
+    holdout_se: dict[str, float]
+    final: Fitted | None = None  # fitted on all rows: served models only
 
 
-def select_models(results: dict[str, CVResult], split: Split) -> dict[str, Trained]:
-    """One configuration per model name, with its threshold and CV metrics at that threshold."""
-    chosen = {r.candidate.model: r for r in results.values() if r.candidate.model != DEFAULT_MODEL}
-    chosen[DEFAULT_MODEL] = choose_e04(results, split)
-    out = {}
-    for name in MODEL_NAMES:
-        result = chosen[name]
-        if name == DEFAULT_MODEL:
-            threshold, rule = f1_threshold(split.y_train, result.oof(split)), THRESHOLD_RULE
-        else:
-            threshold, rule = FIXED_THRESHOLD, f"fixed at {FIXED_THRESHOLD}"
-        cv = summarise(result.per_fold(split, threshold))
-        out[name] = Trained(name, dict(result.candidate.params), threshold, rule, cv)
-    return out
+@dataclass
+class Evaluation:
+    """The whole run: the protocol's folds, every candidate, and the gate's verdicts against the default."""
+
+    rows: int
+    test_fraction: float
+    n_folds: int
+    repeats: int
+    split: Split
+    candidates: dict[str, Trained]
+    verdicts: dict[str, dict[str, Any]]
+
+
+def _fit_job(key: str, name: str, X: pd.DataFrame, y: np.ndarray) -> tuple[str, str, Fitted]:
+    return key, name, fit_recipe(RECIPES[name], X, y)
 
 
 def train_models(
-    data: TrainingData, *, n_jobs: int = 2, progress: bool = True, split_seed: int = SPLIT_SEED
-) -> tuple[Split, dict[str, Trained], dict[str, Any]]:
-    """Cross-validate, tune, fit the four models on the training part and score them on the test part."""
-    split = split_data(data, split_seed)
-    total = len(candidates()) * CV_FOLDS + len(MODEL_NAMES)
-    with tqdm(total=total, desc="training", unit="fit", disable=not progress) as bar:
-        results = cross_validate(split, n_jobs, bar)
-        models = select_models(results, split)
-        jobs = [delayed(_fit_final)(m.name, m.params, split) for m in models.values()]
-        for name, pipeline in _run(jobs, n_jobs, bar):
-            models[name].pipeline = pipeline
-    for m in models.values():
-        assert m.pipeline is not None
-        m.test = scores(split.y_test, m.pipeline.predict_proba(split.X_test)[:, 1], m.threshold)
-    tuning = {
-        r.candidate.key: summarise(r.per_fold(split, 0.5))["pr_auc"]
-        for r in results.values()
-        if r.candidate.model == DEFAULT_MODEL
-    }
-    return split, models, tuning
+    data: TrainingData,
+    *,
+    n_jobs: int = 2,
+    progress: bool = True,
+    repeats: int = OUTER_REPEATS,
+    names: tuple[str, ...] = CANDIDATE_NAMES,
+) -> Evaluation:
+    """Cross-validate every candidate, fit the served ones on all rows and every one on the hold-out's
+    training part, and gate each against the default."""
+    folds = outer_folds(data.y, repeats)
+    split = split_data(data)
+    recipes = [RECIPES[n] for n in names]
+    served = [n for n in names if n in MODEL_NAMES]
+    total = len(recipes) * len(folds) + len(served) + len(names)
+    # One BLAS/OpenMP thread per fit: the folds already run in parallel, and gradient boosting's OpenMP
+    # threads on a busy 2-core machine took ten times as long.
+    bar = tqdm(total=total, desc="evaluating", unit="fold", disable=not progress, file=sys.stderr)
+    with bar, threadpool_limits(limits=1):
+        cv = cross_validate(recipes, data.X, data.y, folds, n_jobs=n_jobs, tick=bar.update)
+        jobs = [delayed(_fit_job)("final", n, data.X, data.y) for n in served]
+        jobs += [delayed(_fit_job)("holdout", n, split.X_train, split.y_train) for n in names]
+        fits = {(k, n): f for k, n, f in run_parallel(jobs, n_jobs, bar.update)}
+    fraction = held_out_fraction(folds)
+    out = {}
+    for n in names:
+        held = fits["holdout", n]
+        proba = held.pipeline.predict_proba(split.X_test)[:, 1]
+        out[n] = Trained(
+            n,
+            cv[n],
+            summarise(cv[n].per_fold, fraction),
+            scores(split.y_test, proba, held.threshold),
+            bootstrap_se(split.y_test, proba, held.threshold, SEED),
+            fits.get(("final", n)),
+        )
+    verdicts = {}
+    if DEFAULT_MODEL in out:
+        incumbent = out[DEFAULT_MODEL].cv.per_fold
+        verdicts = {
+            n: gate.verdict(t.cv.per_fold, incumbent, fraction) for n, t in out.items() if n != DEFAULT_MODEL
+        }
+    return Evaluation(len(data.y), fraction, len(folds), repeats, split, out, verdicts)
 
 
 def artifact_bytes(pipeline: Pipeline) -> bytes:
@@ -188,78 +165,146 @@ def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
     return {k: ({str(c): w for c, w in v.items()} if isinstance(v, dict) else v) for k, v in params.items()}
 
 
-def build_manifest(
-    data: TrainingData,
-    split: Split,
-    models: dict[str, Trained],
-    tuning: dict[str, Any],
-    entries: dict[str, dict[str, Any]],
-    trained_at: str,
+def library_versions() -> dict[str, str]:
+    """The installed versions of the libraries training depends on."""
+    return {lib: metadata.version(lib) for lib in TRAINING_LIBRARIES}
+
+
+def model_entry(
+    t: Trained, sha256: str, data: TrainingData, trained_at: str, verdict: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """The manifest: data, split, schema, and per model its artifact, threshold and metrics."""
+    """One served model's manifest entry (also what model_versions stores)."""
+    assert t.final is not None
+    version = version_for(sha256)
+    gate_summary = _gate_summary(t.name, verdict)
     return {
-        "manifest_version": 1,
+        "name": t.name,
+        "version": version,
+        "file": artifact_file(t.name, version),
+        "sha256": sha256,
+        "sklearn_version": sklearn.__version__,
+        "training_data_sha256": data.sha256,
+        "trained_at": trained_at,
+        "threshold": t.final.threshold,
+        "threshold_rule": THRESHOLD_RULE if RECIPES[t.name].f1_threshold else "fixed at 0.5",
+        "params": _jsonable(t.final.params),
+        "metrics": {"cv": t.summary, "test": t.holdout, "test_se": t.holdout_se, "gate": gate_summary},
+        "feature_schema": schema_as_json(FEATURES),
+    }
+
+
+def _gate_summary(name: str, verdict: dict[str, Any] | None) -> dict[str, Any]:
+    """What a registered version says of the gate (the dashboard reads it): its verdict against the
+    default it was evaluated with."""
+    if verdict is None:
+        return {"incumbent": DEFAULT_MODEL, "is_incumbent": name == DEFAULT_MODEL}
+    return {
+        "incumbent": DEFAULT_MODEL,
+        "is_incumbent": False,
+        "better": verdict["better"],
+        "roc_auc_difference": verdict["roc_auc"]["difference"],
+        "p": verdict["roc_auc"]["p"],
+        "reasons": verdict["reasons"],
+    }
+
+
+def candidate_entry(t: Trained) -> dict[str, Any]:
+    """One candidate's evaluation: recipe, CV summary, every fold's figures, the hold-out check."""
+    recipe = RECIPES[t.name]
+    thresholds = t.cv.thresholds
+    return {
+        "recipe": recipe.description,
+        "served": recipe.served,
+        "tuned_by": recipe.tune_by if len(recipe.grid) > 1 else None,
+        "chosen_on_all_rows": params_key(t.final.params) if t.final else None,
+        "chosen_per_fold": t.cv.chosen,
+        "threshold_per_fold": {
+            "min": min(thresholds),
+            "mean": float(np.mean(thresholds)),
+            "max": max(thresholds),
+        },
+        "cv": t.summary,
+        "per_fold": t.cv.per_fold,
+        "holdout": {"scores": t.holdout, "se": t.holdout_se},
+    }
+
+
+def build_manifest(
+    data: TrainingData, ev: Evaluation, entries: dict[str, dict[str, Any]], trained_at: str
+) -> dict[str, Any]:
+    """The manifest: data, protocol, every candidate's evaluation, the gate, and the served models."""
+    s = ev.split
+    return {
+        "manifest_version": 2,
         "trained_at": trained_at,
         "sklearn_version": sklearn.__version__,
         "python_version": platform.python_version(),
+        "library_versions": library_versions(),
         "seed": SEED,
         "data": {
-            "source": SOURCE,
+            "source": data.source,
             "rows": len(data.y),
             "positives": int(data.y.sum()),
             "sha256": data.sha256,
             "target": {"name": TARGET, "description": TARGET_DESCRIPTION},
         },
-        "split": {
-            "seed": split.seed,
-            "test_size": TEST_SIZE,
-            "train_rows": len(split.y_train),
-            "train_positives": int(split.y_train.sum()),
-            "test_rows": len(split.y_test),
-            "test_positives": int(split.y_test.sum()),
-            "cv_folds": CV_FOLDS,
+        "protocol": {
+            "outer_folds": OUTER_FOLDS,
+            "repeats": ev.repeats,
+            "folds": ev.n_folds,
+            "inner_folds": INNER_FOLDS,
+            "test_fraction": ev.test_fraction,
+            "interval_rule": INTERVAL_RULE,
+        },
+        "holdout": {
+            "seed": s.seed,
+            "test_size": HOLDOUT_SIZE,
+            "train_rows": len(s.y_train),
+            "train_positives": int(s.y_train.sum()),
+            "test_rows": len(s.y_test),
+            "test_positives": int(s.y_test.sum()),
         },
         "threshold_rule": THRESHOLD_RULE,
         "default_model": DEFAULT_MODEL,
-        "e04_tuning_cv_pr_auc": tuning,
         "feature_schema": schema_as_json(FEATURES),
+        "candidates": {n: candidate_entry(t) for n, t in ev.candidates.items()},
+        "gate": {"incumbent": DEFAULT_MODEL, "rule": gate.RULE, "verdicts": ev.verdicts},
         "models": entries,
     }
 
 
-def model_entry(m: Trained, sha256: str, data: TrainingData, trained_at: str) -> dict[str, Any]:
-    """One model's manifest entry (also what model_versions stores)."""
-    version = version_for(sha256)
-    return {
-        "name": m.name,
-        "version": version,
-        "file": artifact_file(m.name, version),
-        "sha256": sha256,
-        "sklearn_version": sklearn.__version__,
-        "training_data_sha256": data.sha256,
-        "trained_at": trained_at,
-        "threshold": m.threshold,
-        "threshold_rule": m.threshold_rule,
-        "params": _jsonable(m.params),
-        "metrics": {"test": m.test, "cv": m.cv},
-        "feature_schema": schema_as_json(FEATURES),
-    }
-
-
-def train(store_dir: Path, *, n_jobs: int = 2, progress: bool = True) -> dict[str, Any]:
-    """Train the four models, write a joblib file each and manifest.json to store_dir; return the manifest."""
-    data = load_attrition()
-    split, models, tuning = train_models(data, n_jobs=n_jobs, progress=progress)
+def write_store(
+    store_dir: Path, data: TrainingData, ev: Evaluation, manifest_name: str = MANIFEST
+) -> dict[str, Any]:
+    """Write each served model's joblib file (named by content) and the manifest; return the manifest."""
     trained_at = datetime.now(UTC).isoformat(timespec="seconds")
     entries = {}
-    for m in models.values():
-        assert m.pipeline is not None
-        blob = artifact_bytes(m.pipeline)
-        entry = model_entry(m, sha256_hex(blob), data, trained_at)
+    for name in MODEL_NAMES:
+        t = ev.candidates.get(name)
+        if t is None or t.final is None:
+            continue
+        embed_baseline(t.final.pipeline, data.X)  # what a linear explanation is relative to
+        blob = artifact_bytes(t.final.pipeline)
+        entry = model_entry(t, sha256_hex(blob), data, trained_at, ev.verdicts.get(name))
         path = store_dir / entry["file"]
         if not path.is_file() or sha256_hex(path.read_bytes()) != entry["sha256"]:
             write_atomic(path, blob)
-        entries[m.name] = entry
-    manifest = build_manifest(data, split, models, tuning, entries, trained_at)
-    write_manifest(store_dir, manifest)
+        entries[name] = entry
+    manifest = build_manifest(data, ev, entries, trained_at)
+    write_manifest(store_dir, manifest, manifest_name)
     return manifest
+
+
+def train(
+    store_dir: Path,
+    *,
+    data: TrainingData | None = None,
+    n_jobs: int = 2,
+    progress: bool = True,
+    repeats: int = OUTER_REPEATS,
+    manifest_name: str = MANIFEST,
+) -> dict[str, Any]:
+    """Evaluate and train on `data` (default: the packaged IBM data) into store_dir; return the manifest."""
+    data = data or load_attrition()
+    ev = train_models(data, n_jobs=n_jobs, progress=progress, repeats=repeats)
+    return write_store(store_dir, data, ev, manifest_name)

@@ -57,6 +57,49 @@ def dev_api_key(url: str) -> str | None:
     return key
 
 
+#: The LOGIN role each process runs as, in its group role (sql/grants.sql says what each may do).
+PROCESS_LOGINS = {"api": "futurisys_run_api", "listener": "futurisys_run_listener"}
+
+
+def login_password(path: Path) -> str:
+    """The launcher's password for its login roles: kept in `path` (mode 0600) so reruns reuse it."""
+    from sql.logins import new_password
+
+    if path.is_file() and path.read_text().strip():
+        return path.read_text().strip()
+    password = new_password()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(password + "\n")
+    return password
+
+
+def process_database_urls(url: str) -> dict[str, str]:
+    """API_DATABASE_URL and LISTENER_DATABASE_URL: each from the environment when set, else a LOGIN role
+    made here in its group (futurisys_api, futurisys_listener), so each process runs with only its own
+    rights. Without the right to create roles, the processes fall back to DATABASE_URL (one warning)."""
+    from sql.logins import GROUPS, ensure_login
+
+    urls: dict[str, str] = {}
+    for process, login in PROCESS_LOGINS.items():
+        variable = f"{process.upper()}_DATABASE_URL"
+        if os.environ.get(variable):
+            print(f"{process:<10} connects with {variable} from the environment")
+            continue
+        try:
+            urls[variable] = ensure_login(url, login, process, login_password(RUN_DIR / "db-password"))
+        except psycopg.Error as exc:
+            print(
+                f"warning: {process} runs with DATABASE_URL's role, not as {login}: {exc}".rstrip(),
+                file=sys.stderr,
+            )
+            continue
+        print(f"{process:<10} runs as database role {login} (member of {GROUPS[process]})")
+    return urls
+
+
 def start_processes(env: dict[str, str]) -> list[tuple[str, subprocess.Popen]]:
     specs = [
         ("api", python("-m", "service", "--host", API_HOST, "--port", str(API_PORT))),
@@ -81,7 +124,17 @@ def start_processes(env: dict[str, str]) -> list[tuple[str, subprocess.Popen]]:
             ),
         ),
     ]
-    return [(name, subprocess.Popen(cmd, cwd=ROOT, env=env)) for name, cmd in specs]
+    return [(name, subprocess.Popen(cmd, cwd=ROOT, env=child_env(env, name))) for name, cmd in specs]
+
+
+def child_env(env: dict[str, str], name: str) -> dict[str, str]:
+    """`env` without the database URLs `name` has no use for: a process that connects as its own role
+    is not handed the launcher's (owner) DATABASE_URL, and the dashboard talks to the API only."""
+    own = {"api": "API_DATABASE_URL", "listener": "LISTENER_DATABASE_URL"}.get(name)
+    if own is not None and own not in env:
+        return env  # no role of its own: it runs with DATABASE_URL
+    drop = {"DATABASE_URL", "API_DATABASE_URL", "LISTENER_DATABASE_URL"} - {own}
+    return {k: v for k, v in env.items() if k not in drop}
 
 
 def stop_processes(procs: list[tuple[str, subprocess.Popen]]) -> None:
@@ -126,6 +179,7 @@ def main() -> int:
             print("model store failed; see above", file=sys.stderr)
             return 1
         key = dev_api_key(url)
+        env.update(process_database_urls(url))
         env["FUTURISYS_API_URL"] = f"http://{API_HOST}:{API_PORT}"
         if key:
             env["FUTURISYS_API_KEY"] = key

@@ -18,6 +18,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     actions = keys.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create", help="create a key and print it (once) on stdout")
     create.add_argument("name")
+    create.add_argument(
+        "--scope",
+        action="append",
+        metavar="S",
+        help="submit (write, read back its own requests; the default), read (read every request),"
+        " admin (keys and the audit trail through the API); repeat or comma-separate for several",
+    )
     create.add_argument("--quiet", action="store_true", help="print the key only")
     actions.add_parser("revoke", help="revoke a key by name").add_argument("name")
     actions.add_parser("list", help="list keys (names and dates, never the keys)")
@@ -31,7 +38,7 @@ def serve(host: str, port: int) -> int:
     from service.keys_cli import NO_KEY_IN_PROD, prod_without_keys
 
     # Released in the lifespan shutdown: uvicorn re-raises SIGTERM after it, so no `finally` would run.
-    url, release = open_database()
+    url, release = open_database(process="api")
     if get_settings().env == "prod" and prod_without_keys(url):
         print(f"refusing to start: {NO_KEY_IN_PROD}", file=sys.stderr)
         release()
@@ -48,7 +55,13 @@ def main(argv: list[str] | None = None) -> int:
         from service.keys_cli import run
 
         with database_url() as url:
-            return run(url, args.action, getattr(args, "name", None), getattr(args, "quiet", False))
+            return run(
+                url,
+                args.action,
+                getattr(args, "name", None),
+                getattr(args, "quiet", False),
+                getattr(args, "scope", None),
+            )
     return serve(args.host, args.port)
 
 

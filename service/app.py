@@ -14,6 +14,7 @@ from service.db import DATABASE_DOWN, SCHEMA_BEHIND
 from service.keys_cli import NO_KEY_IN_PROD
 from service.metrics import HttpMetricsMiddleware
 from service.routes import (
+    audit,
     explanations,
     health,
     metadata,
@@ -62,11 +63,12 @@ def create_app(
     conninfo: str | None = None,
     on_shutdown: Callable[[], None] | None = None,
 ) -> FastAPI:
-    """The app for `settings` (default: the environment's), talking to `conninfo` (default DATABASE_URL)."""
+    """The app for `settings` (default: the environment's), talking to `conninfo` (default
+    API_DATABASE_URL, else DATABASE_URL)."""
     settings = settings or get_settings()
-    conninfo = conninfo or settings.database_url
+    conninfo = conninfo or settings.url_for("api")
     if not conninfo:
-        raise ValueError("DATABASE_URL is not set")
+        raise ValueError("neither API_DATABASE_URL nor DATABASE_URL is set")
     use_fast_json()
     svc = build_services(settings, conninfo)
 
@@ -96,5 +98,6 @@ def create_app(
         app.include_router(module.router)
     for module in (outcomes, performance):  # issue 14: the loop from answers to their truth
         app.include_router(module.router)
+    app.include_router(audit.router)  # issue 11: the trail of admin actions
     app.add_middleware(HttpMetricsMiddleware, metrics=svc.metrics)
     return app

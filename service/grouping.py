@@ -42,6 +42,7 @@ class Submission:
     features: dict[str, Any]
     idempotency_key: str | None
     subject_ref: str | None
+    api_key_id: int | None
     answer: asyncio.Future[SubmittedRow] = field(repr=False, default=None)  # type: ignore[assignment]
 
 
@@ -62,9 +63,10 @@ class SubmissionGroups:
         features: dict[str, Any],
         idempotency_key: str | None,
         subject_ref: str | None = None,
+        api_key_id: int | None = None,
     ) -> SubmittedRow:
         """What `requests.submit` returns for this submission, inserted together with its neighbours."""
-        item = Submission(request_id, model_name, features, idempotency_key, subject_ref)
+        item = Submission(request_id, model_name, features, idempotency_key, subject_ref, api_key_id)
         item.answer = asyncio.get_running_loop().create_future()
         self._queue.append(item)
         self._flush_if_room()
@@ -103,6 +105,7 @@ class SubmissionGroups:
                 [i.features for i in group],
                 [i.idempotency_key for i in group],
                 [i.subject_ref for i in group],
+                [i.api_key_id for i in group],
             )
         except SHARED_FAILURES as exc:
             for item in group:
@@ -134,6 +137,7 @@ class SubmissionGroups:
                 item.features,
                 item.idempotency_key,
                 item.subject_ref,
+                item.api_key_id,
             )
         except Exception as exc:
             _fail(item, exc)

@@ -1,4 +1,5 @@
-"""`python -m service keys create NAME | revoke NAME | list`: manage API keys (stored as SHA-256 only)."""
+"""`python -m service keys create NAME [--scope S] | revoke NAME | list`: manage API keys (stored as
+SHA-256 only). Each create and revoke is recorded in audit_events as done by `cli:<os user>`."""
 
 from __future__ import annotations
 
@@ -9,11 +10,22 @@ from pathlib import Path
 
 import psycopg
 
-from service.repository.api_keys import active_key_count, create_key, key_digest, list_keys, revoke_key
+from service.repository.api_keys import (
+    DEFAULT_SCOPES,
+    active_key_count,
+    checked_scopes,
+    create_key,
+    key_digest,
+    list_keys,
+    revoke_key,
+)
+from sql.audit import cli_actor, state_actor
 from sql.queries import QUERIES
 
 NO_KEY_IN_PROD = "ENV=prod needs at least one API key: python -m service keys create NAME"
 DEV_KEY_PREFIX = "make-run-"
+# make run's dashboard submits and reads every request.
+DEV_KEY_SCOPES = ("submit", "read")
 
 
 def prod_without_keys(conninfo: str) -> bool:
@@ -25,43 +37,67 @@ def prod_without_keys(conninfo: str) -> bool:
         return False
 
 
-def run(conninfo: str, action: str, name: str | None, quiet: bool = False) -> int:
+def parse_scopes(values: list[str] | None) -> list[str]:
+    """`--scope read --scope submit` or `--scope read,submit`; submit when none is given."""
+    return checked_scopes(",".join(values).split(",") if values else DEFAULT_SCOPES)
+
+
+def run(
+    conninfo: str, action: str, name: str | None, quiet: bool = False, scopes: list[str] | None = None
+) -> int:
     """Carry out one keys action; print the result; return the exit code."""
+    try:
+        wanted = parse_scopes(scopes)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     with psycopg.connect(conninfo, autocommit=True) as conn:
         if action == "create":
             assert name is not None
             try:
-                key = create_key(conn, name)
+                with conn.transaction():
+                    state_actor(conn, cli_actor())
+                    key = create_key(conn, name, wanted)
             except psycopg.errors.UniqueViolation:
                 print(f"a key named {name!r} exists already (revoked keys keep their name)", file=sys.stderr)
                 return 1
             print(key)
             if not quiet:
-                print(f"API key {name!r} created; shown only now. Send it as X-API-Key.", file=sys.stderr)
+                print(
+                    f"API key {name!r} created with scope {', '.join(wanted)}; shown only now."
+                    " Send it as X-API-Key.",
+                    file=sys.stderr,
+                )
         elif action == "revoke":
             assert name is not None
-            if revoke_key(conn, name) is None:
+            with conn.transaction():
+                state_actor(conn, cli_actor())
+                revoked = revoke_key(conn, name)
+            if revoked is None:
                 print(f"no active key named {name!r}", file=sys.stderr)
                 return 1
             print(f"API key {name!r} revoked", file=sys.stderr)
         else:
-            for key_name, created_at, revoked_at in list_keys(conn):
+            for key_name, key_scopes, created_at, revoked_at in list_keys(conn):
                 state = f"revoked {revoked_at:%Y-%m-%d %H:%M:%S}" if revoked_at else "active"
-                print(f"{key_name}\tcreated {created_at:%Y-%m-%d %H:%M:%S}\t{state}")
+                print(f"{key_name}\t{','.join(key_scopes)}\tcreated {created_at:%Y-%m-%d %H:%M:%S}\t{state}")
     return 0
 
 
 def development_key(conninfo: str, key_file: Path) -> tuple[str, bool]:
-    """`make run`'s one development key: the one in `key_file` while it is active, else a new one.
+    """`make run`'s one development key (scopes submit and read, for the dashboard): the one in
+    `key_file` while it is active, else a new one.
 
     A new key is written to `key_file` readable by its owner only. Any other active development key
     is revoked, so runs do not pile keys up. Returns (key, whether it was created now).
     """
     old = key_file.read_text().strip() if key_file.is_file() else ""
-    with psycopg.connect(conninfo, autocommit=True) as conn:
+    with psycopg.connect(conninfo) as conn:
+        state_actor(conn, cli_actor(), {"reason": "make run development key"})
         active = {digest for digest, is_active in conn.execute(QUERIES["api_key_hashes"]) if is_active}
         created = not old or key_digest(old) not in active
-        key = create_key(conn, DEV_KEY_PREFIX + f"{datetime.now():%Y%m%d-%H%M%S-%f}") if created else old
+        name = DEV_KEY_PREFIX + f"{datetime.now():%Y%m%d-%H%M%S-%f}"
+        key = create_key(conn, name, DEV_KEY_SCOPES) if created else old
         conn.execute(
             QUERIES["revoke_other_development_keys"],
             {"prefix": DEV_KEY_PREFIX, "keep_sha256": key_digest(key)},

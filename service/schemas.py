@@ -213,7 +213,8 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` entries for error codes answered with {"detail": "..."}."""
     described = {
         400: "Body is not valid JSON text.",
-        401: "Missing or invalid X-API-Key (API keys are configured).",
+        401: "Missing or invalid X-API-Key (API keys are in use).",
+        403: "The key's scopes do not include what this endpoint needs; the detail names the scope.",
         404: "Unknown request id or model.",
         409: "Idempotency-Key already used for a different request.",
         413: "Request body too large.",

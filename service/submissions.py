@@ -44,14 +44,20 @@ async def _insert(
     features: dict[str, Any],
     key: str | None,
     subject_ref: str | None = None,
+    api_key_id: int | None = None,
 ) -> SubmittedRow:
     with _unless_stored():
-        row = await svc.groups.submit(request_id, model_name, features, key, subject_ref)
+        row = await svc.groups.submit(request_id, model_name, features, key, subject_ref, api_key_id)
     if not row.replayed:
         svc.metrics.submissions.labels(model_name).inc()
-    elif row.model_name != model_name or row.features != features:
-        raise HTTPException(409, f"Idempotency-Key {key!r} was already used for a different request")
+    elif row.model_name != model_name or row.features != features or row.api_key_id != api_key_id:
+        raise used_elsewhere(key)
     return row
+
+
+def used_elsewhere(key: str | None) -> HTTPException:
+    # Also when another API key used it: a replay would hand over that key's request.
+    return HTTPException(409, f"Idempotency-Key {key!r} was already used for a different request")
 
 
 async def wait_for(svc: Services, request_id: UUID, seconds: float) -> dict[str, Any] | None:
@@ -67,13 +73,16 @@ async def submit_one(
     key: str | None,
     wait: float | None,
     subject_ref: str | None = None,
+    api_key_id: int | None = None,
 ) -> Outcome:
     """Insert one request (the API picks its id, so the waiter is registered before the row exists)."""
     request_id = new_request_id()
     if wait is None:
-        return Outcome(await _insert(svc, request_id, model_name, features, key, subject_ref), None)
+        return Outcome(
+            await _insert(svc, request_id, model_name, features, key, subject_ref, api_key_id), None
+        )
     with svc.hub.watch(request_id) as waiter:
-        row = await _insert(svc, request_id, model_name, features, key, subject_ref)
+        row = await _insert(svc, request_id, model_name, features, key, subject_ref, api_key_id)
         if not row.replayed:
             return Outcome(row, _done(await wait_until_done(svc.reads.get, waiter, request_id, wait, False)))
     # A retry: the original may be done already, or still running.
@@ -86,11 +95,16 @@ async def submit_many(
     items: list[dict[str, Any]],
     key: str | None,
     subject_refs: list[str | None] | None = None,
+    api_key_id: int | None = None,
 ) -> tuple[list[UUID], bool]:
     """Insert every item in one statement; the ids in the items' order, and whether they all were
     there already (a retry under the same Idempotency-Key)."""
     new_ids = new_request_ids(len(items))
     with _unless_stored():
-        ids, inserted = await requests.submit_batch(svc.pool, new_ids, model_name, items, key, subject_refs)
+        ids, inserted, submitters = await requests.submit_batch(
+            svc.pool, new_ids, model_name, items, key, subject_refs, api_key_id
+        )
+    if submitters - {api_key_id}:
+        raise used_elsewhere(key)
     svc.metrics.submissions.labels(model_name).inc(inserted)
     return ids, key is not None and inserted == 0

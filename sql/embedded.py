@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sql.settings import Settings, get_settings
 
@@ -82,16 +82,20 @@ class EmbeddedPostgres:
 
 
 def open_database(
-    settings: Settings | None = None, say: Callable[[str], object] | None = None
+    settings: Settings | None = None,
+    say: Callable[[str], object] | None = None,
+    process: Literal["api", "listener"] | None = None,
 ) -> tuple[str, Callable[[], None]]:
-    """(url, release): DATABASE_URL, else the embedded cluster in EMBEDDED_PG_DIR.
+    """(url, release): `process`'s own URL (API_DATABASE_URL, ...), else DATABASE_URL, else the
+    embedded cluster in EMBEDDED_PG_DIR.
 
     release() stops the embedded cluster only if this call started it; a cluster already running
     (e.g. under `make run`) stays up. `say` receives one line about which database is used.
     """
     settings = settings or get_settings()
-    if settings.database_url:
-        return settings.database_url, lambda: None
+    url = settings.url_for(process) if process else settings.database_url
+    if url:
+        return url, lambda: None
     server = EmbeddedPostgres(settings.embedded_pg_dir)
     if say is not None:
         if server.started:

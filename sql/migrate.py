@@ -12,6 +12,10 @@ from sql.queries import QUERIES
 
 SCHEMA_DIR = Path(__file__).parent / "schema"
 BOOTSTRAP = Path(__file__).parent / "schema_migrations.sql"
+#: The server's group roles, created (when missing) before the schema files.
+GROUP_ROLES = Path(__file__).parent / "roles.sql"
+#: What each role may do, re-applied whole after the schema files on every run.
+GRANTS = Path(__file__).parent / "grants.sql"
 
 
 class SchemaDrift(RuntimeError):
@@ -51,17 +55,29 @@ def check_applied(applied: dict[str, str], files: list[SchemaFile]) -> list[Sche
 
 
 def migrate(conninfo: str, directory: Path = SCHEMA_DIR) -> list[str]:
-    """Apply pending schema files in one transaction under an advisory lock; return their names."""
+    """Apply pending schema files in one transaction under an advisory lock; return their names.
+
+    Around them, in the same transaction: the group roles first (sql/roles.sql), then every object
+    handed to futurisys_owner and the grants re-applied (sql/grants.sql).
+    """
     files = schema_files(directory)
     with psycopg.connect(conninfo) as conn:
         conn.execute(QUERIES["take_migration_lock"])
         conn.execute(BOOTSTRAP.read_text())
+        conn.execute(GROUP_ROLES.read_text())
         applied = dict(conn.execute(QUERIES["applied_migrations"]).fetchall())
         pending = check_applied(applied, files)
         for f in pending:
             conn.execute(f.sql)
             conn.execute(QUERIES["record_migration"], {"filename": f.name, "checksum": f.checksum})
+        hand_objects_to_owner(conn)
+        conn.execute(GRANTS.read_text())
     return [f.name for f in pending]
+
+
+def hand_objects_to_owner(conn: psycopg.Connection) -> None:
+    """Make futurisys_owner own every object of the schema, also those the files just created."""
+    conn.execute(QUERIES["hand_objects_to_owner"])
 
 
 def pending_migrations(conn: psycopg.Connection, directory: Path = SCHEMA_DIR) -> list[str]:

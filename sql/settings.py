@@ -18,6 +18,15 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="libpq URL; unset means the embedded PostgreSQL (make run)."
     )
+    api_database_url: str | None = Field(
+        default=None,
+        description="libpq URL the API connects with (a login role in futurisys_api); unset: DATABASE_URL.",
+    )
+    listener_database_url: str | None = Field(
+        default=None,
+        description="libpq URL the listener connects with (a login role in futurisys_listener); "
+        "unset: DATABASE_URL.",
+    )
     env: Literal["dev", "test", "prod"] = Field(
         default="dev", description="test: deterministic stand-in models, no artifact files."
     )
@@ -62,7 +71,7 @@ class Settings(BaseSettings):
         default=2.0, gt=0, description="How long a request waits for a pooled connection before a 503."
     )
     api_keys_required: bool = Field(
-        default=False, description="Require X-API-Key on writes even before any key exists (prod: always)."
+        default=False, description="Require X-API-Key even before any key exists (prod: always)."
     )
     api_max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, description="Larger bodies get 413.")
     api_history_max_page: int = Field(default=500, ge=1, description="Page size cap of /predictions/history.")
@@ -91,6 +100,11 @@ class Settings(BaseSettings):
         description="Window of the live performance gauges in /metrics, and the default window of "
         "GET /monitoring/performance.",
     )
+
+    def url_for(self, process: Literal["api", "listener"]) -> str | None:
+        """The URL `process` connects with: its own (API_DATABASE_URL, ...) else DATABASE_URL."""
+        own = self.api_database_url if process == "api" else self.listener_database_url
+        return own or self.database_url
 
 
 @lru_cache(maxsize=1)

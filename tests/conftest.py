@@ -5,6 +5,7 @@ Everything else asks for `db_url` (a fresh migrated database) or `conn` (a conne
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 import tempfile
@@ -14,7 +15,20 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tests.logins import drop_session_logins
 from tests.pg import Databases, database_url, postgres_server
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Train the shared store (when its cache is cold) before any test runs: training takes minutes,
+    longer than a test's timeout, and only sessions with a test that uses it pay for it."""
+    if config.option.collectonly or not any("trained_store" in getattr(i, "fixturenames", ()) for i in items):
+        return
+    from tests.model_cache import cached_store
+
+    capture = config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        cached_store(lambda line: print(line, file=sys.stderr, flush=True))
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +41,10 @@ def pg_server_url(request: pytest.FixtureRequest) -> Iterator[str]:
             print(line, file=sys.stderr, flush=True)
 
     with postgres_server(say) as url:
-        yield url
+        try:
+            yield url
+        finally:
+            drop_session_logins()
 
 
 @pytest.fixture(scope="session")
@@ -64,11 +81,13 @@ def conn(db_url: str) -> Iterator[psycopg.Connection]:
 
 @pytest.fixture(scope="session")
 def trained_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A model store directory with the four real models trained once for the session (≈ 20 s)."""
-    from model_store.training import train
+    """A model store directory with the real models trained for the session: a private copy of the
+    store cached under .pytest_cache, keyed by the training code and library versions (training takes
+    minutes; tests may add files to their copy)."""
+    from tests.model_cache import cached_store
 
-    store = tmp_path_factory.mktemp("model_store")
-    train(store, progress=False)
+    store = tmp_path_factory.mktemp("model_store") / "store"
+    shutil.copytree(cached_store(), store)
     return store
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.logins import process_urls
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -24,8 +26,13 @@ def free_port() -> int:
 
 
 def process_env(db_url: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a process on db_url: the API and the listener each log in as their own role
+    (tests/logins.py), unless `extra` names their URLs or another DATABASE_URL."""
     env = {**os.environ, "DATABASE_URL": db_url, "PYTHONUNBUFFERED": "1"}
     env.update(extra or {})
+    if env["DATABASE_URL"] == db_url:
+        for name, url in process_urls(db_url).items():
+            env.setdefault(name, url)
     return env
 
 

@@ -116,6 +116,11 @@ class ApiClient:
     def monitoring_summary(self, window_minutes: int) -> dict[str, Any]:
         return self._json("GET", "/monitoring/summary", params={"window_minutes": window_minutes})
 
+    def audit(self, *, actions: Sequence[str] = (), limit: int | None = None) -> dict[str, Any]:
+        """One page of the audit trail, newest first (GET /audit): {"items": [...], "next_before": ...}."""
+        params = {k: v for k, v in {"action": list(actions), "limit": limit}.items() if v}
+        return self._json("GET", "/audit", params=params)
+
     def metrics_text(self) -> str:
         return self._send("GET", "/metrics").text
 

@@ -120,6 +120,7 @@ def results_frame(frame: pd.DataFrame, requests: Sequence[Mapping[str, Any] | No
     results = [(r or {}).get("result") or {} for r in requests]
     out["prediction"] = pd.array([res.get("prediction") for res in results], dtype="Int64")
     out["probability"] = [res.get("probability") for res in results]
-    out["model_version"] = [res.get("model_version") for res in results]
-    out["error"] = [(r or {}).get("error") for r in requests]
+    out["model_version"] = [res.get("model_version") or "" for res in results]
+    # Empty, not None: the table would show "None" and the file "nan" for every row that succeeded.
+    out["error"] = [(r or {}).get("error") or "" for r in requests]
     return out

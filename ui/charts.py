@@ -8,13 +8,21 @@ import pandas as pd
 from ui.monitoring import PSI_MAJOR, PSI_MODERATE
 
 STATUS_COLORS = {"pending": "#f2a900", "running": "#3d7cc9", "completed": "#2e8540", "failed": "#d0342c"}
-BAND_COLORS = {
+BAND_COLORS = {  # a feature without a PSI yet is left out of the chart, so there is no "unknown" band
     "stable": "#2e8540",
     "moderate shift": "#f2a900",
     "major shift": "#d0342c",
-    "unknown": "#9e9e9e",
 }
 COUNT_AXIS = alt.Axis(format="d", tickMinStep=1)
+# Times on a UTC, 24-hour clock, the date under each time: the tables say UTC, so do the charts (a
+# browser's own time zone and Vega's default "06 AM" ticks would not).
+UTC_TICKS = "[utcFormat(datum.value, '%H:%M'), utcFormat(datum.value, '%d %b')]"
+
+
+def utc_axis(title: str | None = "time (UTC)") -> alt.Axis:
+    return alt.Axis(title=title, labelExpr=UTC_TICKS, labelAngle=0, labelOverlap=True)
+
+
 LEAVE = "#d0342c"
 STAY = "#2e8540"
 
@@ -55,14 +63,22 @@ def throughput_chart(
         alt.Chart(data)
         .mark_bar()
         .encode(
-            x=alt.X("bucket:T", title=None, scale=alt.Scale(domain=[since.isoformat(), until.isoformat()])),
+            x=alt.X(
+                "bucket:T",
+                scale=alt.Scale(type="utc", domain=[since.isoformat(), until.isoformat()]),
+                axis=utc_axis(),
+            ),
             x2="bucket_end:T",
             y=alt.Y("sum(count):Q", title="requests submitted", axis=COUNT_AXIS),
             color=alt.Color(
                 "status:N", scale=_scale(STATUS_COLORS), legend=alt.Legend(orient="top", title=None)
             ),
             order=alt.Order("status:N"),
-            tooltip=[alt.Tooltip("bucket:T", title="from", format="%H:%M:%S"), "status:N", "count:Q"],
+            tooltip=[
+                alt.Tooltip("bucket:T", title="from (UTC)", format="%Y-%m-%d %H:%M:%S", formatType="utc"),
+                "status:N",
+                "count:Q",
+            ],
         )
         .properties(height=260)
     )
@@ -115,21 +131,32 @@ def probability_chart(frame: pd.DataFrame, threshold: float | None) -> alt.Layer
 
 
 def drift_chart(frame: pd.DataFrame) -> alt.LayerChart:
-    """PSI per feature, worst first, with the usual 0.1 and 0.25 marks."""
+    """PSI per feature, worst first, with the usual 0.1 and 0.25 marks: every bar named, in full."""
     order = list(frame["feature"])
     bars = (
         alt.Chart(frame)
         .mark_bar(cornerRadiusEnd=3)
         .encode(
-            y=alt.Y("feature:N", sort=order, title=None),
+            y=alt.Y(
+                "feature:N",
+                sort=order,
+                title=None,
+                # Vega drops labels that would overlap and shortens long ones: 15 of 30 bars went unnamed.
+                axis=alt.Axis(labelOverlap=False, labelLimit=0, labelFontSize=11),
+                scale=alt.Scale(paddingInner=0.2),
+            ),
             x=alt.X("psi:Q", title="population stability index (PSI)"),
-            color=alt.Color("band:N", scale=_scale(BAND_COLORS), legend=alt.Legend(orient="top", title=None)),
+            color=alt.Color(
+                "band:N",
+                scale=_scale(BAND_COLORS),
+                legend=alt.Legend(orient="top", title=None, labelLimit=0, symbolType="square"),
+            ),
             tooltip=["feature:N", alt.Tooltip("psi:Q", format=".3f"), "band:N"],
         )
     )
     marks = pd.DataFrame({"x": [PSI_MODERATE, PSI_MAJOR]})
     rules = alt.Chart(marks).mark_rule(color="#5f6368", strokeDash=[4, 3]).encode(x="x:Q")
-    return alt.layer(bars, rules).properties(height=max(180, 18 * len(frame)))
+    return alt.layer(bars, rules).properties(height=alt.Step(17))
 
 
 def metrics_chart(frame: pd.DataFrame) -> alt.Chart:

@@ -18,6 +18,7 @@ import streamlit as st
 from ui.api_client import ApiError, ApiNotFound, ApiRejected
 from ui.feedback import show_api_error
 from ui.reference import client, load_schema
+from ui.schema import option_text, plain_words
 
 TOP = 8
 EACH_WAY = 2  # the chart shows at least this many factors of each direction, when there are
@@ -28,19 +29,19 @@ SCALE_WORDS = {"log_odds": "log-odds of leaving", "probability": "probability of
 
 
 def value_text(value: Any) -> str:
-    """An employee's value as the analyst reads it: 'Travel_Rarely' → 'Travel Rarely', 5993 → '5,993'."""
+    """An employee's value as the analyst reads it: 'Travel_Rarely' → 'Travel rarely', 5993 → '5,993'."""
     if isinstance(value, bool) or value is None:
         return str(value)
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
         return f"{value:,.4g}"
-    return str(value).replace("_", " ")
+    return option_text(value)
 
 
 def factor_label(feature: str, value: Any, labels: Mapping[str, str]) -> str:
     """'Over time = Yes': the feature in words, with the employee's value."""
-    return f"{labels.get(feature, feature.replace('_', ' ').capitalize())} = {value_text(value)}"
+    return f"{labels.get(feature) or plain_words(feature)} = {value_text(value)}"
 
 
 def top_factors(contributions: list[Mapping[str, Any]], top: int = TOP) -> list[Mapping[str, Any]]:

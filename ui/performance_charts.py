@@ -5,6 +5,8 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+from ui.charts import utc_axis
+
 UNIT = alt.Scale(domain=[0, 1])
 FIGURE_COLORS = {
     "ROC-AUC": "#3d7cc9",
@@ -20,7 +22,7 @@ def over_time_chart(frame: pd.DataFrame) -> alt.Chart:
         alt.Chart(frame)
         .mark_line(point=True)
         .encode(
-            x=alt.X("bucket:T", title=None, axis=alt.Axis(format="%d %b %H:%M", labelAngle=0)),
+            x=alt.X("bucket:T", scale=alt.Scale(type="utc"), axis=utc_axis("prediction time (UTC)")),
             y=alt.Y("value:Q", title=None, scale=UNIT),
             color=alt.Color(
                 "figure:N",
@@ -28,7 +30,7 @@ def over_time_chart(frame: pd.DataFrame) -> alt.Chart:
                 legend=alt.Legend(orient="top", title=None),
             ),
             tooltip=[
-                alt.Tooltip("bucket:T", title="from", format="%Y-%m-%d %H:%M"),
+                alt.Tooltip("bucket:T", title="from (UTC)", format="%Y-%m-%d %H:%M", formatType="utc"),
                 "figure:N",
                 alt.Tooltip("value:Q", format=".3f"),
                 alt.Tooltip("labelled:Q", title="labelled predictions"),

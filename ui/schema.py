@@ -9,6 +9,56 @@ from typing import Any
 
 NUMERIC_TYPES = ("integer", "number")
 
+# The features in an HR analyst's words: the served names are data-set columns in snake_case.
+LABELS = {
+    "age": "Age",
+    "business_travel": "Business travel",
+    "daily_rate": "Daily rate",
+    "department": "Department",
+    "distance_from_home": "Distance from home",
+    "education": "Education",
+    "education_field": "Field of education",
+    "environment_satisfaction": "Satisfaction with the workplace",
+    "gender": "Gender",
+    "hourly_rate": "Hourly rate",
+    "job_involvement": "Job involvement",
+    "job_level": "Job level",
+    "job_role": "Job role",
+    "job_satisfaction": "Job satisfaction",
+    "marital_status": "Marital status",
+    "monthly_income": "Monthly income",
+    "monthly_rate": "Monthly rate",
+    "num_companies_worked": "Previous employers",
+    "over_time": "Works overtime",
+    "percent_salary_hike": "Last pay rise (%)",
+    "performance_rating": "Performance rating",
+    "relationship_satisfaction": "Satisfaction with colleagues",
+    "stock_option_level": "Stock option level",
+    "total_working_years": "Years of experience",
+    "training_times_last_year": "Trainings last year",
+    "work_life_balance": "Work-life balance",
+    "years_at_company": "Years at the company",
+    "years_in_current_role": "Years in the current role",
+    "years_since_last_promotion": "Years since the last promotion",
+    "years_with_curr_manager": "Years with the current manager",
+}
+# Categories whose words are not their spelling with spaces.
+OPTION_WORDS = {"Research_Development": "Research & Development", "Non-Travel": "No travel"}
+
+
+def plain_words(name: str) -> str:
+    """'monthly_income' → 'Monthly income': a feature the schema has no label for, in words."""
+    return LABELS.get(name) or name.replace("_", " ").strip().capitalize()
+
+
+def option_text(value: object) -> str:
+    """A category as a person reads it: 'Travel_Rarely' → 'Travel rarely', 'Very_High' → 'Very high'."""
+    text = str(value)
+    if text in OPTION_WORDS:
+        return OPTION_WORDS[text]
+    first, *rest = text.split("_")
+    return " ".join([first, *(word.lower() for word in rest)])
+
 
 @dataclass(frozen=True)
 class Feature:
@@ -26,15 +76,15 @@ class Feature:
 
     @property
     def label(self) -> str:
-        """'monthly_income' → 'Monthly income'."""
-        return self.name.replace("_", " ").capitalize()
+        """'years_with_curr_manager' → 'Years with the current manager'."""
+        return plain_words(self.name)
 
     def help_text(self) -> str:
         bits = [self.description.strip()] if self.description else []
         if self.is_numeric and self.minimum is not None and self.maximum is not None:
             bits.append(f"Range {fmt_number(self.minimum)}–{fmt_number(self.maximum)}.")
         if self.categories:
-            bits.append("One of: " + ", ".join(self.categories) + ".")
+            bits.append("One of: " + ", ".join(option_text(c) for c in self.categories) + ".")
         return " ".join(bits)
 
     def default_value(self) -> Any:

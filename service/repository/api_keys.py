@@ -1,9 +1,11 @@
-"""API keys: only SHA-256 digests reach the database."""
+"""API keys: only SHA-256 digests reach the database, each with the scopes the key holds."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +13,19 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from sql.queries import QUERIES
+
+# submit: write, and read back what the key submitted; read: read every request; admin: keys, audit.
+SCOPES = ("submit", "read", "admin")
+DEFAULT_SCOPES = ("submit",)
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """What the API knows of an active key (never the key itself)."""
+
+    id: int
+    name: str
+    scopes: frozenset[str]
 
 
 def key_digest(key: str) -> str:
@@ -22,18 +37,31 @@ def new_key() -> str:
     return "fut_" + secrets.token_urlsafe(32)
 
 
-async def key_digests(pool: AsyncConnectionPool) -> tuple[frozenset[str], bool]:
-    """The active keys' digests, and whether any key (active or revoked) exists."""
+def checked_scopes(scopes: Iterable[str]) -> list[str]:
+    """The scopes in their canonical order, each once; ValueError naming an unknown one."""
+    asked = {s.strip() for s in scopes if s.strip()}
+    unknown = sorted(asked - set(SCOPES))
+    if unknown:
+        raise ValueError(f"unknown scope {', '.join(map(repr, unknown))}; known: {', '.join(SCOPES)}")
+    if not asked:
+        raise ValueError(f"a key needs at least one scope: {', '.join(SCOPES)}")
+    return [s for s in SCOPES if s in asked]
+
+
+async def key_cache(pool: AsyncConnectionPool) -> tuple[dict[str, KeyInfo], bool]:
+    """The active keys by digest, and whether any key (active or revoked) exists."""
     async with pool.connection() as conn:
-        cur = await conn.execute(QUERIES["api_key_hashes"])
+        cur = await conn.execute(QUERIES["api_key_cache"])
         rows = await cur.fetchall()
-    return frozenset(digest for digest, active in rows if active), bool(rows)
+    active = {digest: KeyInfo(id_, name, frozenset(scopes)) for digest, id_, name, scopes, on in rows if on}
+    return active, bool(rows)
 
 
-def create_key(conn: psycopg.Connection, name: str) -> str:
-    """Store a new key's digest under `name`; return the plain key (shown once, never stored)."""
+def create_key(conn: psycopg.Connection, name: str, scopes: Iterable[str] = DEFAULT_SCOPES) -> str:
+    """Store a new key's digest under `name` with `scopes`; return the plain key (shown once only)."""
     key = new_key()
-    conn.execute(QUERIES["create_api_key"], {"name": name, "key_sha256": key_digest(key)})
+    params = {"name": name, "key_sha256": key_digest(key), "scopes": checked_scopes(scopes)}
+    conn.execute(QUERIES["create_api_key"], params)
     return key
 
 
@@ -48,5 +76,5 @@ def active_key_count(conn: psycopg.Connection) -> int:
 
 
 def list_keys(conn: psycopg.Connection) -> list[tuple[Any, ...]]:
-    """(name, created_at, revoked_at) of every key."""
+    """(name, scopes, created_at, revoked_at) of every key."""
     return conn.execute(QUERIES["list_api_keys"]).fetchall()

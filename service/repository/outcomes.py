@@ -39,9 +39,14 @@ class Recorded:
 
 
 async def record(
-    pool: AsyncConnectionPool, items: list[OutcomeItem], horizon_days: int, source: str
+    pool: AsyncConnectionPool,
+    items: list[OutcomeItem],
+    horizon_days: int,
+    source: str,
+    submitted_by: int | None = None,
 ) -> Recorded:
-    """Record `items` in one transaction: corrections supersede, repeats change nothing."""
+    """Record `items` in one transaction: corrections supersede, repeats change nothing. With
+    `submitted_by`, only the requests that API key submitted are matched."""
     params = {
         "request_ids": [i.request_id for i in items],
         "subject_refs": [i.subject_ref for i in items],
@@ -49,6 +54,7 @@ async def record(
         "observed_at": [i.observed_at for i in items],
         "horizon_days": horizon_days,
         "source": source,
+        "submitted_by": submitted_by,
     }
     for attempt in range(ATTEMPTS):
         try:

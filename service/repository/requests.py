@@ -27,6 +27,7 @@ class SubmittedRow:
     created_at: datetime
     replayed: bool = False
     features: dict[str, Any] | None = None
+    api_key_id: int | None = None  # of a replayed row: the key that submitted the original
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class HistoryFilter:
     model_name: str | None = None
     created_from: datetime | None = None
     created_to: datetime | None = None
+    api_key_id: int | None = None  # only the requests this key submitted (a submit-only key)
 
 
 @asynccontextmanager
@@ -56,14 +58,17 @@ async def submit(
     features: dict[str, Any],
     idempotency_key: str | None,
     subject_ref: str | None = None,
+    api_key_id: int | None = None,
 ) -> SubmittedRow:
-    """Insert one request (one round trip); with a used idempotency key, return the original instead."""
+    """Insert one request (one round trip) as sent by key `api_key_id`; with a used idempotency key,
+    return the original instead."""
     params = {
         "request_id": request_id,
         "model_name": model_name,
         "features": Jsonb(features),
         "idempotency_key": idempotency_key,
         "subject_ref": subject_ref,
+        "api_key_id": api_key_id,
     }
     async with pool.connection() as conn:
         async with storing(conn):
@@ -77,7 +82,7 @@ async def submit(
         found = await cur.fetchone()
     if found is None:  # the original was deleted between the two statements
         raise LookupError(f"request with Idempotency-Key {idempotency_key!r} vanished")
-    return SubmittedRow(*found[:4], replayed=True, features=found[4])
+    return SubmittedRow(*found[:4], replayed=True, features=found[4], api_key_id=found[5])
 
 
 async def submit_group(
@@ -87,6 +92,7 @@ async def submit_group(
     items: list[dict[str, Any]],
     idempotency_keys: list[str | None],
     subject_refs: list[str | None],
+    api_key_ids: list[int | None],
 ) -> dict[UUID, SubmittedRow]:
     """Insert single submissions together (group commit, service/grouping.py): the rows inserted, by
     request id; a row with an idempotency key already used is not among them."""
@@ -96,6 +102,7 @@ async def submit_group(
         "items": json_codec.dumps(items),
         "idempotency_keys": idempotency_keys if any(k is not None for k in idempotency_keys) else None,
         "subject_refs": subject_refs if any(r is not None for r in subject_refs) else None,
+        "api_key_ids": api_key_ids if any(k is not None for k in api_key_ids) else None,
     }
     async with pool.connection() as conn, storing(conn):
         cur = await conn.execute(QUERIES["insert_prediction_requests_grouped"], params)
@@ -117,9 +124,10 @@ async def submit_batch(
     items: list[dict[str, Any]],
     idempotency_key: str | None,
     subject_refs: list[str | None] | None = None,
-) -> tuple[list[UUID], int]:
-    """Insert all items in one statement; return their public ids in order (originals on a retry)
-    and how many rows were new."""
+    api_key_id: int | None = None,
+) -> tuple[list[UUID], int, set[int | None]]:
+    """Insert all items in one statement (sent by key `api_key_id`); return their public ids in
+    order (originals on a retry), how many rows were new, and which keys submitted the originals."""
     keys = batch_keys(idempotency_key, len(items))
     params = {
         "request_ids": request_ids,
@@ -127,16 +135,19 @@ async def submit_batch(
         "items": json_codec.dumps(items),
         "idempotency_keys": keys,
         "subject_refs": subject_refs,
+        "api_key_id": api_key_id,
     }
     async with pool.connection() as conn:
         async with storing(conn):
             cur = await conn.execute(QUERIES["insert_prediction_batch"], params)
         inserted = cur.rowcount
         if keys is None or inserted == len(items):
-            return request_ids, inserted
+            return request_ids, inserted, set()
         cur = await conn.execute(QUERIES["find_requests_by_idempotency_keys"], {"idempotency_keys": keys})
-        existing = dict(await cur.fetchall())
-    return [existing.get(key, rid) for key, rid in zip(keys, request_ids, strict=True)], inserted
+        found = await cur.fetchall()
+    existing = {key: rid for key, rid, _ in found}
+    ids = [existing.get(key, rid) for key, rid in zip(keys, request_ids, strict=True)]
+    return ids, inserted, {submitter for _, _, submitter in found}
 
 
 async def get_prediction(pool: AsyncConnectionPool, request_id: UUID) -> dict[str, Any] | None:

@@ -11,10 +11,10 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel, Field
 
-from service.auth import require_write_key
+from service.auth import Caller, Reader, not_found
 from service.repository.explanations import get_explanation, request_explanation
 from service.schemas import error_responses
 from service.services import Services, ServicesDep
@@ -67,10 +67,11 @@ def explanation_of(row: dict[str, Any]) -> Explanation:
     )
 
 
-def answer(request_id: UUID, row: dict[str, Any] | None) -> Response:
+def answer(request_id: UUID, row: dict[str, Any] | None, caller: Caller) -> Response:
     """200 with the explanation, 202 while it is being made, else the error that says why not."""
-    if row is None:
-        raise HTTPException(404, f"prediction request {request_id} not found")
+    if not caller.owns(row):
+        raise not_found(request_id)
+    assert row is not None
     if row["method"] is not None:
         return Response(explanation_of(row).model_dump_json(), 200, media_type=JSON)
     if row["request_status"] == "failed":
@@ -130,19 +131,21 @@ async def ask_and_wait(svc: Services, request_id: UUID, seconds: float | None) -
 @router.post(
     "/{request_id}/explanation",
     response_model=Explanation,
-    dependencies=[Depends(require_write_key)],
     responses={
         202: {"model": ExplanationPending, "description": "Asked; GET the Location (or wait) for it."},
-        **error_responses(401, 404, 409, 503),
+        **error_responses(401, 403, 404, 409, 503),
     },
 )
-async def explain_prediction(request_id: UUID, svc: ServicesDep, wait: Wait = None) -> Response:
+async def explain_prediction(
+    request_id: UUID, svc: ServicesDep, caller: Reader, wait: Wait = None
+) -> Response:
     """Ask why the model answered what it did (202); with `?wait=S`, answer 200 with the explanation as
-    soon as it exists. Computed by a listener with the model version that answered the request."""
+    soon as it exists. Computed by a listener with the model version that answered the request.
+    A `read` key may ask about any request, a `submit` key about those it submitted."""
     row = await get_explanation(svc.pool, request_id)
-    if row is None or row["method"] is not None or row["request_status"] == "failed":
-        return answer(request_id, row)  # unknown, explained already, or nothing to explain
-    return answer(request_id, await ask_and_wait(svc, request_id, wait))
+    if not caller.owns(row) or row["method"] is not None or row["request_status"] == "failed":
+        return answer(request_id, row, caller)  # unknown, explained already, or nothing to explain
+    return answer(request_id, await ask_and_wait(svc, request_id, wait), caller)
 
 
 @router.get(
@@ -150,9 +153,9 @@ async def explain_prediction(request_id: UUID, svc: ServicesDep, wait: Wait = No
     response_model=Explanation,
     responses={
         202: {"model": ExplanationPending, "description": "Asked and being computed."},
-        **error_responses(404, 409, 503),
+        **error_responses(401, 403, 404, 409, 503),
     },
 )
-async def read_explanation(request_id: UUID, svc: ServicesDep) -> Response:
+async def read_explanation(request_id: UUID, svc: ServicesDep, caller: Reader) -> Response:
     """The explanation of a request: base_value + Σ contribution = the model's output on `scale`."""
-    return answer(request_id, await get_explanation(svc.pool, request_id))
+    return answer(request_id, await get_explanation(svc.pool, request_id), caller)

@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 
-from service.auth import require_write_key
+from service.auth import Reader, Submitter, not_found
 from service.cursor import decode_cursor, encode_cursor
 from service.repository import requests
 from service.repository.requests import HistoryFilter, SubmittedRow
@@ -30,6 +30,7 @@ from service.services import Services, ServicesDep
 from service.subjects import split_subject_refs
 from service.submissions import submit_many, submit_one, wait_for
 from service.validation import checked, checked_items
+from service.waiting import TERMINAL
 
 router = APIRouter(prefix="/predictions", tags=["predictions"], route_class=FastJsonRoute)
 
@@ -43,7 +44,6 @@ IdempotencyKey = Annotated[
         description="A retried submission with the same key returns the original request.",
     ),
 ]
-WRITE = [Depends(require_write_key)]
 # One employee's features are about 1.5 kB; batches are bounded by API_MAX_BODY_BYTES instead.
 SINGLE_BODY_BYTES = 64 * 1024
 JSON = "application/json"
@@ -78,7 +78,6 @@ def accepted(row: SubmittedRow) -> Response:
     "/request",
     status_code=202,
     response_model=Submitted,
-    dependencies=WRITE,
     max_body_size=SINGLE_BODY_BYTES,
     responses={
         200: {
@@ -93,17 +92,22 @@ def accepted(row: SubmittedRow) -> Response:
                 "Idempotent-Replayed": REPLAYED_HEADER,
             },
         },
-        **error_responses(400, 401, 404, 409, 413, 503),
+        **error_responses(400, 401, 403, 404, 409, 413, 503),
     },
 )
 async def submit_prediction(
-    body: PredictionRequestIn, svc: ServicesDep, wait: Wait = None, idempotency_key: IdempotencyKey = None
+    body: PredictionRequestIn,
+    svc: ServicesDep,
+    caller: Submitter,
+    wait: Wait = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    """Queue one prediction (202); with `?wait=S`, answer 200 with the result as soon as it exists."""
+    """Queue one prediction (202); with `?wait=S`, answer 200 with the result as soon as it exists.
+    Needs a key with scope `submit` once keys are in use; the request remembers that key."""
     model = await svc.catalog.resolve(body.model_name)
     features = checked(body.features, svc.catalog.schema(model), ("body", "features"))
     outcome = await submit_one(
-        svc, model.name, features, idempotency_key, capped(svc, wait), body.subject_ref
+        svc, model.name, features, idempotency_key, capped(svc, wait), body.subject_ref, caller.key_id
     )
     if outcome.done is None:
         return accepted(outcome.submitted)
@@ -115,30 +119,31 @@ async def submit_prediction(
     "/batch",
     status_code=202,
     response_model=BatchSubmitted,
-    dependencies=WRITE,
     responses={
         202: {
             "description": "Queued, ids in the items' order.",
             "headers": {"Idempotent-Replayed": REPLAYED_HEADER},
         },
-        **error_responses(400, 401, 404, 409, 413, 503),
+        **error_responses(400, 401, 403, 404, 409, 413, 503),
     },
 )
 async def submit_batch(
-    body: BatchRequestIn, svc: ServicesDep, idempotency_key: IdempotencyKey = None
+    body: BatchRequestIn, svc: ServicesDep, caller: Submitter, idempotency_key: IdempotencyKey = None
 ) -> Response:
-    """Queue up to 10,000 predictions for one model in one statement; ids come back in the items' order."""
+    """Queue up to 10,000 predictions for one model in one statement; ids come back in the items' order.
+    Needs a key with scope `submit` once keys are in use."""
     model = await svc.catalog.resolve(body.model_name)
     features, subject_refs = split_subject_refs(body.items)
     items = checked_items(features, svc.catalog.schema(model))
-    ids, replayed = await submit_many(svc, model.name, items, idempotency_key, subject_refs)
+    ids, replayed = await submit_many(svc, model.name, items, idempotency_key, subject_refs, caller.key_id)
     answer = BatchSubmitted(model_name=model.name, request_ids=ids)
     return Response(answer.model_dump_json(), 202, replay_headers(replayed), media_type=JSON)
 
 
-@router.get("/history", response_model=HistoryPage, responses=error_responses(503))
+@router.get("/history", response_model=HistoryPage, responses=error_responses(401, 403, 503))
 async def prediction_history(
     svc: ServicesDep,
+    caller: Reader,
     status: Status | None = None,
     model: Annotated[
         str | None, Query(pattern=MODEL_NAME_PATTERN, description="Only requests for this model.")
@@ -148,10 +153,11 @@ async def prediction_history(
     limit: Annotated[int, Query(ge=1, description="Page size (capped by the server, 500 by default).")] = 50,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
 ) -> HistoryPage:
-    """Requests newest first, with their results; keyset-paginated by `cursor`."""
+    """Requests newest first, with their results; keyset-paginated by `cursor`. A `read` key sees every
+    request, a `submit` key those it submitted."""
     limit = min(limit, svc.settings.api_history_max_page)
     before = decode_cursor(cursor) if cursor else None
-    where = HistoryFilter(status, model, since, until)
+    where = HistoryFilter(status, model, since, until, caller.only_key)
     rows = await requests.history(svc.pool, where, before, limit + 1)
     next_cursor = encode_cursor(rows[limit - 1]["id"]) if len(rows) > limit else None
     counted = await requests.history_total(svc.pool, where, HISTORY_COUNT_CAP + 1)
@@ -163,23 +169,27 @@ async def prediction_history(
     )
 
 
-@router.post("/lookup", response_model=LookupOut, responses=error_responses(503))
-async def lookup_predictions(body: LookupIn, svc: ServicesDep) -> Response:
+@router.post("/lookup", response_model=LookupOut, responses=error_responses(401, 403, 503))
+async def lookup_predictions(body: LookupIn, svc: ServicesDep, caller: Reader) -> Response:
     """Read up to 10,000 requests in one call (each as GET /predictions/{request_id} shows it), in the
-    order asked. An id no request has gets `null` in its place rather than failing the whole lookup;
-    an id asked twice is answered twice."""
+    order asked. An id no request has (or, for a `submit` key, another key's request) gets `null` in
+    its place rather than failing the whole lookup; an id asked twice is answered twice."""
     rows = await requests.lookup_predictions(svc.pool, body.request_ids)
-    answer = LookupOut(items=[None if row is None else prediction_of(row) for row in rows])
+    answer = LookupOut(items=[prediction_of(row) if caller.owns(row) else None for row in rows])
     return Response(answer.model_dump_json(), 200, media_type=JSON)
 
 
-@router.get("/{request_id}", response_model=Prediction, responses=error_responses(404, 503))
-async def get_prediction(request_id: UUID, svc: ServicesDep, wait: Wait = None) -> Response:
-    """One request with its result (null until answered); `?wait=S` waits up to S s for the answer."""
-    if wait is None:
+@router.get("/{request_id}", response_model=Prediction, responses=error_responses(401, 403, 404, 503))
+async def get_prediction(request_id: UUID, svc: ServicesDep, caller: Reader, wait: Wait = None) -> Response:
+    """One request with its result (null until answered); `?wait=S` waits up to S s for the answer.
+    A `submit` key gets 404 for a request another key submitted, as for one that does not exist."""
+    row = None
+    if wait is None or not caller.sees_all:
         row = await requests.get_prediction(svc.pool, request_id)
-    else:
+        if not caller.owns(row):
+            raise not_found(request_id)
+    if wait is not None and (row is None or row["status"] not in TERMINAL):
         row = await wait_for(svc, request_id, capped(svc, wait))
     if row is None:
-        raise HTTPException(404, f"prediction request {request_id} not found")
+        raise not_found(request_id)
     return Response(prediction_of(row).model_dump_json(), 200, media_type=JSON)

@@ -1,9 +1,9 @@
 -- Queries on api_keys: the keys command (python -m service keys ...) and the API's key cache.
 
 -- name: create_api_key
--- Register a key by its SHA-256 (the plain text is printed once and never stored).
-INSERT INTO api_keys (name, key_sha256)
-VALUES (%(name)s, %(key_sha256)s)
+-- Register a key by its SHA-256 (the plain text is printed once and never stored), with its scopes.
+INSERT INTO api_keys (name, key_sha256, scopes)
+VALUES (%(name)s, %(key_sha256)s, %(scopes)s::text[])
 RETURNING name, created_at
 
 -- name: revoke_api_key
@@ -14,8 +14,8 @@ WHERE name = %(name)s AND revoked_at IS NULL
 RETURNING name, revoked_at
 
 -- name: list_api_keys
--- Every key, oldest first, without its hash.
-SELECT name, created_at, revoked_at
+-- Every key with its scopes, oldest first, without its hash.
+SELECT name, scopes, created_at, revoked_at
 FROM api_keys
 ORDER BY created_at, name
 
@@ -23,6 +23,12 @@ ORDER BY created_at, name
 -- Every key's hash and whether it is active: active ones may call write endpoints; any row at all
 -- (even revoked) means keys are in use, so revoking the last key does not open the API.
 SELECT key_sha256, revoked_at IS NULL AS active
+FROM api_keys
+
+-- name: api_key_cache
+-- The API's key cache: every key's hash, id (recorded on the requests it submits), name (the actor of
+-- what it does), scopes, and whether it is active (any row at all, even revoked, means keys are required).
+SELECT key_sha256, id, name, scopes, revoked_at IS NULL AS active
 FROM api_keys
 
 -- name: revoke_other_development_keys

@@ -15,10 +15,12 @@ RETURNING status
 
 -- name: get_explanation
 -- :one or none. Everything GET /predictions/{request_id}/explanation shows, by public request id:
--- the request's own status and error, the explanation request's, and the explanation when it exists.
+-- the request's own status and error, the explanation request's, the explanation when it exists, and
+-- the key that submitted the request (who may see it).
 SELECT p.request_id, p.model_name, p.status AS request_status, p.error AS request_error,
        e.status AS explanation_status, e.error AS explanation_error,
-       x.model_version, x.method, x.scale, x.base_value, x.output_value, x.contributions, x.created_at
+       x.model_version, x.method, x.scale, x.base_value, x.output_value, x.contributions, x.created_at,
+       p.api_key_id
 FROM prediction_requests AS p
 LEFT JOIN explanation_requests AS e ON e.request_id = p.id
 LEFT JOIN prediction_explanations AS x ON x.request_id = p.id

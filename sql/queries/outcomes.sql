@@ -1,6 +1,7 @@
 -- Queries behind POST /outcomes (service/repository/outcomes.py). Both take the posted items as four
--- arrays zipped in order (request_ids, subject_refs, labels, observed_at) and a horizon in days, and
--- run in one transaction: first supersede_changed_outcomes, then record_new_outcomes.
+-- arrays zipped in order (request_ids, subject_refs, labels, observed_at), a horizon in days and
+-- submitted_by (the API key whose requests alone may match, or NULL for all), and run in one
+-- transaction: first supersede_changed_outcomes, then record_new_outcomes.
 
 -- name: supersede_changed_outcomes
 -- Corrections: the current outcome of a matched request whose label or observed_at differs from the
@@ -8,7 +9,8 @@
 UPDATE prediction_outcomes o
 SET superseded_at = clock_timestamp()
 FROM outcome_matches(%(request_ids)s::uuid[], %(subject_refs)s::text[], %(labels)s::smallint[],
-                     %(observed_at)s::timestamptz[], make_interval(days => %(horizon_days)s)) AS m
+                     %(observed_at)s::timestamptz[], make_interval(days => %(horizon_days)s),
+                     %(submitted_by)s::bigint) AS m
 WHERE m.wins
   AND o.request_id = m.request_id
   AND o.superseded_at IS NULL
@@ -22,7 +24,8 @@ RETURNING o.request_id
 WITH m AS (
     SELECT *
     FROM outcome_matches(%(request_ids)s::uuid[], %(subject_refs)s::text[], %(labels)s::smallint[],
-                         %(observed_at)s::timestamptz[], make_interval(days => %(horizon_days)s))
+                         %(observed_at)s::timestamptz[], make_interval(days => %(horizon_days)s),
+                         %(submitted_by)s::bigint)
 ), recorded AS (
     INSERT INTO prediction_outcomes (request_id, label, observed_at, source)
     SELECT m.request_id, m.label, m.observed_at, 'matched by ' || m.matched_by || '; ' || %(source)s

@@ -1,26 +1,27 @@
 -- Queries the API runs on prediction_requests and prediction_results (service/repository/requests.py).
 
 -- name: insert_prediction_request
--- Submit one request (the API picks its public uuid). With an idempotency key already used, nothing
--- is inserted and nothing returned: the caller then reads the original with find_request_by_idempotency_key.
-INSERT INTO prediction_requests (request_id, model_name, features, idempotency_key, subject_ref)
-VALUES (%(request_id)s, %(model_name)s, %(features)s, %(idempotency_key)s, %(subject_ref)s)
+-- Submit one request (the API picks its public uuid), recording the key that sent it. With an
+-- idempotency key already used, nothing is inserted and nothing returned: the caller then reads the
+-- original with find_request_by_idempotency_key.
+INSERT INTO prediction_requests (request_id, model_name, features, idempotency_key, subject_ref, api_key_id)
+VALUES (%(request_id)s, %(model_name)s, %(features)s, %(idempotency_key)s, %(subject_ref)s, %(api_key_id)s)
 ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING request_id, model_name, status, created_at
 
 -- name: find_request_by_idempotency_key
 -- The request an earlier submission made with this Idempotency-Key (a separate statement, so it sees
--- a concurrent retry's row once that one committed).
-SELECT request_id, model_name, status, created_at, features
+-- a concurrent retry's row once that one committed), with the key that submitted it.
+SELECT request_id, model_name, status, created_at, features, api_key_id
 FROM prediction_requests
 WHERE idempotency_key = %(idempotency_key)s
 
 -- name: insert_prediction_batch
 -- Submit many requests for one model in one statement (so one prediction_requested notification).
 -- request_ids, items (a JSON array of feature objects), idempotency_keys and subject_refs (each array
--- or NULL) are zipped in order.
-INSERT INTO prediction_requests (request_id, model_name, features, idempotency_key, subject_ref)
-SELECT t.request_id, %(model_name)s, t.features, t.idempotency_key, t.subject_ref
+-- or NULL) are zipped in order; api_key_id is the key that sent them all.
+INSERT INTO prediction_requests (request_id, model_name, features, idempotency_key, subject_ref, api_key_id)
+SELECT t.request_id, %(model_name)s, t.features, t.idempotency_key, t.subject_ref, %(api_key_id)s::bigint
 FROM ROWS FROM (
     unnest(%(request_ids)s::uuid[]),
     jsonb_array_elements(%(items)s::jsonb),
@@ -30,8 +31,9 @@ FROM ROWS FROM (
 ON CONFLICT (idempotency_key) DO NOTHING
 
 -- name: find_requests_by_idempotency_keys
--- The public ids of earlier requests submitted under these idempotency keys (a retried batch).
-SELECT idempotency_key, request_id
+-- The public ids of earlier requests submitted under these idempotency keys (a retried batch), and
+-- the keys that submitted them.
+SELECT idempotency_key, request_id, api_key_id
 FROM prediction_requests
 WHERE idempotency_key = ANY(%(idempotency_keys)s::text[])
 
@@ -40,7 +42,7 @@ WHERE idempotency_key = ANY(%(idempotency_keys)s::text[])
 SELECT r.request_id, r.model_name, r.status, r.created_at, r.features, r.error,
        res.prediction, res.probability, res.model_version, res.created_at AS result_created_at,
        r.subject_ref, o.label AS outcome_label, o.observed_at AS outcome_observed_at,
-       o.recorded_at AS outcome_recorded_at, o.source AS outcome_source
+       o.recorded_at AS outcome_recorded_at, o.source AS outcome_source, r.api_key_id
 FROM prediction_requests r
 LEFT JOIN prediction_results res ON res.request_id = r.id
 LEFT JOIN prediction_outcomes o ON o.request_id = r.id AND o.superseded_at IS NULL
@@ -52,7 +54,7 @@ WHERE r.request_id = %(request_id)s
 SELECT asked.ord, r.request_id, r.model_name, r.status, r.created_at, r.features, r.error,
        res.prediction, res.probability, res.model_version, res.created_at AS result_created_at,
        r.subject_ref, o.label AS outcome_label, o.observed_at AS outcome_observed_at,
-       o.recorded_at AS outcome_recorded_at, o.source AS outcome_source
+       o.recorded_at AS outcome_recorded_at, o.source AS outcome_source, r.api_key_id
 FROM unnest(%(request_ids)s::uuid[]) WITH ORDINALITY AS asked (request_id, ord)
 LEFT JOIN prediction_requests r ON r.request_id = asked.request_id
 LEFT JOIN prediction_results res ON res.request_id = r.id
@@ -61,11 +63,12 @@ ORDER BY asked.ord
 
 -- name: prediction_history
 -- A page of requests with their results, newest first, by keyset on id (before_id: the cursor).
--- Every filter is optional (NULL means no filter); limit is the page size plus one.
+-- Every filter is optional (NULL means no filter; api_key_id: only that key's requests, for a
+-- submit-only key); limit is the page size plus one.
 SELECT r.id, r.request_id, r.model_name, r.status, r.created_at, r.features, r.error,
        res.prediction, res.probability, res.model_version, res.created_at AS result_created_at,
        r.subject_ref, o.label AS outcome_label, o.observed_at AS outcome_observed_at,
-       o.recorded_at AS outcome_recorded_at, o.source AS outcome_source
+       o.recorded_at AS outcome_recorded_at, o.source AS outcome_source, r.api_key_id
 FROM prediction_requests r
 LEFT JOIN prediction_results res ON res.request_id = r.id
 LEFT JOIN prediction_outcomes o ON o.request_id = r.id AND o.superseded_at IS NULL
@@ -73,6 +76,7 @@ WHERE (%(status)s::text IS NULL OR r.status = %(status)s::text)
   AND (%(model_name)s::text IS NULL OR r.model_name = %(model_name)s::text)
   AND (%(created_from)s::timestamptz IS NULL OR r.created_at >= %(created_from)s::timestamptz)
   AND (%(created_to)s::timestamptz IS NULL OR r.created_at < %(created_to)s::timestamptz)
+  AND (%(api_key_id)s::bigint IS NULL OR r.api_key_id = %(api_key_id)s::bigint)
   AND (%(before_id)s::bigint IS NULL OR r.id < %(before_id)s::bigint)
 ORDER BY r.id DESC
 LIMIT %(limit)s
@@ -87,6 +91,7 @@ FROM (
       AND (%(model_name)s::text IS NULL OR r.model_name = %(model_name)s::text)
       AND (%(created_from)s::timestamptz IS NULL OR r.created_at >= %(created_from)s::timestamptz)
       AND (%(created_to)s::timestamptz IS NULL OR r.created_at < %(created_to)s::timestamptz)
+      AND (%(api_key_id)s::bigint IS NULL OR r.api_key_id = %(api_key_id)s::bigint)
     LIMIT %(cap)s
 ) AS matching
 
@@ -99,15 +104,17 @@ LISTEN prediction_completed; LISTEN model_promoted; LISTEN api_keys_changed
 -- Group commit: the single submissions that arrived together, one statement and one commit for all
 -- (so one prediction_requested notification). Parallel arrays zipped in order; with an idempotency key
 -- already used (or used twice in the group), that row is not inserted and not returned: the caller
--- reads the original with find_request_by_idempotency_key, as for one submission.
-INSERT INTO prediction_requests (request_id, model_name, features, idempotency_key, subject_ref)
-SELECT t.request_id, t.model_name, t.features, t.idempotency_key, t.subject_ref
+-- reads the original with find_request_by_idempotency_key, as for one submission. api_key_ids: the
+-- key that sent each.
+INSERT INTO prediction_requests (request_id, model_name, features, idempotency_key, subject_ref, api_key_id)
+SELECT t.request_id, t.model_name, t.features, t.idempotency_key, t.subject_ref, t.api_key_id
 FROM ROWS FROM (
     unnest(%(request_ids)s::uuid[]),
     unnest(%(model_names)s::text[]),
     jsonb_array_elements(%(items)s::jsonb),
     unnest(%(idempotency_keys)s::text[]),
-    unnest(%(subject_refs)s::text[])
-) AS t (request_id, model_name, features, idempotency_key, subject_ref)
+    unnest(%(subject_refs)s::text[]),
+    unnest(%(api_key_ids)s::bigint[])
+) AS t (request_id, model_name, features, idempotency_key, subject_ref, api_key_id)
 ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING request_id, model_name, status, created_at

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from service.app import create_app
 from sql.settings import Settings
+from tests.logins import process_urls
 
 EMPLOYEE: dict[str, Any] = {
     "age": 41,
@@ -56,6 +57,8 @@ def employee(**changes: Any) -> dict[str, Any]:
 
 
 def api_settings(db_url: str, **overrides: Any) -> Settings:
+    """ENV=test settings on db_url; the app connects as the session's futurisys_api login role."""
+    overrides.setdefault("api_database_url", process_urls(db_url).get("API_DATABASE_URL"))
     return Settings(database_url=db_url, env="test", **overrides)
 
 

@@ -226,7 +226,7 @@ async def test_asking_for_an_explanation_needs_a_key_once_keys_exist(
         "/predictions/request", json={"model_name": "logistic", "features": employee()}
     )
     request_id = submitted.json()["request_id"]
-    key = create_key(conn, "analyst")
+    key = create_key(conn, "analyst", ["read"])  # reads (and may explain) every request
     await asyncio.sleep(0.3)  # NOTIFY api_keys_changed reaches the app
     assert (await api.post(f"/predictions/{request_id}/explanation")).status_code == 401
     asked = await api.post(f"/predictions/{request_id}/explanation", headers={"X-API-Key": key})

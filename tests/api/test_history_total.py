@@ -29,4 +29,5 @@ def test_the_count_stops_at_its_cap(conn: psycopg.Connection) -> None:
         " SELECT 'logistic', '{}' FROM generate_series(1, 5)"
     )
     params = {"status": None, "model_name": None, "created_from": None, "created_to": None, "cap": 3}
+    params["api_key_id"] = None  # every submitter's requests
     assert conn.execute(QUERIES["prediction_history_count"], params).fetchone() == (3,)

@@ -1,4 +1,4 @@
-"""API keys: required on writes once one exists, stored as SHA-256 only, revocation immediate."""
+"""API keys: required once one exists, stored as SHA-256 only, revocation immediate."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ async def submit(client: httpx.AsyncClient, key: str | None = None) -> int:
     ).status_code
 
 
-async def test_writes_need_a_valid_key_once_one_exists(db_url: str, conn: psycopg.Connection) -> None:
+async def test_requests_need_a_valid_key_once_one_exists(db_url: str, conn: psycopg.Connection) -> None:
     async with in_process(create_app(api_settings(db_url))) as client:
         assert await submit(client) == 202  # no key configured yet: open
 
@@ -53,7 +53,8 @@ async def test_writes_need_a_valid_key_once_one_exists(db_url: str, conn: psycop
         assert await submit(client, key) == 202
         batch = await client.post("/predictions/batch", json={"items": [employee()]})
         assert batch.status_code == 401 and "X-API-Key" in batch.json()["detail"]
-        assert (await client.get("/predictions/history")).status_code == 200  # reads stay open
+        assert (await client.get("/predictions/history")).status_code == 401  # reads need a key too
+        assert (await client.get("/predictions/history", headers={"X-API-Key": key})).status_code == 200
 
         listed = keys(db_url, "list")
         assert "dashboard" in listed.stdout and key not in listed.stdout

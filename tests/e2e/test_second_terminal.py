@@ -114,8 +114,9 @@ def test_the_readme_and_every_admin_command_work_beside_make_run_and_leave_it_up
     assert len(answered) == 5 and {item["status"] for item in answered[2:]} <= {"pending", "completed"}
     still_up("the quick start")
 
-    keys = run_readme_block(make_run, "new key and revokes the old one")
-    assert re.search(r"^reporting\tcreated .*\tactive$", keys, re.M), keys
+    keys = run_readme_block(make_run, "revoking the last key does not reopen the API")
+    for name, scopes in [("hr-portal", "submit"), ("analyst", "read"), ("ops", "read,admin")]:
+        assert re.search(rf"^{name}\t{scopes}\tcreated .*\tactive$", keys, re.M), keys
     still_up("the README's keys commands")
 
     commands: list[tuple[str, ...]] = [

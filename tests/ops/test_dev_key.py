@@ -29,6 +29,8 @@ def test_runs_reuse_one_key_written_for_the_owner_only(
     for _ in range(3):
         assert development_key(db_url, key_file) == (key, False)
     assert len(active_development_keys(conn)) == 1
+    # The dashboard make run starts with it submits and reads every request; it administers nothing.
+    assert conn.execute("SELECT scopes FROM api_keys").fetchall() == [(["submit", "read"],)]
 
 
 def test_a_lost_or_revoked_key_is_replaced_and_the_old_ones_revoked(

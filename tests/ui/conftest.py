@@ -70,10 +70,11 @@ def screenshots_dir(environ: Mapping[str, str]) -> Path:
     return Path(environ.get("SCREENSHOTS_DIR") or ROOT / ".run" / "screenshots")
 
 
-def create_api_key(db_url: str, name: str) -> str:
-    """A real API key, made the way an operator makes one (`python -m service keys create`)."""
+def create_api_key(db_url: str, name: str, scopes: str = "submit,read") -> str:
+    """A real API key, made the way an operator makes one (`python -m service keys create`); by default
+    the dashboard's scopes (it submits, and reads every request)."""
     done = subprocess.run(
-        [sys.executable, "-m", "service", "keys", "create", name],
+        [sys.executable, "-m", "service", "keys", "create", name, "--scope", scopes],
         cwd=ROOT,
         env=process_env(db_url),
         capture_output=True,

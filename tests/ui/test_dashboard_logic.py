@@ -11,6 +11,7 @@ import pytest
 
 from tests.stack import ROOT
 from tests.ui.conftest import screenshots_dir
+from ui import charts
 from ui.api_client import (
     ApiAuthError,
     ApiUnavailable,
@@ -32,6 +33,7 @@ from ui.monitoring import (
     requests_frame,
     throughput,
 )
+from ui.performance_charts import over_time_chart
 from ui.schema import parse_metadata, snake_case
 
 META = {
@@ -111,7 +113,8 @@ def test_results_keep_the_uploaded_rows_in_order() -> None:
     assert list(out["employee"]) == ["A", "B"]
     assert list(out["status"]) == ["completed", "failed"]
     assert out["prediction"].tolist()[0] == 1 and pd.isna(out["prediction"].tolist()[1])
-    assert pd.isna(out["error"].iloc[0]) and out["error"].iloc[1] == "boom"
+    assert list(out["error"]) == ["", "boom"], "no 'None' beside a row that succeeded"
+    assert out.to_csv(index=False).splitlines()[1].endswith(",r1,completed,1,0.8,,"), "nor 'nan' in the file"
 
 
 def history_items() -> list[dict]:
@@ -209,6 +212,31 @@ def test_drift_is_sorted_worst_first_and_banded() -> None:
     frame = drift_frame({"features": [{"name": "age", "psi": 0.05}, {"name": "over_time", "psi": 0.4}]})
     assert frame["feature"].tolist() == ["over_time", "age"]
     assert frame["band"].tolist() == ["major shift", "stable"]
+
+
+def test_time_axes_read_in_utc_on_a_24_hour_clock_with_the_date() -> None:
+    # Vega's default ticks follow the browser's time zone on a 12-hour clock ("12 PM", seven times
+    # over a week with no date); the tables say UTC.
+    bucket = pd.Timestamp("2026-12-03T06:00:00Z")
+    frame = pd.DataFrame({"bucket": [bucket], "status": ["completed"], "count": [3]})
+    spec = charts.throughput_chart(frame, pd.Timedelta(minutes=1), bucket, bucket + pd.Timedelta(hours=1))
+    x = spec.to_dict()["encoding"]["x"]
+    assert x["scale"]["type"] == "utc"
+    assert "utcFormat(datum.value, '%H:%M')" in x["axis"]["labelExpr"] and "%d %b" in x["axis"]["labelExpr"]
+    assert "UTC" in x["axis"]["title"]
+    points = pd.DataFrame({"bucket": [bucket], "figure": ["ROC-AUC"], "value": [0.8], "labelled": [30]})
+    over_time = over_time_chart(points).to_dict()["encoding"]["x"]
+    assert over_time["scale"]["type"] == "utc" and "utcFormat" in over_time["axis"]["labelExpr"]
+
+
+def test_the_drift_chart_names_every_feature_in_full() -> None:
+    names = [f"feature {i} with a rather long name" for i in range(30)]
+    frame = drift_frame({"features": [{"name": n, "psi": i / 100} for i, n in enumerate(names)]})
+    layer = charts.drift_chart(frame).to_dict()["layer"][0]["encoding"]
+    assert layer["y"]["axis"]["labelOverlap"] is False, "Vega would drop every other name"
+    assert layer["y"]["axis"]["labelLimit"] == 0, "and cut the long ones"
+    assert layer["color"]["legend"]["labelLimit"] == 0
+    assert "unknown" not in layer["color"]["scale"]["domain"], "no bar is ever unknown"
 
 
 def test_prometheus_samples_are_read_by_name_and_labels() -> None:

@@ -25,7 +25,7 @@ def test_factors_are_labelled_with_the_employees_value_most_raising_first() -> N
     frame = factors_frame(EXPLANATION, LABELS)
     assert list(frame["factor"]) == [
         "Over time = Yes",
-        "Business travel = Travel Rarely",
+        "Business travel = Travel rarely",
         "Monthly income = 5,993",
     ]
     assert list(frame["effect"]) == ["raises the risk", "raises the risk", "lowers the risk"]
@@ -47,7 +47,7 @@ def test_the_chart_colours_raising_factors_red_and_lowering_ones_green() -> None
     assert spec["encoding"]["color"]["scale"]["range"][0] == RAISES
     assert spec["encoding"]["y"]["sort"] == [
         "Over time = Yes",
-        "Business travel = Travel Rarely",
+        "Business travel = Travel rarely",
         "Monthly income = 5,993",
     ]
     assert "log-odds" in spec["encoding"]["x"]["title"]
@@ -55,7 +55,7 @@ def test_the_chart_colours_raising_factors_red_and_lowering_ones_green() -> None
 
 def test_values_read_as_words_and_grouped_numbers() -> None:
     assert [value_text(v) for v in ("Travel_Rarely", 12000, 2.5, "Yes")] == [
-        "Travel Rarely",
+        "Travel rarely",
         "12,000",
         "2.5",
         "Yes",
@@ -74,7 +74,7 @@ def test_predict_shows_the_top_factors_of_the_answer(ui_env: Stack) -> None:
     at.selectbox[0].set_value("logistic")
     at.button[0].click().run()
     assert not at.exception and not at.error, [e.value for e in (*at.exception, *at.error)]
-    assert "**Over time = Yes** raised the risk most" in sentence(at)
+    assert "**Works overtime = Yes** raised the risk most" in sentence(at)
     assert len(at.get("vega_lite_chart")) == 2, "the probability gauge and the factors chart"
 
 

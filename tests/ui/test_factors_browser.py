@@ -4,20 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.ui.browser import BROWSER, dashboard, no_tracebacks, page, requested_hosts, settle, stack_env
 from tests.ui.conftest import EMPLOYEE, Stack
 
-# The real-model stack, the dashboard and the browser tab of the main browser test, for this module.
-from tests.ui.test_browser import (
-    dashboard,
-    no_tracebacks,
-    page,
-    pytestmark,
-    requested_hosts,
-    settle,
-    stack_env,
-)
-
-__all__ = ["dashboard", "page", "pytestmark", "requested_hosts", "stack_env"]
+__all__ = ["dashboard", "page", "requested_hosts", "stack_env"]  # fixtures of this module
+pytestmark = BROWSER
 
 
 def test_history_shows_the_factors_chart_of_an_opened_request(page, stack: Stack, tmp_path: Path) -> None:
@@ -36,5 +27,5 @@ def test_history_shows_the_factors_chart_of_an_opened_request(page, stack: Stack
     chart = charts.first
     assert chart.is_visible() and chart.bounding_box()["height"] > 100
     # The bars are labelled in the analyst's words, with the employee's value.
-    assert "Over time = Yes" in page.inner_text("body")
+    assert "Works overtime = Yes" in page.inner_text("body")
     page.screenshot(path=str(tmp_path / "history-factors.png"), full_page=True)

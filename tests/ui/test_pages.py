@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.ui.conftest import APP, EMPLOYEE, Stack
 from ui.api_client import ApiClient, ApiRejected
+from ui.schema import plain_words
 
 FEATURES = len(EMPLOYEE)
 TIMEOUT = 30
@@ -61,7 +62,12 @@ def test_predict_form_is_built_from_the_served_schema(ui_env: Stack) -> None:
     inputs = [w for w in (*at.selectbox, *at.number_input) if w.key and w.key.startswith("feature_")]
     assert len(inputs) == FEATURES
     travel = at.selectbox(key="feature_business_travel")
-    assert travel.options == ["Non-Travel", "Travel_Rarely", "Travel_Frequently"]
+    assert travel.options == ["No travel", "Travel rarely", "Travel frequently"], "words, not spellings"
+    assert travel.value == "Travel_Rarely", "the API still gets the data set's spelling"
+    # Every label and choice reads as words: no snake_case, no column-name abbreviations.
+    readable = [w.label for w in inputs] + [o for w in inputs if hasattr(w, "options") for o in w.options]
+    assert [t for t in readable if "_" in t] == []
+    assert at.number_input(key="feature_years_with_curr_manager").label == "Years with the current manager"
     age = at.number_input(key="feature_age")
     assert (age.min, age.max) == (18, 70) and 18 <= age.value <= 70
     assert "Age in years." in age.help
@@ -151,6 +157,22 @@ def test_batch_sends_a_valid_file_and_offers_the_results(ui_env: Stack) -> None:
     assert {"employee_id", "request_id", "status", "prediction", "probability"} <= set(results.columns)
     assert results["probability"].between(0, 1).all()
     assert set(results["employee_id"]) == {f"E{i}" for i in range(5)}
+    assert (results["error"] == "").all(), "succeeded rows have an empty error, not 'None'"
+    assert list(results["probability"]) == sorted(results["probability"], reverse=True)
+    assert progress(at) == [100] and "Done: 5 rows sent and 5 answered" in at.get("progress")[0].proto.text
+    # Any later rerun (here: file order instead of risk order) keeps the finished bar and one ordering.
+    riskiest = [t for t in at.toggle if t.label == "Highest risk first"]
+    assert len(riskiest) == 1 and riskiest[0].value is True
+    riskiest[0].set_value(False).run()
+    assert_clean(at)
+    assert progress(at) == [100]
+    assert [t.label for t in at.toggle].count("Highest risk first") == 1
+    assert list(frames(at)[-1]["employee_id"]) == [f"E{i}" for i in range(5)], "the file's order"
+
+
+def progress(at: AppTest) -> list[int]:
+    """The page's progress bars, in percent."""
+    return [p.proto.value for p in at.get("progress")]
 
 
 def test_a_batch_the_api_rejects_names_the_item_and_field_once(ui_env: Stack) -> None:
@@ -183,8 +205,9 @@ def test_history_lists_requests_and_opens_one(ui_env: Stack) -> None:
     assert_clean(at)
     assert f"Request `{made['request_id']}`" in texts(at)
     features = pd.concat(frames(at)[-2:])
-    assert list(features["feature"]) == list(EMPLOYEE), "in the schema's order, not the storage's"
-    assert dict(zip(features["feature"], features["value"], strict=True))["age"] == "33"
+    assert list(features["feature"]) == [plain_words(n) for n in EMPLOYEE], "the schema's order, in words"
+    shown = dict(zip(features["feature"], features["value"], strict=True))
+    assert (shown["Age"], shown["Works overtime"]) == ("33", EMPLOYEE["over_time"])
     assert "Submitted 20" in texts(at) and texts(at).count(" UTC") >= 2, texts(at)
     assert {m.label for m in at.metric} >= {
         "Status",

@@ -23,6 +23,7 @@ CHUNK_ROWS = 2_000  # rows per POST /predictions/batch (the API takes up to 10,0
 RESULT_WAIT_SECONDS = 10.0  # how long to keep looking up answers still pending
 CHECK_KEY = "batch_check"
 OUTCOME_KEY = "batch_outcome"
+SHOWN_ROWS = 200  # rows in the table on the page (the results file has every row)
 
 
 def checked_upload(data: bytes, schema: Schema) -> CheckedFile:
@@ -61,11 +62,12 @@ def show_check(checked: CheckedFile, file_name: str) -> None:
         st.dataframe(checked.frame.head(20), hide_index=True, width="stretch")
 
 
-def send(checked: CheckedFile, model_name: str | None) -> dict[str, Any]:
-    """Send in chunks, then collect the answers by chunked lookups, with one progress bar over both."""
+def send(checked: CheckedFile, model_name: str | None, slot: Any) -> dict[str, Any]:
+    """Send in chunks, then collect the answers by chunked lookups, with one progress bar over both
+    (drawn in `slot`, the place the finished bar keeps on later reruns)."""
     api = client()
     total = len(checked.items)
-    bar = st.progress(0.0, text="Sending…")
+    bar = slot.progress(0.0, text="Sending…")
     started = time.perf_counter()
     ids: list[str] = []
     items = with_subject_refs(checked.frame, checked.items)
@@ -78,16 +80,22 @@ def send(checked: CheckedFile, model_name: str | None) -> dict[str, Any]:
 
     collected = collect(api, ids, RESULT_WAIT_SECONDS, received)
     elapsed = time.perf_counter() - started
-    bar.progress(1.0, text=f"Done in {elapsed:,.1f} s")
+    done_text = f"Done: {total:,} rows sent and {answered(collected.items):,} answered in {elapsed:,.1f} s"
+    bar.progress(1.0, text=done_text)
     unknown = [{"request_id": rid, "status": "unknown"} for rid in ids]
     requests = [r if r is not None else unknown[i] for i, r in enumerate(collected.items)]
     return {
         "results": results_frame(checked.frame, requests),
+        "done_text": done_text,
         "elapsed_s": elapsed,
         "model_name": model_name,
         "error": collected.error,
         "extra_columns": checked.extra_columns,
     }
+
+
+def answered(items: list[dict[str, Any] | None]) -> int:
+    return sum(1 for r in items if r is not None and r.get("status") in ("completed", "failed"))
 
 
 def show_outcome(outcome: dict[str, Any], file_name: str) -> None:
@@ -115,13 +123,16 @@ def show_outcome(outcome: dict[str, Any], file_name: str) -> None:
         file_name=file_name.rsplit(".", 1)[0] + "_predictions.csv",
         mime="text/csv",
         type="primary",
+        on_click="ignore",  # a download is no reason to redraw the page
     )
-    st.markdown("**Highest risk first**")
-    ordered = results.sort_values("probability", ascending=False, na_position="last")
+    riskiest = st.toggle("Highest risk first", value=True, key="batch_riskiest_first")
+    ordered = results.sort_values("probability", ascending=False, na_position="last") if riskiest else results
+    if len(ordered) > SHOWN_ROWS:
+        st.caption(f"The first {SHOWN_ROWS} of {len(ordered):,} rows; the download holds them all.")
     answer = ["status", "prediction", "probability", "model_version", "error", "request_id"]
     extra = [c for c in outcome["extra_columns"] if c in results.columns]
     st.dataframe(
-        ordered.head(200),
+        ordered.head(SHOWN_ROWS),
         hide_index=True,
         width="stretch",
         column_order=[*extra, *answer, *(c for c in results.columns if c not in (*extra, *answer))],
@@ -174,13 +185,18 @@ def main() -> None:
         return
 
     st.markdown("**3.** Send.")
-    if st.button(f"Send {len(checked.items):,} predictions", type="primary"):
+    clicked = st.button(f"Send {len(checked.items):,} predictions", type="primary")
+    slot = st.empty()  # the progress bar's one place, on this run and the next ones
+    if clicked:
         try:
-            st.session_state[OUTCOME_KEY] = send(checked, model_name)
+            st.session_state[OUTCOME_KEY] = send(checked, model_name, slot)
         except ApiError as err:
+            slot.empty()
             show_api_error(err)
     outcome = st.session_state.get(OUTCOME_KEY)
     if outcome:
+        if not clicked:
+            slot.progress(1.0, text=outcome["done_text"])
         show_outcome(outcome, upload.name)
 
 

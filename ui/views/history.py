@@ -9,12 +9,13 @@ import pandas as pd
 import streamlit as st
 
 from ui.api_client import ApiError, ApiNotFound
-from ui.factors import show_factors
+from ui.factors import show_factors, value_text
 from ui.feedback import fetch, show_api_error
 from ui.history import history_table, ordered_features, page_caption, request_label, utc_time
 from ui.layout import header
 from ui.monitoring import STATUSES, requests_frame
 from ui.reference import client, load_models, load_schema, version_label
+from ui.schema import plain_words
 
 ANY = "Any"
 PERIODS = {
@@ -78,7 +79,7 @@ def show_request(request: dict[str, Any]) -> None:
             show_factors(str(request["request_id"]))
         pairs = ordered_features(request.get("features") or {}, fetch(load_schema).names)
         st.markdown("**Features**")
-        names, values = [name for name, _ in pairs], [str(value) for _, value in pairs]
+        names, values = [plain_words(name) for name, _ in pairs], [value_text(value) for _, value in pairs]
         half = (len(names) + 1) // 2
         for col, part in zip(st.columns(2), (slice(0, half), slice(half, None)), strict=True):
             col.dataframe(

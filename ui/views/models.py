@@ -11,7 +11,9 @@ import streamlit as st
 from ui import charts
 from ui.feedback import fetch
 from ui.layout import header
-from ui.reference import load_models, version_label
+from ui.promotion import gate_notice
+from ui.promotions import show_promotions
+from ui.reference import client, load_models, version_label
 
 HEADLINE = {
     "roc_auc": "ROC AUC",
@@ -95,6 +97,9 @@ def main() -> None:
             f"({version_label(default.get('version'))}).",
             icon=":material/star:",
         )
+    notice = gate_notice(models)
+    if notice:
+        st.success(notice, icon=":material/trending_up:")
     data = comparison(models)
     if not data.empty:
         st.subheader("Held-out metrics compared")
@@ -113,6 +118,7 @@ def main() -> None:
         for col, model in zip(cols, models[start : start + CARDS_PER_ROW], strict=False):
             with col:
                 card(model)
+    show_promotions(client())
 
 
 main()

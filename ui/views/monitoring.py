@@ -38,6 +38,7 @@ from ui.monitoring import (
     requests_frame,
 )
 from ui.reference import client, load_metadata
+from ui.schema import plain_words
 
 HISTORY_SAMPLE = 2_000
 HISTORY_PAGE = 500
@@ -74,14 +75,19 @@ def fmt_ms(value: float | None) -> str:
 
 
 def kpis(data: MonitoringData) -> None:
-    cols = st.columns(6)
-    cols[0].metric("Requests", f"{data.requests:,}", border=True)
-    cols[1].metric("Completed", f"{data.completed:,}", border=True)
-    cols[2].metric("Failed", f"{data.failed:,}", border=True)
-    cols[3].metric("Latency p50", fmt_ms(data.latency_ms("p50")), border=True)
-    cols[4].metric("Latency p95", fmt_ms(data.latency_ms("p95")), border=True)
+    # Two rows of three: six cards in one row cut a latency of "1,234.5 ms" to "1,23…" at 1400 px.
     alive = data.listeners_alive
-    cols[5].metric("Listeners alive", "—" if alive is None else str(alive), border=True)
+    cards = [
+        ("Requests", f"{data.requests:,}"),
+        ("Completed", f"{data.completed:,}"),
+        ("Failed", f"{data.failed:,}"),
+        ("Latency p50", fmt_ms(data.latency_ms("p50"))),
+        ("Latency p95", fmt_ms(data.latency_ms("p95"))),
+        ("Listeners alive", "—" if alive is None else str(alive)),
+    ]
+    for row in (cards[:3], cards[3:]):
+        for col, (label, value) in zip(st.columns(3), row, strict=True):
+            col.metric(label, value, border=True)
 
 
 def listeners_panel(data: MonitoringData) -> None:
@@ -112,7 +118,13 @@ def listeners_panel(data: MonitoringData) -> None:
         frame[["alive", "listener_id", "mode", "last_seen_at", "processed", "failed"]],
         hide_index=True,
         width="stretch",
-        column_config={"last_seen_at": st.column_config.DatetimeColumn("last seen", format="HH:mm:ss")},
+        column_config={
+            "alive": st.column_config.TextColumn("state"),
+            "listener_id": st.column_config.TextColumn("listener"),
+            "last_seen_at": st.column_config.DatetimeColumn(
+                "last seen (UTC)", format="YYYY-MM-DD HH:mm:ss", timezone="UTC"
+            ),
+        },
     )
 
 
@@ -126,7 +138,8 @@ def drift_panel(data: MonitoringData) -> None:
     if data.drift.empty:
         st.info("Not enough recent requests to measure drift.", icon=":material/query_stats:")
         return
-    st.altair_chart(charts.drift_chart(data.drift), width="stretch")
+    words = data.drift.assign(feature=data.drift["feature"].map(plain_words))
+    st.altair_chart(charts.drift_chart(words), width="stretch")
     st.caption(
         "Population stability index of recent requests against the training data, worst first. "
         "Below 0.1: stable; 0.1–0.25: moderate shift; above 0.25: major shift."
@@ -182,11 +195,8 @@ def main() -> None:
             t = float(threshold) if isinstance(threshold, int | float) else None
             st.altair_chart(charts.probability_chart(data.probabilities, t), width="stretch")
 
-    left, right = st.columns([1, 1], gap="large")
-    with left:
-        drift_panel(data)
-    with right:
-        listeners_panel(data)
+    listeners_panel(data)  # full width: beside the drift chart its table was cut at 1400 px
+    drift_panel(data)
 
 
 main()

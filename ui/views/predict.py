@@ -21,10 +21,10 @@ from ui.reference import (
     model_threshold,
     version_label,
 )
-from ui.schema import Feature, Schema
+from ui.schema import Feature, Schema, option_text
 from ui.settings import get_settings
 
-FORM_COLUMNS = 3
+FORM_COLUMNS = 2  # three cut long choices ('Research_Develop…') at 1400 px
 RESULT_KEY = "predict_result"
 POLL_SECONDS = 30.0
 
@@ -38,7 +38,14 @@ def feature_widget(feature: Feature) -> Any:
     default = feature.default_value()
     if feature.type == "category":
         options = list(feature.categories)
-        return st.selectbox(feature.label, options, index=options.index(default), help=help_text, key=key)
+        return st.selectbox(
+            feature.label,
+            options,
+            index=options.index(default),
+            format_func=option_text,
+            help=help_text,
+            key=key,
+        )
     if feature.type == "integer":
         lo = int(feature.minimum) if feature.minimum is not None else None
         hi = int(feature.maximum) if feature.maximum is not None else None
