@@ -34,6 +34,7 @@ SIZES = {
         floor_n=50,
         wrk_s=1.0,
         e2e_batch=2000,
+        throughput_runs=[("logistic", 1), ("random_forest_e04", 1)],
         latency_n=20,
         scale_n=20,
         poll_n=4,

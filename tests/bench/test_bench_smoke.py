@@ -15,12 +15,13 @@ from tests.stack import ROOT
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.timeout(900)  # nine scenarios, each on a fresh database with the models registered
 def test_bench_smoke_run_writes_every_scenario_to_its_json(trained_store: Path, tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "ENV"}}
     env |= {"BENCH_SMOKE": "1", "BENCH_RESULTS": str(out), "MODEL_STORE_DIR": str(trained_store)}
     run = subprocess.run(
-        [sys.executable, "-m", "bench"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "bench"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=850
     )
     assert run.returncode == 0, run.stderr[-3000:]
     report = json.loads(out.read_text())
