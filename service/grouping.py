@@ -53,7 +53,7 @@ class SubmissionGroups:
         self._max_in_flight = max_in_flight
         self._queue: list[Submission] = []
         self._flushes: set[asyncio.Task[None]] = set()
-        self.groups = 0  # statements sent, and rows they carried (for tests and /metrics readers)
+        self.groups = 0  # statements sent, and the rows they inserted (tests read them)
         self.rows = 0
 
     async def submit(
