@@ -21,9 +21,10 @@ from sklearn.metrics import (
 METRICS = ("roc_auc", "pr_auc", "brier", "f1", "precision", "recall")
 LOWER_IS_BETTER = frozenset({"brier", "log_loss"})
 THRESHOLD_RULE = (
-    "the probability that maximises F1 on the out-of-fold probabilities of an inner 3-fold stratified "
-    "cross-validation of the training rows (ties: the lowest such probability); in the evaluation, "
-    "chosen again inside every outer training fold"
+    "the probability that maximises F1 (ties: the lowest such probability) on probabilities the model "
+    "gives training rows it did not fit: out-of-fold ones of an inner 3-fold stratified cross-validation "
+    "(logistic, boosting), out-of-bag votes (forests); in the evaluation, chosen again inside every "
+    "outer training fold"
 )
 INTERVAL_RULE = (
     "mean ± t(0.975, J − 1) × sd × √(1/J + n_test/n_train) over the J outer folds: the Nadeau–Bengio "

@@ -6,15 +6,21 @@ from __future__ import annotations
 from typing import Any
 
 from model_store import gate
+from model_store.errors import ModelError
 
 SHOWN = (("roc_auc", "ROC-AUC"), ("pr_auc", "PR-AUC"), ("brier", "Brier"), ("f1", "F1"))
 
 
 def report(manifest: dict[str, Any], incumbent: str) -> dict[str, Any]:
     """Every candidate (best mean ROC-AUC first) with its interval, and its verdict against `incumbent`."""
+    if "candidates" not in manifest:
+        raise ModelError(
+            "this store was trained before repeated cross-validation existed: retrain it with "
+            "`python -m model_store --force`"
+        )
     candidates = manifest["candidates"]
     if incumbent not in candidates:
-        raise KeyError(
+        raise ModelError(
             f"the default model {incumbent!r} was not evaluated in this manifest; evaluated: "
             + ", ".join(candidates)
         )
@@ -49,12 +55,12 @@ def render(r: dict[str, Any]) -> str:
         f"{p['outer_folds']}-fold stratified CV x {p['repeats']} repeats on all {d['rows']} rows "
         f"({d['positives']} positives); mean [95% interval, Nadeau–Bengio corrected]",
         "",
-        f"{'model':24}{'served':8}" + "".join(f"{label:24}" for _, label in SHOWN),
+        f"{'model':30}{'served':8}" + "".join(f"{label:24}" for _, label in SHOWN),
     ]
     for row in r["candidates"]:
         mark = " (default)" if row["name"] == r["incumbent"] else ""
         lines.append(
-            f"{row['name'] + mark:24}{'yes' if row['served'] else 'no':8}"
+            f"{row['name'] + mark:30}{'yes' if row['served'] else 'no':8}"
             + "".join(f"{_cell(row['cv'][k], 4 if k == 'brier' else 3):24}" for k, _ in SHOWN)
         )
     lines += ["", f"Gate against the default {r['incumbent']}: {r['rule']}."]

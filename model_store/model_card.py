@@ -113,7 +113,10 @@ def _models(m: dict[str, Any]) -> str:
     lines = []
     for name, c in m["candidates"].items():
         entry = m["models"].get(name)
+        verdict = m["gate"]["verdicts"].get(name)
         served = f"served, version `{entry['version']}`" if entry else "evaluated, not served"
+        if not entry and verdict is not None and not verdict["better"]:
+            served += f": the gate finds it no better than `{m['gate']['incumbent']}`"
         default = " — **the default**" if name == m["default_model"] else ""
         chosen = f" Chosen on all rows: `{c['chosen_on_all_rows']}`." if c["tuned_by"] and entry else ""
         per_fold = (

@@ -24,6 +24,7 @@ from service.routes import (
     outcomes,
     performance,
     predictions,
+    shadows,
 )
 from service.services import Services, build_services
 from sql.json_codec import use_fast_json
@@ -94,7 +95,7 @@ def create_app(
     )
     app.state.services = svc
     errors.install(app)
-    for module in (predictions, explanations, models, metadata, monitoring, health, metrics):
+    for module in (predictions, explanations, shadows, models, metadata, monitoring, health, metrics):
         app.include_router(module.router)
     for module in (outcomes, performance):  # issue 14: the loop from answers to their truth
         app.include_router(module.router)

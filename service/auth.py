@@ -130,12 +130,12 @@ def needs(*scopes: str, always: bool = False) -> Callable[..., Awaitable[Caller]
     async def dependency(request: Request, key: Annotated[str | None, Depends(api_key_header)]) -> Caller:
         return await _identify(request, key, scopes, always)
 
+    dependency.scopes = scopes  # type: ignore[attr-defined]  # what tests/api/test_scopes.py checks
     return dependency
 
 
 Submitter = Annotated[Caller, Depends(needs("submit"))]
 Reader = Annotated[Caller, Depends(needs("read", "submit"))]
-Admin = Annotated[Caller, Depends(needs("admin", always=True))]
 
 
 def not_found(request_id: object) -> HTTPException:

@@ -27,7 +27,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from sql.migrate import migrate
 
-TEST_DB_PREFIX = "futurisys_test_"
+# FUTURISYS_TEST_DB_TAG tells one session's databases from those of other sessions on a shared server.
+TEST_DB_PREFIX = "futurisys_test_" + os.environ.get("FUTURISYS_TEST_DB_TAG", "")
 DEFAULT_IMAGE = "postgres:17-alpine"
 CONTAINER_MODES = ("auto", "off", "required")
 

@@ -50,7 +50,7 @@ async def _lost_while_inserting(
     with conn.transaction():
         conn.execute("LOCK TABLE prediction_requests IN SHARE MODE")
         call = asyncio.create_task(client.post("/predictions/request", json={"features": employee()}, **kw))
-        with psycopg.connect(conn.info.dsn, autocommit=True) as other:
+        with psycopg.connect(conn.info.dsn, password=conn.info.password, autocommit=True) as other:
             for _ in range(200):
                 if blocked := other.execute(BLOCKED_INSERTS).fetchall():
                     break

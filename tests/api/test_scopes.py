@@ -12,6 +12,8 @@ import httpx
 import psycopg
 import pytest
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 
 from service.app import create_app
 from service.repository.api_keys import create_key
@@ -237,3 +239,42 @@ async def test_while_no_key_exists_the_api_is_open_and_requests_carry_no_key(
     got = await client.get(f"/predictions/{submitted.json()['request_id']}")
     assert got.status_code == 200
     assert conn.execute("SELECT api_key_id FROM prediction_requests").fetchall() == [(None,)]
+
+
+# Aggregates and reference data, open to anyone: no route under these prefixes returns a request.
+OPEN_PREFIXES = ("/health", "/metrics", "/metadata", "/models", "/monitoring")
+
+
+def scopes_of(dependant: Dependant) -> set[str]:
+    """Every scope a key-checking dependency of the route (at any depth) accepts."""
+    found: set[str] = set(getattr(dependant.call, "scopes", ()))
+    for sub in dependant.dependencies:
+        found |= scopes_of(sub)
+    return found
+
+
+def api_routes(routes: list[Any]) -> list[APIRoute]:
+    """The app's endpoints, also those inside included routers (FastAPI may wrap them)."""
+    found: list[APIRoute] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append(route)
+        elif hasattr(route, "original_router"):
+            found += api_routes(route.original_router.routes)
+    return found
+
+
+def test_every_route_outside_the_open_aggregates_checks_a_key(db_url: str) -> None:
+    """A route added later without a key check fails here, before it can hand out employees' data."""
+    app = create_app(api_settings(db_url))
+    routes = api_routes(app.routes)
+    operations = sum(len(ops) for ops in app.openapi()["paths"].values())
+    assert sum(len(r.methods) for r in routes) == operations, "every documented operation is looked at"
+    unguarded = [
+        f"{sorted(r.methods)} {r.path}"
+        for r in routes
+        if not r.path.startswith(OPEN_PREFIXES) and not scopes_of(r.dependant)
+    ]
+    assert unguarded == []
+    predictions = [r for r in routes if r.path.startswith("/predictions")]
+    assert len(predictions) >= 7 and all(scopes_of(r.dependant) & {"read", "submit"} for r in predictions)

@@ -121,6 +121,8 @@ def test_the_readme_and_every_admin_command_work_beside_make_run_and_leave_it_up
 
     commands: list[tuple[str, ...]] = [
         ("sql",),
+        ("sql", "erase", "--subject-ref", "E-nobody", "--dry-run"),
+        ("sql", "erase", "--subject-ref", "E-nobody"),
         ("model_store",),
         ("model_store", "list"),
         ("model_store", "promote", "random_forest_e04"),

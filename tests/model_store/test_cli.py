@@ -15,10 +15,10 @@ import pytest
 from sql.settings import PROJECT_ROOT
 
 
-def run(args: list[str], store: Path, db_url: str) -> subprocess.CompletedProcess[str]:
+def run(args: list[str], store: Path, db_url: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = os.environ | {"MODEL_STORE_DIR": str(store), "DATABASE_URL": db_url, "ENV": "dev"}
     command = [sys.executable, "-m", "model_store", *args]
-    return subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def test_cli_registers_existing_artifacts_then_promotes(store: Path, db_url: str) -> None:
@@ -92,7 +92,7 @@ def test_promote_refuses_what_the_gate_rejects_and_records_a_forced_override(
     assert actor.startswith("cli:") and subject == "dummy"
     assert details["forced"] is True and details["reason"] == "fire drill"
     assert details["evidence"]["better"] is False and details["evidence"]["incumbent"] == "random_forest_e04"
-    assert details["from_default"] == "random_forest_e04"
+    assert details["from_default"]["model"] == "random_forest_e04"
     assert details["to_version"] == details["from_version"]  # only the default moved
 
 
@@ -119,3 +119,13 @@ def test_train_says_when_a_candidate_beats_the_default_with_the_command(store: P
     assert out.returncode == 0, out.stderr
     assert "logistic beats the default random_forest_e04 under the gate" in out.stdout
     assert "python -m model_store promote logistic" in out.stdout
+
+
+def test_evaluate_on_a_store_trained_before_evaluation_says_to_retrain(store: Path, db_url: str) -> None:
+    manifest_path = store / "manifest.json"
+    old = json.loads(manifest_path.read_text())
+    del old["candidates"]
+    manifest_path.write_text(json.dumps(old))
+    out = run(["evaluate"], store, db_url)
+    assert out.returncode == 1
+    assert "retrain it with `python -m model_store --force`" in out.stderr

@@ -28,7 +28,7 @@ def test_model_card_states_protocol_intervals_gate_and_single_split_caveat(manif
         assert f"| `{name}` | {roc['mean']:.3f} [{roc['low']:.3f}, {roc['high']:.3f}]" in card
     for name, entry in manifest["models"].items():
         assert f"`{name}` (served, version `{entry['version']}`)" in card
-    assert "`hist_gradient_boosting` (evaluated, not served)" in card
+    assert "`hist_gradient_boosting` (evaluated, not served: the gate finds it no better than" in card
     assert manifest["threshold_rule"] in card
     for name, verdict in manifest["gate"]["verdicts"].items():
         assert f"| `{name}` | {verdict['roc_auc']['difference']:+.3f} |" in card

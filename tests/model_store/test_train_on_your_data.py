@@ -55,13 +55,14 @@ def test_a_broken_file_names_each_problem_and_trains_nothing(
     assert not list(store.glob("manifest-*.json"))
 
 
+@pytest.mark.timeout(900)  # a training: minutes on a busy 2-core machine
 async def test_a_good_file_registers_new_versions_that_answer_through_the_api(
     registered: tuple[str, Path], hr_export: pd.DataFrame, tmp_path: Path
 ) -> None:
     db_url, store = registered
     before = deployed(db_url)
     hr_export.to_csv(tmp_path / "hr.csv", index=False)
-    out = run(["train", "--data", str(tmp_path / "hr.csv"), "--repeats", "1"], store, db_url)
+    out = run(["train", "--data", str(tmp_path / "hr.csv"), "--repeats", "1"], store, db_url, timeout=800)
     assert out.returncode == 0, out.stderr
     assert f"{len(hr_export)} rows, {int((hr_export['Attrition'] == 'Yes').sum())} positives" in out.stdout
     [manifest_path] = store.glob("manifest-*.json")

@@ -8,6 +8,7 @@ from typing import Any
 
 import joblib
 import numpy as np
+import pytest
 import sklearn
 
 from model_store.crossval import OUTER_FOLDS
@@ -83,6 +84,7 @@ def test_the_hold_out_check_agrees_with_cross_validation(manifest: dict[str, Any
         assert abs(score - c["cv"]["roc_auc"]["mean"]) < 3 * se, name
 
 
+@pytest.mark.timeout(900)  # a training: minutes on a busy 2-core machine
 def test_training_again_gives_identical_cv_figures_artifacts_and_predictions(
     trained_store: Path, manifest: dict[str, Any], split: Split, tmp_path: Path
 ) -> None:

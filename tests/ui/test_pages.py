@@ -108,7 +108,7 @@ def test_predict_with_a_wrong_key_says_the_key_was_refused(
     refused = [e.value for e in at.error if "Access refused" in e.value]
     assert refused, texts(at)
     # The API's own reason, not a generic guess, then what to do about it.
-    assert "401: missing or invalid X-API-Key" in refused[0] and "FUTURISYS_API_KEY" in refused[0]
+    assert "401: invalid X-API-Key" in refused[0] and "FUTURISYS_API_KEY" in refused[0]
 
 
 # -- Batch ---------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.ui.conftest import APP, Stack, create_api_key
-from ui.promotions import promotion_rows
+from ui.promotion_history import promotion_rows
 
 TIMEOUT = 30
 
