@@ -112,7 +112,7 @@ class SubmissionGroups:
                 _fail(item, exc)
             return
         except psycopg.Error as exc:  # one row refused sinks the statement: each on its own, to find it
-            log.info("a group of %d submissions was refused (%s); inserting them one by one", len(group), exc)
+            log.warning("a group of %d submissions was refused (%s); one by one now", len(group), exc)
             await asyncio.gather(*(self._one(item) for item in group))
             return
         self.groups += 1

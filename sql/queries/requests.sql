@@ -116,5 +116,5 @@ FROM ROWS FROM (
     unnest(%(subject_refs)s::text[]),
     unnest(%(api_key_ids)s::bigint[])
 ) AS t (request_id, model_name, features, idempotency_key, subject_ref, api_key_id)
-ON CONFLICT (idempotency_key) DO NOTHING
+ON CONFLICT DO NOTHING  -- the partition's unique index on idempotency_key (016)
 RETURNING request_id, model_name, status, created_at
