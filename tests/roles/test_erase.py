@@ -222,6 +222,7 @@ def test_a_table_added_later_that_points_at_requests_is_erased_too(
         "CREATE TABLE later_derived"
         " (request_id bigint NOT NULL REFERENCES prediction_requests (id), note text)"
     )
+    conn.execute("ALTER TABLE later_derived OWNER TO futurisys_owner")  # as python -m sql does
     ids = [
         conn.execute(
             "INSERT INTO prediction_requests (model_name, features, subject_ref) VALUES ('logistic', %s, %s)"
@@ -242,6 +243,7 @@ def test_an_erasure_that_cannot_finish_erases_nothing(conn: psycopg.Connection, 
     conn.execute(
         "CREATE TABLE result_notes (result_id bigint NOT NULL REFERENCES prediction_results (id), note text)"
     )
+    conn.execute("ALTER TABLE result_notes OWNER TO futurisys_owner")
     (request,) = conn.execute(
         "INSERT INTO prediction_requests (model_name, features, subject_ref) VALUES ('logistic', %s, %s)"
         " RETURNING id",
