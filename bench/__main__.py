@@ -18,7 +18,7 @@ import httpx
 import psutil
 import psycopg
 
-from bench import workload
+from bench import explanations, partitions, workload
 from bench.stack import BenchStack, bench_stack, rss_mb
 
 MODELS = ("logistic", "random_forest_e04")
@@ -35,6 +35,9 @@ SIZES = {
         chunk=1000,
         api_s=1.0,
         fill=2000,
+        explain_n=300,
+        explain_repeat=10,
+        explain_batch=16,
     ),
     "quick": dict(
         latency_n=300,
@@ -46,6 +49,9 @@ SIZES = {
         chunk=10000,
         api_s=5.0,
         fill=1_000_000,
+        explain_n=10000,
+        explain_repeat=200,
+        explain_batch=256,
     ),
     "full": dict(
         latency_n=2000,
@@ -57,6 +63,9 @@ SIZES = {
         chunk=10000,
         api_s=20.0,
         fill=1_000_000,
+        explain_n=30000,
+        explain_repeat=1000,
+        explain_batch=256,
     ),
 }
 
@@ -71,6 +80,8 @@ TARGETS = {  # figure: (comparison, target) as issue 7 states them
     "api.submissions_per_s": (">=", 1_000),
     "memory.listener_rss_mb": ("<=", 300),
     "scale.p99_ratio_1m_over_empty": ("<=", 1.5),
+    "throughput.one_shadow_cost_pct": ("<=", 30),  # issue 14: a shadow challenger costs at most 30 %
+    **partitions.TARGETS,
 }
 
 
@@ -157,6 +168,28 @@ class Bench:
             for p in [*procs, api]:
                 self.stack.stop(p)
 
+    def shadows(self) -> None:
+        """The default model's drain rate with no shadow, then with `logistic` scored in its shadow (until
+        the last shadow row is written, so the challenger's whole cost counts)."""
+        n = self.size["batch"]
+        for shadows in (0, 1):
+            url = self.stack.new_database()
+            api, _, client = self.api(url)
+            if shadows:
+                self.stack.run_module("model_store", url, "shadow", "logistic")
+            log(f"throughput, the default model with {shadows} shadow(s), {n} rows")
+            workload.submit_batches(
+                client, "random_forest_e04", workload.feature_rows(), n, self.size["chunk"]
+            )
+            listener = self.stack.start("listener", url)
+            workload.wait_until_done(url, n, timeout=600)
+            workload.wait_until_shadowed(url, n * shadows, timeout=120)
+            self.figures[f"throughput.shadows_{shadows}.random_forest_e04"] = round(workload.drain_rate(url))
+            for p in (listener, api):
+                self.stack.stop(p)
+        without, with_one = (self.figures[f"throughput.shadows_{k}.random_forest_e04"] for k in (0, 1))
+        self.figures["throughput.one_shadow_cost_pct"] = round(100 * (1 - with_one / without), 1)
+
     def api_rate(self) -> None:
         url = self.stack.new_database()
         api, base, client = self.api(url)
@@ -190,6 +223,25 @@ class Bench:
                 "single_row_ms": round(sorted(singles)[len(singles) // 2], 4),
                 "batch_256_ms_per_row": round(batch, 4),
             }
+
+    def explanations(self) -> None:
+        """Issue 15: one explanation per model, and the listener with explain-at-answer on and off."""
+        from sql.settings import get_settings
+
+        url = self.stack.new_database()
+        rows = workload.feature_rows()
+        log(f"explanations: cost of one per model, single row and batches of {self.size['explain_batch']}")
+        self.figures.update(
+            explanations.explanation_costs(
+                url,
+                get_settings().model_store_dir,
+                rows,
+                self.size["explain_repeat"],
+                self.size["explain_batch"],
+            )
+        )
+        log(f"explanations: one listener draining {self.size['explain_n']:,} rows, explain-at-answer off/on")
+        self.figures.update(explanations.at_answer_throughput(self, rows, self.size["explain_n"]))
 
     def scale(self) -> None:
         url = self.stack.new_database()
@@ -263,8 +315,17 @@ def main() -> int:
     with bench_stack(env) as stack:
         bench = Bench(stack, size)
         started = time.time()
-        for scenario in (bench.inference, bench.latency, bench.throughput, bench.api_rate, bench.scale):
+        scenarios = (
+            bench.inference,
+            bench.latency,
+            bench.throughput,
+            bench.shadows,
+            bench.api_rate,
+            bench.explanations,
+        )
+        for scenario in (*scenarios, bench.scale):
             scenario()
+        partitions.run(bench, size_name)
         report = {
             "mode": size_name,
             "command": "make bench" + (" BENCH_FULL=1" if size_name == "full" else ""),

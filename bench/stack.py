@@ -45,8 +45,8 @@ class BenchStack:
         self.run_module("model_store", url)
         return url
 
-    def env(self, url: str) -> dict[str, str]:
-        return {**os.environ, **self.base_env, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
+    def env(self, url: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+        return {**os.environ, **self.base_env, **(extra or {}), "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
 
     def run_module(self, module: str, url: str, *args: str) -> None:
         subprocess.run(
@@ -57,12 +57,12 @@ class BenchStack:
             stdout=subprocess.DEVNULL,
         )
 
-    def start(self, module: str, url: str, *args: str) -> subprocess.Popen:
+    def start(self, module: str, url: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
         log = open(self.workdir / f"{module}-{len(self.procs)}.log", "ab")  # noqa: SIM115
         proc = subprocess.Popen(
             [sys.executable, "-m", module, *args],
             cwd=ROOT,
-            env=self.env(url),
+            env=self.env(url, env),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -99,11 +99,25 @@ def wait_until_done(db_url: str, expected: int, timeout: float) -> None:
     raise TimeoutError(f"{expected} requests not done within {timeout}s")
 
 
+def wait_until_shadowed(db_url: str, expected: int, timeout: float) -> None:
+    """Until `expected` shadow answers are written (they follow the answers' commit)."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute("SELECT count(*) FROM shadow_predictions").fetchone()
+            if row and row[0] >= expected:
+                return
+            time.sleep(0.02)
+    raise TimeoutError(f"{expected} shadow answers not written within {timeout}s")
+
+
 def drain_rate(db_url: str) -> float:
-    """Requests completed per second, from the first claim to the last completion."""
+    """Requests completed per second, from the first claim to the last completion (or the last shadow
+    answer, when challengers run in the shadow)."""
     with psycopg.connect(db_url) as conn:
         row = conn.execute(
-            "SELECT count(*) / extract(epoch FROM max(completed_at) - min(claimed_at))"
+            "SELECT count(*) / extract(epoch FROM greatest(max(completed_at),"
+            " (SELECT max(created_at) FROM shadow_predictions)) - min(claimed_at))"
             " FROM prediction_requests WHERE status = 'completed'"
         ).fetchone()
     return float(row[0]) if row and row[0] else 0.0

@@ -16,6 +16,7 @@ from listener.heartbeat import Heartbeat
 from listener.inference import ModelRegistry, describe, infer_batch, warm_up
 from listener.notifications import ListenConnection, ListenConnectionSilent, PingCheck, Wakes
 from listener.outcomes import BatchOutcome
+from listener.shadows import ShadowScoring
 from listener.shutdown import ShutdownEvent
 from listener.timers import Every
 from sql.queries import QUERIES
@@ -41,6 +42,7 @@ class Listener:
         parent_pid: int | None = None,
         shutdown: ShutdownEvent | None = None,
         explanations: ExplanationWork | None = None,
+        shadows: ShadowScoring | None = None,
     ) -> None:
         self.config = config
         self.listener_id = listener_id(config.worker_index)
@@ -49,6 +51,7 @@ class Listener:
         self.availability = Availability(self.listener_id)
         self._registry = registry
         self.explanations = explanations or ExplanationWork.for_config(self.listener_id, config)
+        self.shadows = shadows or shadow_scoring(self.listener_id, registry)
         self._parent_pid = parent_pid
         self._work: psycopg.Connection | None = None
         self._listen: ListenConnection | None = None
@@ -139,6 +142,8 @@ class Listener:
         if claims:
             outcome = infer_batch(self._registry, claims, self.shutdown.is_set)
             self._record(outcome)
+            # After the commit: the challengers never delay nor fail the answers just written.
+            self.shadows.score(self._work, self._registry, claims, outcome)
             if outcome.failed_ids:
                 self._publish_availability()  # a model may have been refused on first use
             self.explanations.explain_answers(self._work, claims, outcome)
@@ -240,6 +245,8 @@ class Listener:
             # Keep serving the versions already loaded; try again on the next sweep.
             log.exception("listener %s could not refresh the model registry", self.listener_id)
             self._refresh_pending = True
+        if self._work is not None:
+            self.shadows.refresh(self._work)
         self._publish_availability()
 
     def _retry_refused_models(self) -> None:
@@ -321,6 +328,7 @@ class Listener:
         else:
             self.heartbeat.register(self._work)
             self._registered = True
+            self.shadows.refresh(self._work)
             self._publish_availability()
         self._sweep_leases()
         self._sweep.done()
@@ -359,3 +367,16 @@ class Listener:
             )
         finally:
             self._close_connections()
+
+
+def shadow_scoring(listener_id: str, registry: ModelRegistry | None) -> ShadowScoring:
+    """Shadows loaded from the settings' model store (stand-ins when ENV=test); none for a test's own
+    registry, which has no artifacts to load them from."""
+    if registry is not None:
+        return ShadowScoring(listener_id, None)
+    from model_store.shadows import ShadowModels, artifact_loader
+    from sql.settings import get_settings
+
+    settings = get_settings()
+    loader = artifact_loader(settings.model_store_dir, stand_ins=settings.env == "test")
+    return ShadowScoring(listener_id, ShadowModels(loader))

@@ -1,7 +1,9 @@
 """`python -m model_store`: train when artifacts are missing (or --force), register when DATABASE_URL is set.
 
 Also: `train [--force] [--data FILE [--target COLUMN]]`, `evaluate [--json]`, `register`,
-`promote NAME [VERSION] [--force --reason TEXT]`, `list`, `card`.
+`promote NAME [VERSION] [--force --reason TEXT] [--require-live-evidence]`, `list`, `card`,
+`shadow NAME [VERSION]`, `unshadow NAME`, `rollback [NAME]`,
+`train --from-outcomes [--since T] [--model NAME] [--with-packaged-data] [--shadow]`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from model_store.crossval import OUTER_REPEATS
 from model_store.manifest import artifacts_present, read_manifest
@@ -33,6 +37,21 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--repeats", type=int, default=OUTER_REPEATS, help="CV repeats for --data (fewer: wider intervals)"
     )
+    train.add_argument(
+        "--from-outcomes",
+        action="store_true",
+        help="fit a candidate on the requests whose true outcome was posted; register it (not deployed)",
+    )
+    train.add_argument(
+        "--since", type=iso_time, default=None, help="--from-outcomes: requests submitted since"
+    )
+    train.add_argument("--model", default="logistic", help="--from-outcomes: which model to fit (logistic)")
+    train.add_argument(
+        "--with-packaged-data", action="store_true", help="--from-outcomes: add the packaged data set's rows"
+    )
+    train.add_argument(
+        "--shadow", action="store_true", help="--from-outcomes: run the candidate in the shadow at once"
+    )
     evaluate = sub.add_parser(
         "evaluate", help="the leaderboard and each candidate's verdict against the default"
     )
@@ -43,6 +62,37 @@ def _parser() -> argparse.ArgumentParser:
     promote.add_argument("version", nargs="?")
     promote.add_argument("--force", action="store_true", help="promote even when the gate refuses")
     promote.add_argument("--reason", default=None, help="why (recorded with the promotion)")
+    promote.add_argument(
+        "--require-live-evidence",
+        action="store_true",
+        help="also refuse unless NAME, scored in the shadow, beats the default on enough labelled live "
+        "requests (--force does not override this gate)",
+    )
+    promote.add_argument(
+        "--min-labelled",
+        type=int,
+        default=None,
+        help="labelled pairs needed (default: PERFORMANCE_MIN_LABELS)",
+    )
+    promote.add_argument(
+        "--alpha", type=float, default=None, help="significance level of the live gate (0.05)"
+    )
+    promote.add_argument(
+        "--days",
+        type=int,
+        default=None,
+        help="window of live evidence in days (default: PERFORMANCE_WINDOW_DAYS)",
+    )
+    shadow = sub.add_parser("shadow", help="score NAME (at VERSION) in the shadow of the default model")
+    shadow.add_argument("name")
+    shadow.add_argument("version", nargs="?")
+    unshadow = sub.add_parser("unshadow", help="stop scoring NAME in the shadow")
+    unshadow.add_argument("name")
+    rollback = sub.add_parser(
+        "rollback", help="undo the last change of the default model (or of NAME's version)"
+    )
+    rollback.add_argument("name", nargs="?")
+    rollback.add_argument("--reason", default=None, help="why, for the audit trail")
     sub.add_parser("list", help="list registered versions in DATABASE_URL")
     card = sub.add_parser("card", help="write docs/model-card.md from the manifest")
     card.add_argument("--output", type=Path, default=None)
@@ -148,14 +198,13 @@ def _incumbent(manifest: dict, database_url: str | None, quiet: bool = False) ->
     return str(manifest["default_model"])
 
 
-def cmd_promote(
-    store_dir: Path, name: str, version: str | None, force: bool, reason: str | None, database_url: str | None
-) -> int:
+def cmd_promote(store_dir: Path, args: argparse.Namespace, database_url: str | None) -> int:
     from model_store.promotion import evidence_for
     from model_store.registration import current_default, promote, resolve_version
 
+    name, force, reason = args.name, args.force, args.reason
     url = _require(database_url)
-    version = resolve_version(url, name, version)
+    version = resolve_version(url, name, args.version)
     current = current_default(url)
     evidence = evidence_for(store_dir, name, version, current[0] if current else None)
     print(evidence["summary"])
@@ -171,10 +220,89 @@ def cmd_promote(
         "reason": reason or ("forced past the gate" if forced else evidence["reason"]),
         "evidence": evidence["evidence"],
         "forced": forced,
-        "from_default": current[0] if current else None,
-    }
+    }  # the database adds from_default (model and version) and from/to versions (schema 012)
+    if args.require_live_evidence:
+        verdict, figures = _live_evidence(url, name, version, args)
+        details.update(live_gate=verdict.as_dict(), live_evidence=figures)
+        if not verdict.passed:
+            print(
+                f"model_store: promotion of {name} refused by the live gate: {verdict.reason}",
+                file=sys.stderr,
+            )
+            return REFUSED
+        print(f"live gate passed: {verdict.reason}")
     deployed = promote(url, name, version, actor=f"cli:{getpass.getuser()}", details=details)
     print(f"{name} {deployed} is now the default model" + (" (forced past the gate)" if forced else ""))
+    return 0
+
+
+def _live_evidence(url: str, name: str, version: str, args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """The live gate's verdict on `name` at `version` against the default, and the figures it saw."""
+    import psycopg
+
+    from model_store.comparison import DEFAULT_ALPHA, Window, compare, evidence, live_gate
+
+    settings = get_settings()
+    window = Window.last_days(args.days or settings.performance_window_days)
+    with psycopg.connect(url) as conn:
+        figures = compare(conn, name, window, version)
+    min_labelled = settings.performance_min_labels if args.min_labelled is None else args.min_labelled
+    verdict = live_gate(figures, min_labelled, DEFAULT_ALPHA if args.alpha is None else args.alpha)
+    return verdict, evidence(figures)
+
+
+def cmd_shadow(name: str, version: str | None, database_url: str | None) -> int:
+    from model_store.shadows import start_shadow
+
+    started = start_shadow(_require(database_url), name, version)
+    print(f"{name} {started} now runs in the shadow of the default model")
+    return 0
+
+
+def cmd_unshadow(name: str, database_url: str | None) -> int:
+    from model_store.shadows import stop_shadow
+
+    stopped = stop_shadow(_require(database_url), name)
+    if stopped is None:
+        print(f"model_store: {name} is not running in the shadow", file=sys.stderr)
+        return 1
+    print(f"{name} {stopped} no longer runs in the shadow")
+    return 0
+
+
+def cmd_rollback(name: str | None, reason: str | None, database_url: str | None) -> int:
+    from model_store.rollback import rollback
+
+    done = rollback(_require(database_url), name, reason=reason)
+    what = "the default model" if done.default else done.to_model
+    print(
+        f"rolled back: {what} is {done.to_model} {done.to_version} again"
+        f" (was {done.from_model} {done.from_version})"
+    )
+    return 0
+
+
+def iso_time(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def cmd_train_from_outcomes(args: argparse.Namespace, store_dir: Path, database_url: str | None) -> int:
+    from model_store.retrain import train_from_outcomes
+    from model_store.shadows import start_shadow
+
+    url = _require(database_url)
+    done = train_from_outcomes(url, store_dir, args.model, args.since, args.with_packaged_data)
+    entry = done.entry
+    cv = entry["metrics"]["cv_oof"]
+    print(
+        f"trained {entry['name']} {entry['version']} on {done.labelled_rows} labelled request(s)"
+        + (f" + {done.packaged_rows} packaged row(s)" if done.packaged_rows else "")
+        + f"; out-of-fold ROC-AUC {cv['roc_auc']:.3f}, PR-AUC {cv['pr_auc']:.3f}; registered, not deployed"
+    )
+    if args.shadow:
+        start_shadow(url, entry["name"], entry["version"])
+        print(f"{entry['name']} {entry['version']} now runs in the shadow of the default model")
     return 0
 
 
@@ -235,6 +363,8 @@ def _dispatch(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     settings = get_settings()
     store_dir = settings.model_store_dir
+    if args.command == "train" and args.from_outcomes:
+        return cmd_train_from_outcomes(args, store_dir, settings.database_url)
     if args.command == "train" and args.data is not None:
         return cmd_train_data(store_dir, args.data, args.target, args.repeats, settings.database_url)
     if args.command in (None, "train"):
@@ -244,7 +374,13 @@ def _dispatch(argv: Sequence[str] | None) -> int:
     if args.command == "register":
         return cmd_register(store_dir, settings.database_url)
     if args.command == "promote":
-        return cmd_promote(store_dir, args.name, args.version, args.force, args.reason, settings.database_url)
+        return cmd_promote(store_dir, args, settings.database_url)
+    if args.command == "shadow":
+        return cmd_shadow(args.name, args.version, settings.database_url)
+    if args.command == "unshadow":
+        return cmd_unshadow(args.name, settings.database_url)
+    if args.command == "rollback":
+        return cmd_rollback(args.name, args.reason, settings.database_url)
     if args.command == "list":
         return cmd_list(settings.database_url)
     return cmd_card(store_dir, args.output)

@@ -71,7 +71,8 @@ def promote(
 
     One transaction; the model_deployments trigger sends NOTIFY model_promoted at commit and writes the
     audit event (model.promoted, from/to versions) carrying `actor` and `details` (reason, gate evidence).
-    A promotion that changes no version (only the default) is recorded here, the trigger being silent.
+    A promotion that changes no version (only the default) is audited by the same trigger (schema 012), with
+    `from_default` naming the model and version it replaced.
     Returns the version now deployed.
     """
     with psycopg.connect(conninfo) as conn, conn.transaction():
@@ -82,14 +83,10 @@ def promote(
         ):
             known = [r[1] for r in conn.execute(QUERIES["list_model_versions"]).fetchall() if r[0] == name]
             raise ModelError(f"{name} has no registered version {version!r}; registered: {', '.join(known)}")
-        before = conn.execute(QUERIES["deployed_version"], {"model_name": name}).fetchone()
         if actor is not None or details is not None:
-            conn.execute("SELECT set_audit_context(%s, %s)", (actor, Jsonb(details or {})))
+            conn.execute(QUERIES["state_audit_context"], {"actor": actor, "details": Jsonb(details or {})})
         conn.execute(QUERIES["clear_other_defaults"], {"model_name": name})
         conn.execute(QUERIES["promote_model"], {"model_name": name, "version": version})
-        if before is not None and before[0] == version:
-            facts = {"from_version": version, "to_version": version}
-            conn.execute("SELECT audit('model.promoted', %s, %s)", (name, Jsonb(facts)))
     return version
 
 

@@ -24,6 +24,7 @@ from service.routes import (
     outcomes,
     performance,
     predictions,
+    shadows,
 )
 from service.services import Services, build_services
 from sql.settings import Settings, get_settings
@@ -92,7 +93,7 @@ def create_app(
     )
     app.state.services = svc
     errors.install(app)
-    for module in (predictions, explanations, models, metadata, monitoring, health, metrics):
+    for module in (predictions, explanations, shadows, models, metadata, monitoring, health, metrics):
         app.include_router(module.router)
     for module in (outcomes, performance):  # issue 14: the loop from answers to their truth
         app.include_router(module.router)

@@ -1,6 +1,7 @@
 """`python -m sql`: apply the schema files to DATABASE_URL (or the embedded PostgreSQL).
 
 `python -m sql erase --subject-ref REF` erases one subject's requests and everything derived from them.
+`python -m sql retention [--older-than DAYS] [--archive DIR]`: partition maintenance and retention.
 """
 
 from __future__ import annotations
@@ -27,6 +28,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     erase.add_argument("--subject-ref", required=True, metavar="REF", help="the client's subject reference")
     erase.add_argument("--dry-run", action="store_true", help="count what would go, erase nothing")
+    # Listed here; its own parser (sql/retention.py) reads its options.
+    commands.add_parser(
+        "retention",
+        add_help=False,
+        help="open partition epochs; remove expired requests by whole partitions (--older-than, --archive)",
+    )
     return parser.parse_args(argv)
 
 
@@ -56,6 +63,12 @@ def cmd_erase(url: str, subject_ref: str, dry_run: bool) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["retention"]:
+        from sql.retention import main as retention
+
+        with database_url() as url:
+            return retention(argv[1:], url)
     args = parse_args(argv)
     with database_url() as url:
         if args.command == "erase":

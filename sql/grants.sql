@@ -74,3 +74,9 @@ GRANT SELECT ON audit_events TO futurisys_api;
 -- Analysts: the views of sql/schema/014 (features, answers, outcomes, explanations; no subject_ref,
 -- idempotency key or submitting key). A view reads with its owner's rights: no grant underneath.
 GRANT SELECT ON analyst_predictions, analyst_explanations TO futurisys_analyst, futurisys_api;
+
+-- Shadows (sql/schema/012): which versions run in the shadow is set by the owner (python -m model_store
+-- shadow); listeners read it and write the challengers' answers once; the API compares them.
+GRANT SELECT ON model_shadows TO futurisys_api, futurisys_listener, futurisys_analyst;
+GRANT SELECT, INSERT ON shadow_predictions TO futurisys_listener;
+GRANT SELECT ON shadow_predictions TO futurisys_api;

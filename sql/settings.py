@@ -100,6 +100,19 @@ class Settings(BaseSettings):
         description="Window of the live performance gauges in /metrics, and the default window of "
         "GET /monitoring/performance.",
     )
+    # Retention (python -m sql retention)
+    retention_days: float | None = Field(
+        default=None,
+        gt=0,
+        description="Requests (with their results, outcomes, explanations) older than this many days leave "
+        "the database by whole partitions; unset keeps everything.",
+    )
+    partition_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="How long one partition epoch of prediction_requests collects requests before "
+        "python -m sql retention opens the next.",
+    )
 
     def url_for(self, process: Literal["api", "listener"]) -> str | None:
         """The URL `process` connects with: its own (API_DATABASE_URL, ...) else DATABASE_URL."""

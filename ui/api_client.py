@@ -131,6 +131,19 @@ class ApiClient:
         params = {k: v for k, v in {"model": model, "since": since, "until": until}.items() if v}
         return self._json("GET", "/monitoring/performance", params=params, extra_timeout=30.0)
 
+    def shadows(self) -> list[dict[str, Any]]:
+        """The challengers running in the shadow of the default (GET /models/shadows)."""
+        return self._json("GET", "/models/shadows")
+
+    def compare(self, challenger: str, since: str | None = None) -> dict[str, Any]:
+        """A shadow challenger against the default on the same requests (GET /models/compare)."""
+        params = {k: v for k, v in {"challenger": challenger, "since": since}.items() if v}
+        return self._json("GET", "/models/compare", params=params, extra_timeout=30.0)
+
+    def model_events(self, limit: int = 20) -> list[dict[str, Any]]:
+        """Promotions, rollbacks and shadow changes, newest first (GET /models/events)."""
+        return self._json("GET", "/models/events", params={"limit": limit})
+
     # -- writes (carry the API key) ------------------------------------------------------------
 
     def predict(self, features: Mapping[str, Any], model_name: str | None, wait: float) -> Submitted:
@@ -150,6 +163,14 @@ class ApiClient:
         params = {"wait": _seconds(wait)} if wait else None
         path = f"/predictions/{request_id}/explanation"
         return self._json("POST", path, params=params, extra_timeout=wait or 0.0)
+
+    def explanations(self, request_ids: Sequence[str], top: int | None = None) -> list[dict[str, Any] | None]:
+        """Ask for the explanations of many requests and read those that exist, in the order asked
+        (POST /predictions/explanations); each item has a status, null for an unknown id."""
+        body: dict[str, Any] = {"request_ids": list(request_ids)}
+        if top is not None:
+            body["top"] = top
+        return self._json("POST", "/predictions/explanations", json=body, extra_timeout=30.0)["items"]
 
     def submit_batch(self, items: Iterable[Mapping[str, Any]], model_name: str | None) -> list[str]:
         body: dict[str, Any] = {"items": [dict(i) for i in items]}

@@ -29,13 +29,17 @@ SCALE_WORDS = {"log_odds": "log-odds of leaving", "probability": "probability of
 
 
 def value_text(value: Any) -> str:
-    """An employee's value as the analyst reads it: 'Travel_Rarely' → 'Travel rarely', 5993 → '5,993'."""
+    """An employee's value as the analyst reads it: 'Travel_Rarely' → 'Travel rarely', 5993 → '5,993',
+    5993.0 → '5,993', 2.5 → '2.5'."""
     if isinstance(value, bool) or value is None:
         return str(value)
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        return f"{value:,.4g}"
+        # Never an exponent for the analyst: whole or large numbers as grouped integers.
+        if value.is_integer() or abs(value) >= 1000:
+            return f"{value:,.0f}"
+        return f"{value:.4g}"
     return option_text(value)
 
 
@@ -99,7 +103,12 @@ def factors_chart(frame: pd.DataFrame, scale: str) -> alt.Chart:
             x=alt.X(
                 "contribution:Q",
                 title=f"effect on the {SCALE_WORDS.get(scale, scale)}",
-                axis=alt.Axis(format="+.0%" if scale == "probability" else "+.2f"),
+                # A handful of round ticks, zero written plainly: Vega's default gave 23 ticks and "+0.00".
+                axis=alt.Axis(
+                    format="+.0%" if scale == "probability" else "+.1f",
+                    tickCount=6,
+                    labelExpr="datum.value === 0 ? '0' : datum.label",
+                ),
             ),
             y=alt.Y(
                 "factor:N",
@@ -111,7 +120,8 @@ def factors_chart(frame: pd.DataFrame, scale: str) -> alt.Chart:
             color=alt.Color(
                 "effect:N",
                 scale=alt.Scale(domain=["raises the risk", "lowers the risk"], range=[RAISES, LOWERS]),
-                legend=alt.Legend(orient="top", title=None),
+                # One entry a line: side by side they ran past the chart in a half-page column.
+                legend=alt.Legend(orient="top", title=None, direction="vertical", labelLimit=0),
             ),
             tooltip=["factor:N", alt.Tooltip("contribution:Q", format="+.4f"), "effect:N"],
         )
@@ -164,19 +174,30 @@ def show_factors(request_id: str, labels: Mapping[str, str] | None = None) -> No
     st.caption(scale_caption(explanation))
 
 
+# What each method is, for an analyst (the API's method names are for programs).
+METHOD_WORDS = {
+    "linear_log_odds": "each weight of the model times how far the employee is from the training average",
+    "tree_shap": "exact Shapley values of the forest (TreeSHAP): each feature's fair share of the answer",
+    "constant": "none needed, this model answers the same for everyone",
+}
+
+
 def scale_caption(explanation: Mapping[str, Any]) -> str:
     """How to read the bars: what they add up to, on the explanation's scale and as probabilities."""
     base, output, scale = explanation["base_value"], explanation["output"], explanation["scale"]
     if scale == "log_odds":
         words = "the log-odds of leaving"
-        span = f"baseline {expit(base):.0%} ({base:+.2f}) to its answer {expit(output):.1%} ({output:+.2f})"
+        span = (
+            f"{expit(base):.0%} for an average employee ({base:+.2f}) "
+            f"to {expit(output):.1%} for this one ({output:+.2f})"
+        )
     else:
         words = "the probability of leaving, in percentage points"
-        span = f"baseline {base:.0%} to its answer {output:.1%}"
+        span = f"{base:.0%}, its average answer over the training data, to {output:.1%} for this employee"
+    method = METHOD_WORDS.get(explanation["method"], str(explanation["method"]).replace("_", " "))
     return (
         f"Each bar is how far the employee's value moved {words}; all features together take the model "
-        f"from its {span}. Method: {explanation['method'].replace('_', ' ')}, "
-        f"version {str(explanation['model_version'])[:12]}."
+        f"from {span}. Method: {method}; model version {str(explanation['model_version'])[:12]}."
     )
 
 

@@ -16,7 +16,7 @@ Pure functions: no I/O, no Streamlit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -125,3 +125,18 @@ def verdict(answer: Mapping[str, Any]) -> str | None:
         f"version needs at least {answer.get('min_labels', '?')} with both outcomes "
         "(some who left, some who stayed)."
     )
+
+
+MISSING = "—"
+
+
+def figure_text(value: Any) -> str:
+    """A figure as the page shows it: '0.812', or '—' where it is not computable (never 'None', 'nan')."""
+    if value is None or (isinstance(value, float) and value != value):
+        return MISSING
+    return f"{float(value):.3f}"
+
+
+def as_shown(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """`frame` with its figure `columns` as text: three decimals, '—' where there is none."""
+    return frame.assign(**{c: frame[c].map(figure_text) for c in columns if c in frame.columns})

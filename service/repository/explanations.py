@@ -24,3 +24,17 @@ async def request_explanation(pool: AsyncConnectionPool, request_id: UUID) -> No
     """Ask the listeners for the explanation (again, if it failed before); a no-op when already asked."""
     async with pool.connection() as conn:
         await conn.execute(QUERIES["request_explanation"], {"request_id": request_id})
+
+
+async def request_and_lookup_explanations(
+    pool: AsyncConnectionPool, request_ids: list[UUID], top: int | None, only_key: int | None
+) -> list[dict[str, Any]]:
+    """Ask for the explanations not asked yet (of `only_key`'s requests alone, unless None), then read
+    every one in the order asked (request columns null for an unknown id), contributions cut to `top`."""
+    async with pool.connection() as conn:
+        await conn.execute(
+            QUERIES["request_explanations"], {"request_ids": request_ids, "only_key": only_key}
+        )
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(QUERIES["lookup_explanations"], {"request_ids": request_ids, "top": top})
+        return await cur.fetchall()

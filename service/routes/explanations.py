@@ -12,11 +12,15 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from service.auth import Caller, Reader, not_found
-from service.repository.explanations import get_explanation, request_explanation
-from service.schemas import error_responses
+from service.repository.explanations import (
+    get_explanation,
+    request_and_lookup_explanations,
+    request_explanation,
+)
+from service.schemas import MAX_BATCH_ITEMS, error_responses
 from service.services import Services, ServicesDep
 
 router = APIRouter(prefix="/predictions", tags=["explanations"])
@@ -65,6 +69,55 @@ def explanation_of(row: dict[str, Any]) -> Explanation:
         contributions=row["contributions"],
         created_at=row["created_at"],
     )
+
+
+class ExplanationsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    request_ids: list[UUID] = Field(
+        min_length=1, max_length=MAX_BATCH_ITEMS, description="Public request ids (1 to 10,000)."
+    )
+    top: int | None = Field(
+        None, ge=1, le=100, description="Keep only the largest `top` contributions of each (default: all)."
+    )
+
+
+class ExplanationItem(BaseModel):
+    request_id: UUID
+    status: Literal["completed", "pending", "running", "failed"] = Field(
+        description="completed: see `explanation`; pending/running: ask again later; failed: see `detail`."
+    )
+    detail: str | None = Field(description="Why there is none (yet); null when completed.")
+    explanation: Explanation | None
+
+
+class ExplanationsOut(BaseModel):
+    items: list[ExplanationItem | None] = Field(
+        description="One entry per id asked, in the order asked; null where no request has that id."
+    )
+
+
+def item_of(row: dict[str, Any], caller: Caller) -> ExplanationItem | None:
+    """One request's entry of POST /predictions/explanations (None for an unknown id, or one the caller
+    may not read)."""
+    request_id = row["request_id"]
+    if request_id is None or not caller.owns(row):
+        return None
+    if row["method"] is not None:
+        return ExplanationItem(
+            request_id=request_id, status="completed", detail=None, explanation=explanation_of(row)
+        )
+    if row["request_status"] == "failed":
+        detail = f"the prediction failed, there is no answer to explain: {row['request_error']}"
+        return ExplanationItem(request_id=request_id, status="failed", detail=detail, explanation=None)
+    status = row["explanation_status"] or "pending"
+    if status == "failed":
+        detail = f"the explanation failed: {row['explanation_error']}"
+    elif row["request_status"] != "completed":
+        detail = "its prediction is not answered yet"
+    else:
+        detail = "being computed"
+    return ExplanationItem(request_id=request_id, status=status, detail=detail, explanation=None)
 
 
 def answer(request_id: UUID, row: dict[str, Any] | None, caller: Caller) -> Response:
@@ -126,6 +179,22 @@ async def ask_and_wait(svc: Services, request_id: UUID, seconds: float | None) -
                 break
             row = await get_explanation(svc.pool, request_id)
     return row
+
+
+@router.post(
+    "/explanations",
+    response_model=ExplanationsOut,
+    responses=error_responses(401, 403, 503),
+)
+async def explain_predictions(body: ExplanationsIn, svc: ServicesDep, caller: Reader) -> Response:
+    """Ask for the explanations of up to 10,000 requests at once and read those that exist, in the
+    order asked (e.g. the top three reasons of every row of a batch: `"top": 3`). Call again until no
+    item is pending or running; a failed one is asked again only by POST /predictions/{id}/explanation.
+    As for one request: a `read` key may ask about any, a `submit` key about those it submitted (null
+    in the place of others)."""
+    rows = await request_and_lookup_explanations(svc.pool, body.request_ids, body.top, caller.only_key)
+    out = ExplanationsOut(items=[item_of(row, caller) for row in rows])
+    return Response(out.model_dump_json(), 200, media_type=JSON)
 
 
 @router.post(

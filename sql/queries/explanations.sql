@@ -127,3 +127,34 @@ FROM swept
 SELECT artifact_path, sha256, sklearn_version
 FROM model_versions
 WHERE model_name = %(model_name)s AND version = %(version)s
+
+-- name: request_explanations
+-- :none. The API asks for the explanations of many predictions at once (public request ids): a new
+-- pending row for each known, not failed request that has none, of the key only_key alone unless it
+-- is null; rows that exist (failed ones too: asking again is POST /predictions/{request_id}/explanation)
+-- and unknown ids are left alone.
+INSERT INTO explanation_requests (request_id)
+SELECT p.id FROM prediction_requests AS p
+WHERE p.request_id = ANY (%(request_ids)s::uuid[]) AND p.status <> 'failed'
+  AND (%(only_key)s::bigint IS NULL OR p.api_key_id = %(only_key)s::bigint)
+ORDER BY p.id
+ON CONFLICT (request_id) DO NOTHING
+
+-- name: lookup_explanations
+-- :many, one row per id asked, in the order asked (ordinality): what get_explanation shows, with the
+-- contributions cut to the largest `top` (null: all); request columns null where no request has the id;
+-- api_key_id says who may see it.
+SELECT asked.ord, p.request_id, p.model_name, p.status AS request_status, p.error AS request_error,
+       p.api_key_id,
+       e.status AS explanation_status, e.error AS explanation_error,
+       x.model_version, x.method, x.scale, x.base_value, x.output_value, x.created_at,
+       CASE WHEN %(top)s::int IS NULL THEN x.contributions
+            ELSE (SELECT coalesce(jsonb_agg(c.value ORDER BY c.ord), '[]'::jsonb)
+                  FROM jsonb_array_elements(x.contributions) WITH ORDINALITY AS c (value, ord)
+                  WHERE c.ord <= %(top)s::int)
+       END AS contributions
+FROM unnest(%(request_ids)s::uuid[]) WITH ORDINALITY AS asked (request_id, ord)
+LEFT JOIN prediction_requests AS p ON p.request_id = asked.request_id
+LEFT JOIN explanation_requests AS e ON e.request_id = p.id
+LEFT JOIN prediction_explanations AS x ON x.request_id = p.id
+ORDER BY asked.ord

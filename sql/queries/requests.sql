@@ -6,7 +6,7 @@
 -- original with find_request_by_idempotency_key.
 INSERT INTO prediction_requests (request_id, model_name, features, idempotency_key, subject_ref, api_key_id)
 VALUES (%(request_id)s, %(model_name)s, %(features)s, %(idempotency_key)s, %(subject_ref)s, %(api_key_id)s)
-ON CONFLICT (idempotency_key) DO NOTHING
+ON CONFLICT DO NOTHING  -- the partition's unique index on idempotency_key (016)
 RETURNING request_id, model_name, status, created_at
 
 -- name: find_request_by_idempotency_key
@@ -28,7 +28,7 @@ FROM ROWS FROM (
     unnest(%(idempotency_keys)s::text[]),
     unnest(%(subject_refs)s::text[])
 ) AS t (request_id, features, idempotency_key, subject_ref)
-ON CONFLICT (idempotency_key) DO NOTHING
+ON CONFLICT DO NOTHING  -- the partition's unique index on idempotency_key (016)
 
 -- name: find_requests_by_idempotency_keys
 -- The public ids of earlier requests submitted under these idempotency keys (a retried batch), and

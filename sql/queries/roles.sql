@@ -27,10 +27,12 @@ BEGIN
         WHERE c.relnamespace = 'public'::regnamespace
           AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
           AND c.relowner <> 'futurisys_owner'::regrole
-          AND NOT EXISTS (  -- a sequence owned by a column changes owner with its table
+          -- A sequence owned by a column changes owner with its table. (A partition depends on its
+          -- parent the same way but does not follow it: it is handed over itself.)
+          AND (c.relkind <> 'S' OR NOT EXISTS (
               SELECT 1 FROM pg_depend d
               WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i')
-                AND d.refclassid = 'pg_class'::regclass)
+                AND d.refclassid = 'pg_class'::regclass))
         UNION ALL
         SELECT CASE p.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END,
                p.oid::regprocedure::text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import subprocess
 import sys
@@ -247,3 +248,86 @@ async def test_the_api_serving_explanations_imports_no_model_library() -> None:
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip() == "[]", result.stderr
+
+
+async def settle(api: httpx.AsyncClient, body: dict[str, Any], timeout: float = 30.0) -> list[Any]:
+    """POST /predictions/explanations until no item is pending or running (as the dashboard does)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = await api.post("/predictions/explanations", json=body)
+        assert response.status_code == 200, response.text
+        items = response.json()["items"]
+        waiting = [i for i in items if i is not None and i["status"] in ("pending", "running")]
+        if not waiting or time.monotonic() > deadline:
+            return items
+        await asyncio.sleep(0.1)
+
+
+async def test_the_explanations_of_a_whole_batch_come_in_one_call_with_their_top_reasons(
+    api: httpx.AsyncClient, listener: Path, conn: psycopg.Connection
+) -> None:
+    rows = [employee(over_time=o, age=a) for o, a in (("Yes", 25), ("No", 50), ("Yes", 38))]
+    submitted = await api.post(
+        "/predictions/batch", json={"model_name": "logistic", "items": [{"features": r} for r in rows]}
+    )
+    assert submitted.status_code == 202, submitted.text
+    ids = submitted.json()["request_ids"]
+    # A request the listener failed (inserted failed, so no listener races the test for it).
+    [failed] = conn.execute(
+        "INSERT INTO prediction_requests (model_name, features, status, error, completed_at)"
+        " VALUES ('logistic', %s::jsonb, 'failed', 'boom', now()) RETURNING request_id::text",
+        [json.dumps(rows[0])],
+    ).fetchone()
+    unknown = "0190c3a0-0000-7000-8000-000000000000"
+    asked = [*ids, unknown, failed, ids[0]]
+    items = await settle(api, {"request_ids": asked, "top": 3})
+    assert [i and i["request_id"] for i in items] == [*ids, None, failed, ids[0]]
+    assert items[3] is None, "an unknown id gets null in its place"
+    assert items[4]["status"] == "failed" and "boom" in items[4]["detail"] and items[4]["explanation"] is None
+    for request_id, item in zip(ids, items, strict=False):
+        assert item["status"] == "completed" and item["detail"] is None, item
+        top = item["explanation"]
+        assert top["request_id"] == request_id and top["scale"] == "log_odds"
+        assert len(top["contributions"]) == 3
+        # The same explanation as the single call, cut to its three largest contributions.
+        full = (await api.get(f"/predictions/{request_id}/explanation")).json()
+        assert top["contributions"] == full["contributions"][:3]
+        assert {k: v for k, v in top.items() if k != "contributions"} == {
+            k: v for k, v in full.items() if k != "contributions"
+        }
+    assert items[-1] == items[0], "an id asked twice is answered twice"
+    # Asked once each: a failed prediction was not asked at all.
+    assert conn.execute("SELECT count(*) FROM explanation_requests").fetchone() == (len(ids),)
+
+
+async def test_many_explanations_follow_the_requests_keys_and_bound_their_body(
+    api: httpx.AsyncClient, conn: psycopg.Connection
+) -> None:
+    owner, other = create_key(conn, "owner", ["submit"]), create_key(conn, "other", ["submit"])
+    reader = create_key(conn, "analyst", ["read"])
+    await asyncio.sleep(0.3)  # NOTIFY api_keys_changed reaches the app
+    submitted = await api.post(
+        "/predictions/request",
+        json={"model_name": "logistic", "features": employee()},
+        headers={"X-API-Key": owner},
+    )
+    request_id = submitted.json()["request_id"]
+    body = {"request_ids": [request_id]}
+    assert (await api.post("/predictions/explanations", json=body)).status_code == 401
+    # Another submitter's request is as unknown to it as one that does not exist, and is not asked for.
+    hidden = await api.post("/predictions/explanations", json=body, headers={"X-API-Key": other})
+    assert hidden.status_code == 200 and hidden.json()["items"] == [None]
+    assert conn.execute("SELECT count(*) FROM explanation_requests").fetchone() == (0,)
+    pending = {
+        "request_id": request_id,
+        "status": "pending",
+        "detail": "its prediction is not answered yet",
+        "explanation": None,
+    }
+    for key in (owner, reader):
+        seen = await api.post("/predictions/explanations", json=body, headers={"X-API-Key": key})
+        assert seen.status_code == 200 and seen.json()["items"] == [pending]
+    assert conn.execute("SELECT count(*) FROM explanation_requests").fetchone() == (1,)
+    for bad in ({"request_ids": []}, {"request_ids": [request_id], "top": 0}, {"ids": [request_id]}):
+        refused = await api.post("/predictions/explanations", json=bad, headers={"X-API-Key": owner})
+        assert refused.status_code == 422, bad

@@ -15,6 +15,7 @@ from tests.stack import ROOT
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.timeout(900)  # training the models, then every scenario; the run itself is given 600 s
 def test_bench_smoke_run_writes_every_scenario_to_its_json(trained_store: Path, tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "ENV"}}
@@ -32,10 +33,22 @@ def test_bench_smoke_run_writes_every_scenario_to_its_json(trained_store: Path, 
         "latency.notify.logistic",
         "latency.notify.random_forest_e04",
         "throughput.logistic.listeners_1",
+        "throughput.shadows_0.random_forest_e04",
+        "throughput.shadows_1.random_forest_e04",
+        "throughput.one_shadow_cost_pct",
         "api.submissions_per_s",
         "memory.listener_rss_mb",
         "scale.p99_ratio_1m_over_empty",
     ):
         assert key in figures, key
+    # Issue 15: what one explanation costs per model, and the listener with explain-at-answer on/off
+    # (the run itself fails unless every answer of the "on" run was explained).
+    for model in ("dummy", "logistic", "random_forest", "random_forest_e04"):
+        cost = figures[f"explain.{model}"]
+        assert set(cost) == {"single_row_ms", "batch_16_ms_per_row", "ratio_to_inference"}  # smoke: 16
+    for model in ("logistic", "random_forest_e04"):
+        assert figures[f"throughput.explain_at_answer.{model}.off"] > 0
+        assert figures[f"throughput.explain_at_answer.{model}.on"] > 0
+        assert figures[f"throughput.explain_at_answer.{model}.ratio_on_over_off"] > 0
     assert set(report["targets"]) >= {"latency.notify.logistic.p50_ms", "api.submissions_per_s"}
     assert "target" in run.stdout

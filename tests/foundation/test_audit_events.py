@@ -37,11 +37,35 @@ def test_a_promotion_records_both_versions_and_the_stated_actor_and_reason(conn:
     with conn.transaction():
         conn.execute("SELECT set_audit_context('cli:alice', %s)", (json.dumps({"reason": "better CV"}),))
         conn.execute("UPDATE model_deployments SET version = 'b2' WHERE model_name = 'logistic'")
-    conn.execute("UPDATE model_deployments SET is_default = true")  # not a version change: not audited
+    conn.execute("UPDATE model_deployments SET updated_at = now()")  # no version nor default change
     events = _events(conn)
     assert [e[1] for e in events] == ["model.deployed", "model.promoted"]
     assert events[1][0] == "cli:alice"
     assert events[1][3] == {"from_version": "a1", "to_version": "b2", "reason": "better CV"}
+
+
+def test_a_change_of_default_is_a_promotion_that_says_which_model_it_replaced(
+    conn: psycopg.Connection,
+) -> None:
+    # schema 012: making an already deployed model the default changes no version, yet it is a promotion.
+    _register(conn, "a1")
+    conn.execute(
+        "INSERT INTO model_versions"
+        " (model_name, version, artifact_path, sha256, sklearn_version, feature_schema)"
+        " VALUES ('dummy', 'd1', 'dummy.joblib', repeat('d', 64), '1.0', '{}')"
+    )
+    conn.execute("INSERT INTO model_deployments VALUES ('logistic', 'a1', true), ('dummy', 'd1', false)")
+    with conn.transaction():
+        conn.execute("UPDATE model_deployments SET is_default = false WHERE model_name = 'logistic'")
+        conn.execute("UPDATE model_deployments SET is_default = true WHERE model_name = 'dummy'")
+    events = _events(conn)
+    assert [(e[1], e[2]) for e in events][-1] == ("model.promoted", "dummy")
+    assert events[-1][3] == {
+        "from_version": "d1",
+        "to_version": "d1",
+        "from_default": {"model": "logistic", "version": "a1"},
+    }
+    assert len(events) == 3  # two deployments, one promotion: losing the default is not an event of its own
 
 
 def test_the_context_lasts_one_transaction(conn: psycopg.Connection) -> None:

@@ -23,13 +23,13 @@ def test_every_table_and_column_has_a_comment(conn: psycopg.Connection) -> None:
     tables = conn.execute(
         "SELECT c.oid, c.relname, obj_description(c.oid, 'pg_class') FROM pg_class c"
         " JOIN pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE n.nspname = 'public' AND c.relkind = 'r'"
+        " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition"
     ).fetchall()
     columns = conn.execute(
         "SELECT c.relname || '.' || a.attname, col_description(c.oid, a.attnum) FROM pg_class c"
         " JOIN pg_namespace n ON n.oid = c.relnamespace"
         " JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
-        " WHERE n.nspname = 'public' AND c.relkind = 'r'"
+        " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition"
     ).fetchall()
     assert {"prediction_requests", "prediction_results", "model_versions"} <= {t[1] for t in tables}
     assert [name for _, name, comment in tables if not comment] == []

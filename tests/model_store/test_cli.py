@@ -92,7 +92,7 @@ def test_promote_refuses_what_the_gate_rejects_and_records_a_forced_override(
     assert actor.startswith("cli:") and subject == "dummy"
     assert details["forced"] is True and details["reason"] == "fire drill"
     assert details["evidence"]["better"] is False and details["evidence"]["incumbent"] == "random_forest_e04"
-    assert details["from_default"] == "random_forest_e04"
+    assert details["from_default"]["model"] == "random_forest_e04"
     assert details["to_version"] == details["from_version"]  # only the default moved
 
 

@@ -35,6 +35,8 @@ DECIDED: dict[str, dict[str, str]] = {
     "audit_events": {"api": "SELECT"},
     "analyst_predictions": {"api": "SELECT", "analyst": "SELECT"},
     "analyst_explanations": {"api": "SELECT", "analyst": "SELECT"},
+    "model_shadows": {"api": "SELECT", "listener": "SELECT", "analyst": "SELECT"},
+    "shadow_predictions": {"api": "SELECT", "listener": "SELECT INSERT"},
 }
 
 ROLES = ("owner", "api", "listener", "analyst")

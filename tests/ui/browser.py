@@ -117,10 +117,15 @@ def go_to(page, title: str) -> None:
     page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
 
 
+CHARTS_DRAWN_JS = """() => [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
+    .every(c => c.querySelector('svg text'))"""
+
+
 def settle(page) -> None:
-    """Wait until Streamlit has finished running the script, then give the charts a moment to draw."""
+    """Wait until Streamlit has finished running the script and every chart has drawn its text."""
     page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for()
     page.wait_for_timeout(1000)
+    page.wait_for_function(CHARTS_DRAWN_JS)
 
 
 def no_tracebacks(page) -> None:
@@ -149,9 +154,12 @@ CLIPPED_JS = """() => {
         if (!e.offsetParent || e.closest('[data-testid="stVegaLiteChart"], [data-testid="stDataFrame"]')) {
             continue;
         }
+        if (e.matches('input[type=file]')) continue;  // its value is a path the page never shows
         const text = (e.tagName === 'INPUT' ? e.value : e.innerText || '').trim();
         if (!text) continue;
         const style = getComputedStyle(e);
+        if (style.fontFamily.includes('Material')) continue;  // an icon's ligature name, drawn as a glyph
+        if (e.clientWidth <= 1) continue;  // words for screen readers only, hidden in a 1 px box
         const hides = ['hidden', 'clip', 'auto', 'scroll'].includes(style.overflowX)
             || style.textOverflow === 'ellipsis';
         if (hides && e.scrollWidth > e.clientWidth + 1) out.push(text.slice(0, 60));
@@ -187,6 +195,10 @@ CUT_CHART_LABELS_JS = """() => [...document.querySelectorAll('[data-testid="stVe
         }).map(t => t.textContent);
     })"""
 
+# Table cells that say a value is missing in a programmer's words.
+NONE_CELLS_JS = """() => [...document.querySelectorAll('[data-testid="stDataFrame"] table td')]
+    .map(c => c.textContent.trim()).filter(t => ['None', 'nan', 'NaN', 'NaT', 'null'].includes(t))"""
+
 TWELVE_HOUR = re.compile(r"\b\d{1,2}(?::\d{2})?\s?(?:AM|PM)\b", re.IGNORECASE)
 
 
@@ -202,5 +214,16 @@ def assert_readable(page, name: str) -> None:
     assert cut == [], f"{name}: tables wider than their frame at {WIDTH} px: {cut}"
     cut_labels = page.evaluate(CUT_CHART_LABELS_JS)
     assert cut_labels == [], f"{name}: chart labels cut short: {cut_labels}"
+    none_cells = page.evaluate(NONE_CELLS_JS)
+    assert none_cells == [], f"{name}: table cells that read {sorted(set(none_cells))} instead of blank or —"
     twelve = TWELVE_HOUR.findall(readable_text(page))
     assert twelve == [], f"{name}: times on a 12-hour clock (the dashboard says UTC, 24 h): {twelve}"
+
+
+def page_done(page, name: str, requested_hosts: set[str]) -> None:
+    """A page has drawn: no traceback, shot into SHOTS, its hosts noted, and nothing on it cut or 12-hour."""
+    settle(page)
+    no_tracebacks(page)
+    shoot(page, name)  # before the checks, so a failure leaves the picture of what failed
+    requested_hosts.update(hosts_in_page(page))
+    assert_readable(page, name)

@@ -16,14 +16,14 @@ from tests.ui.browser import (
     choose,
     dashboard,
     go_to,
-    hosts_in_page,
-    no_tracebacks,
     page,
+    page_done,
+    readable_text,
     requested_hosts,
     settle,
-    shoot,
     stack_env,
 )
+from ui.schema import LABELS
 
 __all__ = ["dashboard", "page", "requested_hosts", "stack_env"]  # fixtures of this module
 pytestmark = BROWSER
@@ -46,10 +46,7 @@ def test_a_person_predicts_then_visits_every_page(
     page.get_by_text("Probability of leaving").wait_for()
     page.get_by_text("Answered by version").wait_for()
     assert page.get_by_text("Submit → result").is_visible()
-    settle(page)
-    no_tracebacks(page)
-    shoot(page, "predict")
-    requested_hosts.update(hosts_in_page(page))
+    page_done(page, "predict", requested_hosts)
 
     # Batch: upload a small file, send it, see the summary.
     go_to(page, "Batch")
@@ -62,11 +59,17 @@ def test_a_person_predicts_then_visits_every_page(
     page.get_by_role("region", name="CSV file").locator("input[type=file]").set_input_files(str(csv))
     page.get_by_text("is valid").wait_for()
     page.get_by_role("button", name="Send 60 predictions").click()
-    page.get_by_role("button", name="Download results (CSV)").wait_for()
+    download = page.get_by_role("button", name="Download results (CSV)")
+    download.wait_for()
+    page_done(page, "batch", requested_hosts)
+    with page.expect_download() as saved:
+        download.click()
+    assert saved.value.suggested_filename == "team_predictions.csv"
     settle(page)
-    no_tracebacks(page)
-    shoot(page, "batch")
-    requested_hosts.update(hosts_in_page(page))
+    # After the download: the finished bar still there, once, and one ordering control.
+    bar = page.get_by_test_id("stProgress")
+    assert bar.count() == 1 and "Done: 60 rows sent and 60 answered" in bar.inner_text()
+    assert page.get_by_text("Highest risk first", exact=True).count() == 1
 
     # History: the requests are there; open one.
     go_to(page, "History")
@@ -77,27 +80,27 @@ def test_a_person_predicts_then_visits_every_page(
     choose_first.click()
     page.get_by_role("option").first.click()
     page.get_by_text("Features", exact=True).wait_for()
-    settle(page)
-    no_tracebacks(page)
-    shoot(page, "history")
-    requested_hosts.update(hosts_in_page(page))
+    page_done(page, "history", requested_hosts)
 
     # Monitoring: charts of the traffic just made.
     go_to(page, "Monitoring")
     page.get_by_role("heading", name="Throughput").wait_for()
     page.locator("[data-testid='stVegaLiteChart']").first.wait_for()
-    settle(page)
-    no_tracebacks(page)
-    shoot(page, "monitoring")
-    requested_hosts.update(hosts_in_page(page))
+    page_done(page, "monitoring", requested_hosts)
+    # The drift chart names every one of the 30 features, in words.
+    drawn = set(readable_text(page).splitlines())
+    assert [label for label in LABELS.values() if label not in drawn] == []
+
+    # Performance: no outcome yet, and nothing reads None.
+    go_to(page, "Performance")
+    page.get_by_role("heading", name="Performance").wait_for()
+    page.get_by_text("No outcome has been posted").wait_for()
+    page_done(page, "performance", requested_hosts)
 
     # Models: every deployed model, the default marked.
     go_to(page, "Models")
     page.get_by_role("heading", name="Deployed models").wait_for()
-    settle(page)
-    no_tracebacks(page)
-    shoot(page, "models")
-    requested_hosts.update(hosts_in_page(page))
+    page_done(page, "models", requested_hosts)
 
     # Nothing was fetched from anywhere but the machine serving the dashboard (no font host, no CDN).
     assert requested_hosts - {"", urlsplit(dashboard).netloc} == set()

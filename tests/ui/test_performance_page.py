@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 import httpx
 import pandas as pd
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.ui.conftest import APP, EMPLOYEE, Stack
@@ -86,6 +85,12 @@ def test_performance_says_plainly_that_no_outcome_was_posted(ui_env: Stack) -> N
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert "No outcome has been posted" in texts(at)
     assert "No outcome posted yet for its 1 prediction:" in texts(at)
+    # What cannot be computed reads "—", in the cards and in the tables, never None or NaN.
+    cards = {m.label: m.value for m in at.metric}
+    assert cards["ROC-AUC"] == cards["Brier"] == "—", cards
+    summary, live = at.dataframe[0].value, at.dataframe[-1].value
+    assert set(summary["ROC-AUC"]) == {"—"} and set(live["live"]) == {"—"}
+    assert live.map(lambda v: v is None or str(v) in ("None", "nan", "NaN")).sum().sum() == 0
 
 
 def test_outcomes_uploaded_on_the_batch_page_show_on_the_performance_page(ui_env: Stack) -> None:
@@ -112,7 +117,7 @@ def test_outcomes_uploaded_on_the_batch_page_show_on_the_performance_page(ui_env
     assert served["labelled"] == 30 and served["positives"] == 10
     summary = page.dataframe[0].value
     row = summary[summary["labelled"] == 30].iloc[0]
-    assert row["ROC-AUC"] == pytest.approx(served["roc_auc"])
+    assert row["ROC-AUC"] == f"{served['roc_auc']:.3f}"
     assert "too few to judge" in texts(page)  # 30 labels, fewer than the 50 needed
     assert any(m.label == "ROC-AUC" and m.value == f"{served['roc_auc']:.3f}" for m in page.metric)
 

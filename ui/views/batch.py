@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from ui import outcomes_upload
+from ui import batch_reasons, outcomes_upload
 from ui.api_client import ApiError
 from ui.batch_csv import CheckedFile, check_csv, problems_frame, results_frame, template_csv
 from ui.collect import collect
@@ -116,6 +116,8 @@ def show_outcome(outcome: dict[str, Any], file_name: str) -> None:
     c4.metric("Predicted to leave", f"{leavers:,}", f"{share:.1%} of scored", "off", delta_arrow="off")
     rate = len(results) / max(outcome["elapsed_s"], 1e-9)
     c5.metric("Time", f"{outcome['elapsed_s']:,.1f} s", f"{rate:,.0f} rows/s", "off", delta_arrow="off")
+    batch_reasons.show_reasons_control(outcome)  # may add reason_1..3 to the results
+    results = outcome["results"]
     st.download_button(
         "Download results (CSV)",
         results.to_csv(index=False).encode(),
@@ -135,7 +137,8 @@ def show_outcome(outcome: dict[str, Any], file_name: str) -> None:
         ordered.head(SHOWN_ROWS),
         hide_index=True,
         width="stretch",
-        column_order=[*extra, *answer, *(c for c in results.columns if c not in (*extra, *answer))],
+        # The answers and the columns the file added (an employee id); the features are in the download.
+        column_order=[*extra, *answer],
         column_config={
             "probability": st.column_config.ProgressColumn(
                 "probability", format="percent", min_value=0, max_value=1

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from ui import charts
+from ui import challengers, charts
 from ui.feedback import fetch
 from ui.layout import header
 from ui.promotion import gate_notice
@@ -103,10 +103,9 @@ def main() -> None:
     data = comparison(models)
     if not data.empty:
         st.subheader("Held-out metrics compared")
-        chart_col, table_col = st.columns([3, 2], gap="large")
-        chart_col.altair_chart(charts.metrics_chart(data), width="content")
+        st.altair_chart(charts.metrics_chart(data), width="content")
         score = st.column_config.NumberColumn(format="%.3f")
-        table_col.dataframe(
+        st.dataframe(  # full width: in a side column its last metrics were cut ("Prec…")
             metrics_table(models),
             hide_index=True,
             width="stretch",
@@ -118,6 +117,7 @@ def main() -> None:
         for col, model in zip(cols, models[start : start + CARDS_PER_ROW], strict=False):
             with col:
                 card(model)
+    challengers.section()
     show_promotions(client())
 
 

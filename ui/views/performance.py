@@ -12,7 +12,9 @@ from ui.layout import header
 from ui.performance import (
     MIN_POINT_LABELS,
     WINDOWS,
+    as_shown,
     calibration_frame,
+    figure_text,
     offline_vs_live,
     over_time_frame,
     summary_frame,
@@ -22,7 +24,10 @@ from ui.performance import (
 from ui.performance_charts import calibration_chart, over_time_chart
 from ui.reference import client
 
-FIGURE = st.column_config.NumberColumn(format="%.3f")
+FIGURE = st.column_config.TextColumn(alignment="right")  # as_shown() wrote them: '0.812' or '—'
+SUMMARY_FIGURES = ("share who left", "ROC-AUC", "PR-AUC", "Brier", "Precision", "Recall", "F1")
+LIVE_FIGURES = ("live", "offline (CV mean)", "offline (held-out test)")
+NOT_COMPUTABLE = "Not computable yet: it needs labelled predictions, with some who left and some who stayed."
 
 
 def load(days: int) -> dict[str, Any]:
@@ -40,7 +45,7 @@ def version_panel(entry: dict[str, Any]) -> None:
         cols[1:], ("roc_auc", "pr_auc", "brier", "f1"), ("ROC-AUC", "PR-AUC", "Brier", "F1"), strict=True
     ):
         value = entry[key]
-        col.metric(label, "not computable" if value is None else f"{value:.3f}", border=True)
+        col.metric(label, figure_text(value), help=NOT_COMPUTABLE if value is None else None, border=True)
     left, right = st.columns([3, 2], gap="large")
     with left:
         st.markdown("**Over time**")
@@ -70,10 +75,10 @@ def version_panel(entry: dict[str, Any]) -> None:
         + (f" {threshold:.2f})" if threshold is not None else ")")
     )
     st.dataframe(
-        offline_vs_live(entry),
+        as_shown(offline_vs_live(entry), LIVE_FIGURES),
         hide_index=True,
         width="stretch",
-        column_config={c: FIGURE for c in ("live", "offline (CV mean)", "offline (held-out test)")},
+        column_config=dict.fromkeys(LIVE_FIGURES, FIGURE),
     )
 
 
@@ -92,16 +97,14 @@ def main() -> None:
     if not answer["models"]:
         return
     st.dataframe(
-        summary_frame(answer),
+        as_shown(summary_frame(answer), SUMMARY_FIGURES),
         hide_index=True,
         width="stretch",
-        column_config={
-            c: FIGURE for c in ("share who left", "ROC-AUC", "PR-AUC", "Brier", "Precision", "Recall", "F1")
-        },
+        column_config=dict.fromkeys(SUMMARY_FIGURES, FIGURE),
     )
     st.caption(
         "ROC-AUC and PR-AUC need both outcomes among the labelled predictions; until then they are "
-        "not computable (never shown as 0.5)."
+        "not computable, shown as — (never as 0.5)."
     )
     for entry in answer["models"]:
         version_panel(entry)

@@ -145,7 +145,8 @@ def main() -> None:
     preferred = default_model(models)
     labels = {m["name"]: model_label(m) for m in models}
 
-    form_col, result_col = st.columns([3, 2], gap="large")
+    # Halves: in a narrower result column the factors chart had no room for its bars and legend.
+    form_col, result_col = st.columns(2, gap="large")
     with form_col, st.form("predict_form", border=True):
         model_name = st.selectbox(
             "Model",

@@ -1,0 +1,167 @@
+"""The hot path with 10,000,000 requests across partitions against an empty database, and one retention
+run (issue 11, item 3): p99 submit-to-result through the API, the claim query, the result insert and
+GET /predictions/{id}, each as a ratio to the empty database (target <= 1.2), then how long removing
+one expired partition takes, its longest DDL statement (detach CONCURRENTLY, drop: they block no
+traffic) and its longest attach of a new partition (inserts wait for that one).
+
+The two databases are measured in alternation, one sample of each in turn, so that whatever else the
+machine does at the time weighs on both alike and the ratio compares the databases, not the moments."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+import psycopg
+
+from bench import workload
+from listener.claims import claim_pending, record_outcomes
+from listener.outcomes import BatchOutcome
+from sql.queries import QUERIES
+from sql.retention import run_retention
+
+if TYPE_CHECKING:
+    from bench.__main__ import Bench
+
+FILL = (Path(__file__).parent / "fill_epoch.sql").read_text()
+SIZES = {  # (partitions, requests per partition, hot-path samples per database)
+    "smoke": (2, 10_000, 20),
+    "quick": (10, 1_000_000, 300),
+    "full": (10, 1_000_000, 2000),
+}
+TARGETS = {
+    "partitions.ratio.submit_to_result_p99": ("<=", 1.2),
+    "partitions.ratio.claim_query_p99": ("<=", 1.2),
+}
+STEPS = ("claim_query", "result_insert", "get_prediction")
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000
+
+
+def fill(url: str, partitions: int, per_partition: int) -> None:
+    """partitions x per_partition completed requests with results, epoch k holding day (partitions - k)
+    before today; the last one is current."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        first = conn.execute(QUERIES["current_epoch"]).fetchone()[0] + 1  # type: ignore[index]
+        for k in range(partitions):
+            conn.execute("SELECT ensure_request_partition(%s)", [first + k])
+            conn.execute("SET session_replication_role = replica")
+            conn.execute(
+                FILL, {"epoch": first + k, "n": per_partition, "days_ago": partitions - k, "span_days": 1}
+            )
+            conn.execute("RESET session_replication_role")
+        conn.execute(
+            "SELECT setval('prediction_requests_id_seq',"
+            " (SELECT max(id) FROM prediction_requests) + 1, false)"
+        )
+        conn.execute("SELECT ensure_request_partition(%s)", [first + partitions])
+        for table in ("prediction_requests", "prediction_results"):
+            conn.execute(f"VACUUM ANALYZE {table}")
+        conn.execute("CHECKPOINT")
+
+
+def one_step_sample(conn: psycopg.Connection, client: httpx.Client, features: dict) -> dict[str, float]:
+    """With no listener running: insert a request, then time the claim query, the result insert and
+    GET /predictions/{id}."""
+    request_id = str(uuid.uuid4())
+    conn.execute(
+        QUERIES["insert_prediction_request"],
+        {
+            "request_id": request_id,
+            "model_name": "logistic",
+            "features": json.dumps(features),
+            "idempotency_key": None,
+            "subject_ref": None,
+            "api_key_id": None,
+        },
+    )
+    out = {}
+    start = time.perf_counter()
+    [claim] = claim_pending(conn, "bench:partitions", 1, 30.0)
+    out["claim_query"] = _ms(start)
+    outcome = BatchOutcome()
+    outcome.add_results([claim.id], [0], [0.1], "bench", "0" * 64)
+    start = time.perf_counter()
+    record_outcomes(conn, "bench:partitions", outcome)
+    out["result_insert"] = _ms(start)
+    start = time.perf_counter()
+    assert client.get(f"/predictions/{request_id}").status_code == 200
+    out["get_prediction"] = _ms(start)
+    return out
+
+
+def run(bench: Bench, mode: str) -> None:
+    partitions, per_partition, n = SIZES[mode]
+    total = partitions * per_partition
+    label = f"rows_{total}"
+    urls = {"empty": bench.stack.new_database(), label: bench.stack.new_database()}
+    workload_log(f"partitions: filling {total:,} requests with results across {partitions} partitions")
+    started = time.perf_counter()
+    fill(urls[label], partitions, per_partition)
+    bench.figures["partitions.fill_s"] = round(time.perf_counter() - started, 1)
+
+    rows = workload.feature_rows()
+    apis = {state: bench.api(url) for state, url in urls.items()}
+    listeners = {state: bench.stack.start("listener", url) for state, url in urls.items()}
+    for _, _, client in apis.values():
+        bench.warm(client, rows)
+    samples: dict[str, dict[str, list[float]]] = {
+        s: {k: [] for k in ("submit_to_result", *STEPS)} for s in urls
+    }
+    workload_log(f"partitions: submit-to-result, {n} samples per database in alternation")
+    for i in range(n):
+        for state in sorted(urls, reverse=i % 2 == 1):
+            client = apis[state][2]
+            samples[state]["submit_to_result"].append(
+                workload.submit_and_wait(client, "logistic", rows[i % len(rows)], 10)
+            )
+    for proc in listeners.values():
+        bench.stack.stop(proc)
+    workload_log(f"partitions: claim query, result insert, GET /predictions/{{id}}, {n} samples each")
+    conns = {state: psycopg.connect(url, autocommit=True) for state, url in urls.items()}
+    try:
+        for i in range(n):
+            for state in sorted(urls, reverse=i % 2 == 1):
+                for step, ms in one_step_sample(conns[state], apis[state][2], rows[i % len(rows)]).items():
+                    samples[state][step].append(ms)
+    finally:
+        for c in conns.values():
+            c.close()
+    for state, by_step in samples.items():
+        for step, values in by_step.items():
+            bench.figures[f"partitions.{state}.{step}"] = workload.percentiles(values)
+    for step in ("submit_to_result", *STEPS):
+        ratio = (
+            bench.figures[f"partitions.{label}.{step}"]["p99_ms"]
+            / bench.figures[f"partitions.empty.{step}"]["p99_ms"]
+        )
+        bench.figures[f"partitions.ratio.{step}_p99"] = round(ratio, 2)
+        ratio = (
+            bench.figures[f"partitions.{label}.{step}"]["p50_ms"]
+            / bench.figures[f"partitions.empty.{step}"]["p50_ms"]
+        )
+        bench.figures[f"partitions.ratio.{step}_p50"] = round(ratio, 2)
+
+    workload_log("partitions: retention of the oldest partition")
+    report = run_retention(urls[label], older_than_days=partitions - 1.5, actor="bench")
+    bench.figures["partitions.retention_one_partition"] = {
+        "partitions": len(report.removed_epochs),
+        "requests": report.rows.get("prediction_requests", 0),
+        "seconds": round(report.seconds, 3),
+        "longest_ddl_ms": round(report.longest_ddl_seconds * 1000, 1),
+        "longest_blocking_ddl_ms": round(report.longest_blocking_seconds * 1000, 1),
+    }
+    for proc, _, _ in apis.values():
+        bench.stack.stop(proc)
+
+
+def workload_log(msg: str) -> None:
+    from bench.__main__ import log
+
+    log(msg)
