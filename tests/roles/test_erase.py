@@ -241,7 +241,8 @@ def test_a_table_added_later_that_points_at_requests_is_erased_too(
 def test_an_erasure_that_cannot_finish_erases_nothing(conn: psycopg.Connection, db_url: str) -> None:
     """A row two steps away (pointing at a result, not a request) blocks the erasure: all or nothing."""
     conn.execute(
-        "CREATE TABLE result_notes (result_id bigint NOT NULL REFERENCES prediction_results (id), note text)"
+        "CREATE TABLE result_notes"
+        " (answer_of bigint NOT NULL REFERENCES prediction_results (request_id), note text)"
     )
     conn.execute("ALTER TABLE result_notes OWNER TO futurisys_owner")
     (request,) = conn.execute(
@@ -249,12 +250,12 @@ def test_an_erasure_that_cannot_finish_erases_nothing(conn: psycopg.Connection, 
         " RETURNING id",
         [json.dumps(valid_features()), ERASED],
     ).fetchone()
-    (result,) = conn.execute(
+    conn.execute(
         "INSERT INTO prediction_results (request_id, prediction, probability, model_version, model_sha256)"
-        " VALUES (%s, 1, 0.9, 'v1', repeat('a', 64)) RETURNING id",
+        " VALUES (%s, 1, 0.9, 'v1', repeat('a', 64))",
         [request],
-    ).fetchone()
-    conn.execute("INSERT INTO result_notes VALUES (%s, 'x')", [result])
+    )
+    conn.execute("INSERT INTO result_notes VALUES (%s, 'x')", [request])
     done = erase_cli(db_url, "--subject-ref", ERASED)
     assert done.returncode == 1 and "nothing erased" in done.stderr and "result_notes" in done.stderr
     assert conn.execute("SELECT count(*) FROM prediction_requests").fetchone() == (1,)
