@@ -101,13 +101,13 @@ def run(bench: Bench, mode: str) -> None:
     total = partitions * per_partition
     label = f"rows_{total}"
     urls = {"empty": bench.stack.new_database(), label: bench.stack.new_database()}
+    apis = {state: bench.api(url) for state, url in urls.items()}
     workload_log(f"partitions: filling {total:,} requests with results across {partitions} partitions")
     started = time.perf_counter()
     fill(urls[label], partitions, per_partition)
     bench.figures["partitions.fill_s"] = round(time.perf_counter() - started, 1)
 
     rows = workload.feature_rows()
-    apis = {state: bench.api(url) for state, url in urls.items()}
     listeners = {state: bench.stack.start("listener", url) for state, url in urls.items()}
     for _, _, client in apis.values():
         bench.warm(client, rows)

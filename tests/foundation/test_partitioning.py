@@ -25,6 +25,7 @@ FAMILY = {
     "prediction_outcomes": "request_id",
     "explanation_requests": "request_id",
     "prediction_explanations": "request_id",
+    "shadow_predictions": "request_id",
 }
 
 

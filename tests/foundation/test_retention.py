@@ -27,6 +27,7 @@ from tests.stack import ROOT, process_env, running_listener
 
 FAMILY = (
     "prediction_requests",
+    "shadow_predictions",
     "prediction_results",
     "prediction_outcomes",
     "explanation_requests",
@@ -57,7 +58,8 @@ def epoch_where(epoch: int, column: str = "id") -> str:
 
 
 def add_children(conn: psycopg.Connection, epoch: int, n: int) -> None:
-    """An outcome, an explanation request and an explanation for the first n requests of an epoch."""
+    """An outcome, an explanation request, an explanation and a shadow answer for the first n requests
+    of an epoch."""
     first = f"SELECT id FROM prediction_requests WHERE {epoch_where(epoch)} ORDER BY id LIMIT {n}"
     conn.execute(
         "INSERT INTO prediction_outcomes (request_id, label, observed_at, source)"
@@ -73,13 +75,18 @@ def add_children(conn: psycopg.Connection, epoch: int, n: int) -> None:
         f" SELECT id, 'logistic', 'v-test', repeat('0', 64), 'constant', 'probability', 0.5, 0.5, '[]'"
         f" FROM ({first}) AS r"
     )
+    conn.execute(
+        "INSERT INTO shadow_predictions (request_id, model_name, model_version, model_sha256, prediction,"
+        " probability)"
+        f" SELECT id, 'random_forest', 'v-test', repeat('0', 64), 1, 0.5 FROM ({first}) AS r"
+    )
 
 
 def dead_tuples(conn: psycopg.Connection) -> dict[str, int]:
     rows = conn.execute(
         "SELECT relname, n_dead_tup FROM pg_stat_user_tables"
         " WHERE relname ~ '^(prediction_requests|prediction_results|prediction_outcomes|explanation_requests"
-        "|prediction_explanations)'"
+        "|prediction_explanations|shadow_predictions)'"
     ).fetchall()
     return {name: n for name, n in rows if n}
 
@@ -116,6 +123,7 @@ def test_a_million_requests_lose_exactly_their_expired_partitions(
     assert count(conn, "prediction_outcomes", epoch_where(3, "request_id")) == 1000
     assert count(conn, "explanation_requests") == 1000
     assert count(conn, "prediction_explanations") == 1000
+    assert count(conn, "shadow_predictions") == 1000
     # Every result still belongs to a request, every request kept its result: nothing orphaned.
     assert (
         count(
@@ -154,6 +162,7 @@ def test_a_million_requests_lose_exactly_their_expired_partitions(
         "prediction_outcomes": 1000,
         "explanation_requests": 1000,
         "prediction_explanations": 1000,
+        "shadow_predictions": 1000,
     }
     print(f"longest DDL statement of the run: {details['longest_ddl_seconds'] * 1000:.1f} ms")
 
@@ -181,6 +190,7 @@ def test_retention_finishes_what_an_interrupted_run_left(db_url: str, conn: psyc
         "prediction_explanations": 10,
         "prediction_outcomes": 10,
         "prediction_requests": 1000,
+        "shadow_predictions": 10,
     }
     assert count(conn, "prediction_requests") == 1000
     assert conn.execute("SELECT to_regclass('prediction_outcomes_p0')").fetchone() == (None,)
