@@ -55,7 +55,7 @@ COPY service/ service/
 COPY listener/ listener/
 COPY ui/ ui/
 COPY scripts/run_stack.py scripts/
-COPY docker/entrypoint.sh docker/healthcheck.py docker/
+COPY docker/entrypoint.sh docker/healthcheck.py docker/logins.py docker/
 COPY --from=train /app/model_store/artifacts/ model_store/artifacts/
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app \

@@ -7,10 +7,10 @@ RUNTIME_STAMP := $(VENV)/.installed-runtime
 STAMP         := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help runtime setup run test lint train bench migrate screenshots clean
+.PHONY: help runtime setup run test test-fast lint train bench migrate screenshots clean
 
 help: ## List the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 
 $(RUNTIME_STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
@@ -35,13 +35,17 @@ run: runtime ## PostgreSQL (embedded unless DATABASE_URL), migrate, train if nee
 # (fail_under in pyproject.toml) it exits 2, so a green pytest still fails.
 test: setup ## The whole test suite against a disposable PostgreSQL, with coverage (HTML in htmlcov/)
 	@$(PY) -m coverage erase
-	@status=0; $(PY) -m coverage run -m pytest || status=$$?; \
-	$(PY) -m coverage combine --quiet || exit 1; \
-	$(PY) -m coverage html --quiet --fail-under=0 && echo "Coverage: htmlcov/index.html"; \
-	$(PY) -m coverage report; report=$$?; \
-	if [ $$report -eq 2 ]; then echo "make test FAILED: total coverage is below the floor (fail_under in" \
-	  "pyproject.toml). Add behaviour tests for the paths htmlcov/index.html shows in red." >&2; fi; \
-	[ $$status -ne 0 ] && exit $$status; exit $$report
+	@status=0; $(PY) -m coverage run -m pytest || status=$$?; PY=$(PY) scripts/coverage_report.sh $$status
+
+# The edit-run loop: no browser, no bench smoke, nothing that kills processes or drains big backlogs
+# (the `slow` and `browser` markers), no coverage; pytest-xdist spreads it over FAST_WORKERS processes
+# (each test has its own database, each worker its own template and login roles). The trained store is
+# made first, once, so the workers never train it side by side.
+FAST_WORKERS ?= 2
+
+test-fast: setup ## The quick lane: the suite less browser, bench smoke and process kills, in parallel
+	@$(PY) -c 'from tests.model_cache import cached_store; cached_store(print)'
+	$(PY) -m pytest -m 'not slow and not browser' -n $(FAST_WORKERS) -q $(ARGS)
 
 lint: setup ## ruff, and the import-layering contracts
 	$(PY) -m ruff check .

@@ -2,6 +2,7 @@
 
     container_checks.py submit-and-wait   one real employee through the API, answered in the same call
     container_checks.py drain             a backlog drained by several listener replicas, one killed midway
+    container_checks.py roles             the api and listener sessions run as their own least-privilege roles
 
 COMPOSE (e.g. "docker-compose -p futurisys-ci") names the stack, API_URL its published API.
 Every figure comes from the containers' own database; the exit code says whether the check held.
@@ -160,12 +161,49 @@ def report(scope: str, rows: int, ids: list[str], victim: str, killed_at: int | 
     return 0 if ok else 1
 
 
+def address(container: str) -> set[str]:
+    """The container's addresses on the stack's networks."""
+    template = "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}"
+    out = run("docker", "inspect", "-f", template, container)
+    return set(out.split())
+
+
+def roles() -> int:
+    """Who each service's sessions are, from pg_stat_activity: the api's only futurisys_compose_api,
+    every listener's only futurisys_compose_listener, and each of those roles a member of its group
+    only (no superuser, no owner rights)."""
+    expected = {
+        "api": ("futurisys_compose_api", "futurisys_api"),
+        "listener": ("futurisys_compose_listener", "futurisys_listener"),
+    }
+    sessions = psql(
+        "SELECT host(client_addr), usename, count(*) FROM pg_stat_activity "
+        "WHERE datname = 'futurisys' AND client_addr IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2"
+    )
+    ok = True
+    for service, (login, group) in expected.items():
+        ids = containers(service)
+        addrs = set().union(*(address(c) for c in ids)) if ids else set()
+        users = {user: int(n) for addr, user, n in sessions if addr in addrs}
+        print(f"roles: {service} ({len(ids)} container(s)) sessions by role: {users or 'none'}")
+        ok &= bool(users) and set(users) == {login}
+        ((superuser, member_of, owner),) = psql(
+            f"SELECT rolsuper, pg_has_role('{login}', '{group}', 'MEMBER'), "
+            f"pg_has_role('{login}', 'futurisys_owner', 'MEMBER') FROM pg_roles WHERE rolname = '{login}'"
+        )
+        print(f"roles: {login}: superuser={superuser} member of {group}={member_of} owner={owner}")
+        ok &= (superuser, member_of, owner) == ("f", "t", "f")
+    print("roles: api and listeners run under their least-privilege roles" if ok else "roles: FAILED")
+    return 0 if ok else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="check", required=True)
     sub.add_parser("submit-and-wait")
+    sub.add_parser("roles")
     d = sub.add_parser("drain")
     d.add_argument("--rows", type=int, default=30_000)
     d.add_argument("--replicas", type=int, default=3)
@@ -174,6 +212,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.check == "submit-and-wait":
         return submit_and_wait()
+    if args.check == "roles":
+        return roles()
     return drain(args.rows, args.replicas, args.kill_at, args.timeout)
 
 

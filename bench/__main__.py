@@ -1,6 +1,9 @@
-"""`make bench` / `python -m bench`: every scenario of issue 7 in one run, table + bench/results.json.
+"""`make bench` / `python -m bench`: every scenario of issues 7 and 16 in one run, table + bench/results.json.
 
-BENCH_FULL=1 for longer runs; BENCH_SMOKE=1 for a few-second run that checks the harness only.
+BENCH_FULL=1 for longer runs; BENCH_SMOKE=1 for a few-second run that checks the harness only;
+BENCH_ONLY=user,throughput (scenario names) runs only those, to iterate on one figure.
+The user-side figures (issue 16) come from an outside load generator, Debian's wrk, beside the floor the
+database allows measured in the same run.
 """
 
 from __future__ import annotations
@@ -9,8 +12,10 @@ import asyncio
 import json
 import os
 import platform
+import socket
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +23,7 @@ import httpx
 import psutil
 import psycopg
 
-from bench import explanations, partitions, workload
+from bench import explanations, floor, loadgen, partitions, workload
 from bench.stack import BenchStack, bench_stack, rss_mb
 
 MODELS = ("logistic", "random_forest_e04")
@@ -26,6 +31,10 @@ RESULTS = Path(__file__).parent / "results.json"
 
 SIZES = {
     "smoke": dict(
+        floor_n=50,
+        wrk_s=1.0,
+        e2e_batch=2000,
+        throughput_runs=[("logistic", 1), ("random_forest_e04", 1)],
         latency_n=20,
         scale_n=20,
         poll_n=4,
@@ -40,6 +49,9 @@ SIZES = {
         explain_batch=16,
     ),
     "quick": dict(
+        floor_n=1000,
+        wrk_s=5.0,
+        e2e_batch=10000,
         latency_n=300,
         scale_n=1000,
         poll_n=30,
@@ -54,6 +66,9 @@ SIZES = {
         explain_batch=256,
     ),
     "full": dict(
+        floor_n=3000,
+        wrk_s=20.0,
+        e2e_batch=10000,
         latency_n=2000,
         scale_n=3000,
         poll_n=60,
@@ -69,20 +84,34 @@ SIZES = {
     ),
 }
 
-TARGETS = {  # figure: (comparison, target) as issue 7 states them
+TARGETS = {  # figure: (comparison, target) as issues 16 (what a user sees) and 7 state them
+    "user.submit_wait_p50_over_floor.logistic": ("<=", 2),
+    "user.submit_wait_p99_over_floor.logistic": ("<=", 4),
+    "user.batch_10000_per_s.logistic": (">=", 20_000),
+    "user.batch_10000_per_s.random_forest_e04": (">=", 12_000),
+    "throughput.logistic.listeners_1": (">=", 25_000),
+    "throughput.random_forest_e04.listeners_1": (">=", 15_000),
+    "user.wrk.submit_only.logistic.c16.per_s": (">=", 3_000),
+    "user.wrk.submit_wait.logistic.c16.per_s": (">=", 1_500),
+    "user.wrk.submit_wait.logistic.c16.p99_ms": ("<=", 40),
     "latency.notify.logistic.p50_ms": ("<=", 5),
     "latency.notify.logistic.p99_ms": ("<=", 20),
     "latency.notify.random_forest_e04.p50_ms": ("<=", 10),
     "latency.notify.random_forest_e04.p99_ms": ("<=", 40),
     "latency.ratio_poll5_over_notify_p50.logistic": (">=", 300),
-    "throughput.logistic.listeners_1": (">=", 10_000),
-    "throughput.random_forest_e04.listeners_1": (">=", 3_000),
     "api.submissions_per_s": (">=", 1_000),
     "memory.listener_rss_mb": ("<=", 300),
     "scale.p99_ratio_1m_over_empty": ("<=", 1.5),
     "throughput.one_shadow_cost_pct": ("<=", 30),  # issue 14: a shadow challenger costs at most 30 %
     **partitions.TARGETS,
 }
+
+
+def free_port() -> int:
+    """A port nobody listens on now (another bench may run beside this one on a shared machine)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def mode() -> str:
@@ -99,11 +128,9 @@ class Bench:
     def __init__(self, stack: BenchStack, size: dict[str, Any]) -> None:
         self.stack, self.size = stack, size
         self.figures: dict[str, Any] = {}
-        self.port = 18000
 
     def api(self, url: str) -> tuple[Any, str, httpx.Client]:
-        self.port += 1
-        proc, base = self.stack.start_api(url, self.port)
+        proc, base = self.stack.start_api(url, free_port())
         return proc, base, httpx.Client(base_url=base, timeout=60)
 
     def warm(self, client: httpx.Client, rows: list[dict]) -> None:
@@ -115,7 +142,7 @@ class Bench:
         url = self.stack.new_database()
         api, base, client = self.api(url)
         rows = workload.feature_rows()
-        listener = self.stack.start("listener", url)
+        listener = self.stack.start_listener(url)
         self.warm(client, rows)
         for model in MODELS:
             log(f"latency, NOTIFY mode, {model}")
@@ -125,7 +152,7 @@ class Bench:
         self.figures["memory.api_rss_mb"] = round(rss_mb(api), 1)
         self.stack.stop(listener)
         for interval in self.size["polls"]:
-            poller = self.stack.start("listener", url, "--poll-only", "--poll-interval", str(interval))
+            poller = self.stack.start_listener(url, "--poll-only", "--poll-interval", str(interval))
             self.warm(client, rows)
             for model in MODELS:
                 log(f"latency, --poll-only every {interval}s, {model}")
@@ -145,6 +172,74 @@ class Bench:
             self.figures[f"latency.ratio_poll{slow:g}_over_notify_p50.{model}"] = round(ratio, 1)
         self.stack.stop(api)
 
+    def user(self) -> None:
+        """Issue 16: what a user sees, from wrk outside the API, beside the floor measured in this run."""
+        url = self.stack.new_database()
+        api, base, client = self.api(url)
+        rows = workload.feature_rows()
+        listener = self.stack.start_listener(url)
+        self.warm(client, rows)
+        seconds = self.size["wrk_s"]
+        log("floor: raw insert+commit, NOTIFY, result insert+commit, NOTIFY back")
+        me = psutil.Process()
+        before = {**self.stack.cpu(), "client": sum(me.cpu_times()[:2])}
+        samples = floor.round_trips(url, rows, self.size["floor_n"])
+        after = {**self.stack.cpu(), "client": sum(me.cpu_times()[:2])}
+        db = workload.percentiles(samples)
+        self.figures["user.cpu_ms_per_request.floor.db_round_trip"] = {
+            k: round((after[k] - before[k]) * 1000 / (len(samples) + 20), 3) for k in after
+        }
+        bodies = {m: loadgen.bodies_file(rows, m, self.stack.workdir) for m in MODELS}
+
+        def measured(name: str, run: Callable[[], loadgen.WrkRun]) -> loadgen.WrkRun:
+            # CPU milliseconds per request of each process: where the time goes, even on a busy machine.
+            before = self.stack.cpu(api=api, listener=listener)
+            result = run()
+            after = self.stack.cpu(api=api, listener=listener)
+            self.figures[name] = result.figures()
+            self.figures[name.replace("user.wrk.", "user.cpu_ms_per_request.")] = {
+                k: round((after[k] - before[k]) * 1000 / max(result.requests, 1), 3) for k in after
+            }
+            return result
+
+        log("floor: wrk GET /health/live, 1 connection")
+        http = measured(
+            "user.wrk.floor_http_trivial.c1", lambda: loadgen.trivial(base, "/health/live", 1, seconds)
+        )
+        floor_ms = db["p50_ms"] + http.p50_ms
+        self.figures["user.floor.db_round_trip"] = db
+        self.figures["user.floor.p50_ms"] = round(floor_ms, 3)
+        for model in MODELS:
+            log(f"wrk submit-and-wait, {model}, 1 connection")
+            name = f"user.wrk.submit_wait.{model}.c1"
+            one = measured(name, lambda m=model: loadgen.submit_and_wait(base, bodies[m], 1, seconds))
+            self.figures[f"user.submit_wait_p50_over_floor.{model}"] = round(one.p50_ms / floor_ms, 2)
+            self.figures[f"user.submit_wait_p99_over_floor.{model}"] = round(one.p99_ms / floor_ms, 2)
+        log("wrk submit-and-wait, logistic, 16 connections")
+        measured(
+            "user.wrk.submit_wait.logistic.c16",
+            lambda: loadgen.submit_and_wait(base, bodies["logistic"], 16, seconds),
+        )
+        log("wrk submissions without wait, logistic, 16 connections, listener running")
+        measured(
+            "user.wrk.submit_only.logistic.c16",
+            lambda: loadgen.submit_only(base, bodies["logistic"], 16, seconds),
+        )
+        workload.wait_until_idle(url, timeout=600)
+        n = self.size["e2e_batch"]
+        for model in MODELS:
+            workload.submit_batches(client, model, rows, 500, 500)  # this model's batch path warmed
+            workload.wait_until_idle(url, timeout=60)
+            log(f"one {n:,}-row POST /predictions/batch, {model}, from the call to the last result")
+            before = self.stack.cpu(api=api, listener=listener)
+            rate = workload.batch_end_to_end(client, url, model, rows, n)
+            after = self.stack.cpu(api=api, listener=listener)
+            self.figures[f"user.batch_{n}_per_s.{model}"] = round(rate)
+            self.figures[f"user.cpu_ms_per_1000_rows.batch.{model}"] = {
+                k: round((after[k] - before[k]) * 1e6 / n, 1) for k in after
+            }
+        self.stack.stop_all()
+
     def throughput(self) -> None:
         runs = self.size.get("throughput_runs") or [(m, k) for m in MODELS for k in (1, 2)]
         for model, listeners in runs:
@@ -160,8 +255,17 @@ class Bench:
             self.figures[f"throughput.batch_submit_rows_per_s.{model}.{listeners}"] = round(
                 n / (time.perf_counter() - start)
             )
-            procs = [self.stack.start("listener", url) for _ in range(listeners)]
+            if listeners == 1:  # CPU from its registration (imports and model loading left out)
+                procs = [self.stack.start_listener(url)]
+                before = self.stack.cpu(listener=procs[0])
+            else:
+                procs = [self.stack.start("listener", url) for _ in range(listeners)]
             workload.wait_until_done(url, n, timeout=600)
+            if listeners == 1:
+                after = self.stack.cpu(listener=procs[0])
+                self.figures[f"throughput.cpu_ms_per_1000_rows.{model}"] = {
+                    k: round((after[k] - before[k]) * 1e6 / n, 1) for k in after
+                }
             # Saturation: the whole backlog is there when the listeners start; the rate runs from the
             # first claim to the last completion, from the rows' own timestamps.
             self.figures[f"throughput.{model}.listeners_{listeners}"] = round(workload.drain_rate(url))
@@ -247,7 +351,7 @@ class Bench:
         url = self.stack.new_database()
         api, _, client = self.api(url)
         rows = workload.feature_rows()
-        listener = self.stack.start("listener", url)
+        listener = self.stack.start_listener(url)
         self.warm(client, rows)
         n = self.size["scale_n"]
         empty = workload.percentiles(workload.sequential_latency(client, "logistic", rows, n))
@@ -283,7 +387,8 @@ def verdicts(figures: dict[str, Any]) -> dict[str, dict[str, Any]]:
     for key, (op, target) in TARGETS.items():
         value = values.get(key)
         met = None if value is None else (value <= target if op == "<=" else value >= target)
-        result[key] = {"value": value, "target": f"{op} {target}", "met": met}
+        ratio = None if value is None else round(value / target, 2)
+        result[key] = {"value": value, "target": f"{op} {target}", "ratio": ratio, "met": met}
     return result
 
 
@@ -291,9 +396,9 @@ def print_table(figures: dict[str, Any], checks: dict[str, dict[str, Any]]) -> N
     print(f"\n{'figure':58} {'value':>12}")
     for key, value in flat(figures).items():
         print(f"{key:58} {value:>12}")
-    print(f"\n{'target':58} {'value':>12} {'target':>10}  met")
+    print(f"\n{'target':58} {'value':>12} {'target':>10} {'÷ target':>9}  met")
     for key, c in checks.items():
-        print(f"{key:58} {c['value']!s:>12} {c['target']:>10}  {c['met']}")
+        print(f"{key:58} {c['value']!s:>12} {c['target']:>10} {c['ratio']!s:>9}  {c['met']}")
 
 
 def machine() -> dict[str, Any]:
@@ -309,23 +414,33 @@ def machine() -> dict[str, Any]:
 
 
 def main() -> int:
+    try:
+        loadgen.wrk_path()  # before anything starts: the user-side figures need the outside load generator
+    except loadgen.WrkMissing as exc:
+        print(f"make bench: {exc}", file=sys.stderr)
+        return 2
     size_name = mode()
     size = SIZES[size_name]
     env = {}
     with bench_stack(env) as stack:
         bench = Bench(stack, size)
         started = time.time()
+        only = {name for name in os.environ.get("BENCH_ONLY", "").split(",") if name}
         scenarios = (
+            bench.user,
             bench.inference,
             bench.latency,
             bench.throughput,
             bench.shadows,
             bench.api_rate,
             bench.explanations,
+            bench.scale,
         )
-        for scenario in (*scenarios, bench.scale):
-            scenario()
-        partitions.run(bench, size_name)
+        for scenario in scenarios:
+            if not only or scenario.__name__ in only:
+                scenario()
+        if not only or "partitions" in only:
+            partitions.run(bench, size_name)
         report = {
             "mode": size_name,
             "command": "make bench" + (" BENCH_FULL=1" if size_name == "full" else ""),

@@ -70,6 +70,23 @@ class BenchStack:
         self.procs.append(proc)
         return proc
 
+    def start_listener(self, url: str, *args: str) -> subprocess.Popen:
+        """A listener, returned once it is LISTENing with its models loaded (its heartbeat row exists):
+        on a busy machine its start alone may outlast a request's wait."""
+        with psycopg.connect(url, autocommit=True) as conn:
+            before = conn.execute("SELECT count(*) FROM listener_heartbeats WHERE stopped_at IS NULL")
+            running = before.fetchone()[0]  # type: ignore[index]
+            proc = self.start("listener", url, *args)
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                row = conn.execute("SELECT count(*) FROM listener_heartbeats WHERE stopped_at IS NULL")
+                if row.fetchone()[0] > running:  # type: ignore[index]
+                    return proc
+                if proc.poll() is not None:
+                    raise RuntimeError(f"listener exited with {proc.returncode}; see {self.workdir}")
+                time.sleep(0.02)
+        raise TimeoutError("the listener did not start within 300 s")
+
     def start_api(self, url: str, port: int) -> tuple[subprocess.Popen, str]:
         proc = self.start("service", url, "--host", "127.0.0.1", "--port", str(port))
         base = f"http://127.0.0.1:{port}"
@@ -99,10 +116,35 @@ class BenchStack:
             self.stop(proc)
         self.procs.clear()
 
+    def cpu(self, **procs: subprocess.Popen) -> dict[str, float]:
+        """CPU seconds used so far by each named process, and by PostgreSQL (the postmaster and its
+        backends): differences over a run say where its time went, whatever else loads the machine."""
+        out = {name: cpu_seconds(p.pid) for name, p in procs.items()}
+        pid = self.server.pid
+        out["postgres"] = cpu_seconds(pid, with_children=True) if pid else 0.0
+        return out
+
     def postgres_version(self) -> str:
         with psycopg.connect(self.server.url()) as conn:
             row = conn.execute("SHOW server_version").fetchone()
         return row[0] if row else "?"
+
+
+def cpu_seconds(pid: int, with_children: bool = False) -> float:
+    """User + system CPU seconds a process (and, for the postmaster, its live backends) has used."""
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *(root.children(recursive=True) if with_children else [])]
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for proc in procs:
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
 
 
 def rss_mb(proc: subprocess.Popen) -> float:

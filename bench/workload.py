@@ -99,6 +99,55 @@ def wait_until_done(db_url: str, expected: int, timeout: float) -> None:
     raise TimeoutError(f"{expected} requests not done within {timeout}s")
 
 
+def wait_until_idle(db_url: str, timeout: float) -> None:
+    """Until no request is pending or running (the listener has drained what earlier scenarios left)."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute(
+                "SELECT count(*) FROM prediction_requests WHERE status IN ('pending', 'running')"
+            ).fetchone()
+            if row and row[0] == 0:
+                return
+            time.sleep(0.02)
+    raise TimeoutError(f"requests still open after {timeout}s")
+
+
+def batch_end_to_end(client: httpx.Client, db_url: str, model: str, rows: list[dict], n: int) -> float:
+    """Predictions per second of one n-row POST /predictions/batch, from the start of the call to the
+    commit of its last result (the listener running), as the caller who submitted it sees it."""
+    items = [rows[i % len(rows)] for i in range(n)]
+    body = json.dumps({"model_name": model, "items": items}).encode()
+    headers = {"Content-Type": "application/json"}
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        started = time.time()  # the database's clock_timestamp() is this machine's clock too
+        r = client.post("/predictions/batch", content=body, headers=headers, timeout=120)
+        r.raise_for_status()
+        ids = r.json()["request_ids"]
+        # Nothing else is open (wait_until_idle before): done when no request is pending or running,
+        # a cheap question (partial indexes) asked often without slowing the listener.
+        deadline = time.monotonic() + 120
+        while True:
+            row = conn.execute(
+                "SELECT count(*) FROM prediction_requests WHERE status IN ('pending', 'running')"
+            ).fetchone()
+            if row and row[0] == 0:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{row and row[0]} of {n} batch requests still open after 120 s")
+            time.sleep(0.01)
+        row = conn.execute(
+            "SELECT count(*) FILTER (WHERE status = 'completed'),"
+            " extract(epoch FROM max(completed_at))::float8"
+            " FROM prediction_requests WHERE request_id = ANY(%s::uuid[])",
+            (ids,),
+        ).fetchone()
+        assert row is not None
+        if row[0] != n:
+            raise RuntimeError(f"only {row[0]} of {n} batch requests completed")
+    return n / (row[1] - started)
+
+
 def wait_until_shadowed(db_url: str, expected: int, timeout: float) -> None:
     """Until `expected` shadow answers are written (they follow the answers' commit)."""
     deadline = time.monotonic() + timeout

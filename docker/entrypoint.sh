@@ -7,7 +7,9 @@ cd /app
 usage() {
   cat <<'USAGE'
 commands (each followed by its own flags):
-  migrate    apply the schema (python -m sql), then register the image's models in the database
+  migrate    apply the schema (python -m sql), create the api's and listener's login roles when
+             API_DB_PASSWORD / LISTENER_DB_PASSWORD are set (docker/logins.py), then register
+             the image's models in the database
   api        the API on 0.0.0.0:${FUTURISYS_API_PORT:-8000} (python -m service)
   listener   the listener daemon (python -m listener: --concurrency, --poll-only, ...)
   ui         the dashboard on 0.0.0.0:${FUTURISYS_UI_PORT:-8501} (FUTURISYS_API_URL, FUTURISYS_API_KEY)
@@ -25,6 +27,7 @@ command=${1:-help}
 case "$command" in
   migrate)
     python -m sql "$@"
+    python docker/logins.py
     exec python -m model_store register ;;
   api)
     exec python -m service --host 0.0.0.0 --port "${FUTURISYS_API_PORT:-8000}" "$@" ;;

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 
 import psycopg
 
@@ -19,9 +20,14 @@ from listener.outcomes import BatchOutcome
 from listener.shadows import ShadowScoring
 from listener.shutdown import ShutdownEvent
 from listener.timers import Every
+from sql.json_codec import use_fast_json
 from sql.queries import QUERIES
 
 log = logging.getLogger("listener")
+
+# Totals are written this soon after the listener goes quiet (not after every batch: under a steady
+# trickle of single requests that was one more write and commit per request).
+IDLE_BEAT_SECONDS = 0.2
 
 # What sends the loop to reconnect instead of crashing.
 RECONNECT_ON: tuple[type[Exception], ...] = (*CONNECTION_LOST, ListenConnectionSilent)
@@ -64,6 +70,10 @@ class Listener:
         self._refresh_pending = False
         # Claim at once after every (re)connect: rows may have arrived while nobody was LISTENing.
         self._work_hint = True
+        # Explanations are claimed for a sweep interval after one was asked for (its answer may still
+        # be coming), once per sweep as the catch-all, and on every turn with --poll-only.
+        self._explain_until = 0.0
+        self._explain_once = True
         # A batch whose outcome could not be written yet (connection lost): written after reconnecting.
         self._unrecorded: BatchOutcome | None = None
 
@@ -72,6 +82,7 @@ class Listener:
     def start(self) -> None:
         """Open the registry and load the models, then connect (retrying with backoff until the database
         answers). The heartbeat row appears once the listener is LISTENing with its models loaded."""
+        use_fast_json()  # the claimed rows' features are decoded from jsonb on every batch
         if self._registry is None:
             from model_store.registry import open_registry
 
@@ -130,8 +141,6 @@ class Listener:
             if self._process_one_batch():
                 return  # drain: claim again at once while rows keep coming
             self._work_hint = False
-            assert self._work is not None
-            self.heartbeat.beat_if_changed(self._work)  # drained: show the totals before waiting
         self._wait_for_work()
 
     def _process_one_batch(self) -> bool:
@@ -148,8 +157,16 @@ class Listener:
                 self._publish_availability()  # a model may have been refused on first use
             self.explanations.explain_answers(self._work, claims, outcome)
         # Then the explanations asked for (after the answers: they may be waiting for one of these).
-        explained = self.explanations.process_one_batch(self._work)
-        return bool(claims) or explained
+        explained = self._explanations_due() and self.explanations.process_one_batch(self._work)
+        # A claim short of the batch size took every claimable row: rows committed after it sent their
+        # own notification (or the next poll finds them), so no empty claim is needed to find out.
+        return len(claims) >= self.config.batch_size or explained
+
+    def _explanations_due(self) -> bool:
+        if self._listen is None or self._explain_once or time.monotonic() < self._explain_until:
+            self._explain_once = False
+            return True
+        return False
 
     def _record(self, outcome: BatchOutcome) -> None:
         assert self._work is not None
@@ -171,15 +188,21 @@ class Listener:
         self.heartbeat.count(recorded.completed, recorded.failed)
 
     def _wait_for_work(self) -> None:
-        """Block until a notification, a due chore or stop(); never longer than the sweep interval."""
+        """Block until a notification, a due chore or stop(); never longer than the sweep interval.
+        Quiet for IDLE_BEAT_SECONDS with totals unwritten: write them (a drained queue shows fresh ones)."""
+        assert self._work is not None
         timeout = min(self._sweep.remaining(), self._beat.remaining())
+        if self.heartbeat.unwritten():
+            timeout = min(timeout, IDLE_BEAT_SECONDS)
         if self._listen is None:
             self.shutdown.wait(min(timeout, self._poll.remaining()))
-            return
-        timeout = min(timeout, self._check_listen.remaining())
-        # _step has just read what was pending, so block until the socket has more to say.
-        if self.shutdown.wait(timeout, [self._listen.fileno()]):
-            self._handle(self._listen.read())
+        else:
+            timeout = min(timeout, self._check_listen.remaining())
+            # _step has just read what was pending, so block until the socket has more to say.
+            if self.shutdown.wait(timeout, [self._listen.fileno()]):
+                self._handle(self._listen.read())
+        if not self._work_hint and not self.shutdown.is_set():
+            self.heartbeat.beat_if_changed(self._work)
 
     def _handle(self, wakes: Wakes) -> None:
         self._ping.received(wakes.pings)
@@ -187,6 +210,8 @@ class Listener:
             self._refresh_registry()
         if wakes.requested:
             self._work_hint = True
+        if wakes.explain:
+            self._explain_until = time.monotonic() + self.config.sweep_seconds
 
     # -- chores ------------------------------------------------------------------------------------
 
@@ -225,6 +250,7 @@ class Listener:
             # The sweep doubles as the catch-all for missed notifications. With --poll-only the poll
             # interval alone decides when to look, so polling at 5 s really means every 5 s.
             self._work_hint = True
+            self._explain_once = True
 
     def _check_listen_connection(self) -> None:
         """The previous ping must have come back; then send the next one from the work connection."""

@@ -46,6 +46,10 @@ class Heartbeat:
         conn.execute(QUERIES["beat_listener"], self._params())
         self._written = self._totals()
 
+    def unwritten(self) -> bool:
+        """Whether the totals moved since they were last written."""
+        return self._totals() != self._written
+
     def beat_if_changed(self, conn: psycopg.Connection) -> None:
         """Write the totals now if they moved since the last write (the listener has just gone idle)."""
         if self._totals() != self._written:

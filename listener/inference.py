@@ -142,7 +142,13 @@ def predict(handle: ModelHandle, group: Sequence[Claim]) -> tuple[list[int], lis
             f"model {handle.name!r} returned {classes.shape} classes and {probabilities.shape} "
             f"probabilities for {len(group)} rows"
         )
-    bad = ~np.isfinite(probabilities) | (probabilities < 0) | (probabilities > 1) | ~np.isin(classes, (0, 1))
+    # (classes == 0) | (classes == 1) rather than np.isin: a tenth of the cost on a few rows.
+    bad = (
+        ~np.isfinite(probabilities)
+        | (probabilities < 0)
+        | (probabilities > 1)
+        | ((classes != 0) & (classes != 1))
+    )
     if bad.any():
         i = int(np.argmax(bad))
         raise ValueError(

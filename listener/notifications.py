@@ -25,6 +25,7 @@ class Wakes:
     """What the notifications read in one go asked for."""
 
     requested: bool = False
+    explain: bool = False  # explanations were asked for (requested is set too)
     promoted: bool = False
     pings: set[str] = field(default_factory=set)
 
@@ -58,6 +59,7 @@ class ListenConnection:
         for note in self.conn.notifies(timeout=0):
             if note.channel in (REQUESTED, EXPLAIN):  # either is work to claim
                 wakes.requested = True
+                wakes.explain = wakes.explain or note.channel == EXPLAIN
             elif note.channel == PROMOTED:
                 wakes.promoted = True
             elif note.channel == PING:

@@ -27,6 +27,7 @@ from service.routes import (
     shadows,
 )
 from service.services import Services, build_services
+from sql.json_codec import use_fast_json
 from sql.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ def create_app(
     conninfo = conninfo or settings.url_for("api")
     if not conninfo:
         raise ValueError("neither API_DATABASE_URL nor DATABASE_URL is set")
+    use_fast_json()
     svc = build_services(settings, conninfo)
 
     @asynccontextmanager

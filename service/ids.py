@@ -11,10 +11,22 @@ import os
 import time
 from uuid import UUID
 
+_VERSION_MASK = ~(0xF << 76) & ~(0x3 << 62)
+_VERSION_BITS = (0x7 << 76) | (0x2 << 62)  # version 7, RFC 9562 variant
+
+
+def _uuid7(millis: int, random: bytes) -> UUID:
+    value = millis << 80 | int.from_bytes(random, "big")
+    return UUID(int=(value & _VERSION_MASK) | _VERSION_BITS)
+
 
 def new_request_id() -> UUID:
     """A UUIDv7: 48 bits of Unix milliseconds, then version, variant and 74 random bits."""
-    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
-    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
-    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 9562 variant
-    return UUID(int=value)
+    return _uuid7(time.time_ns() // 1_000_000, os.urandom(10))
+
+
+def new_request_ids(count: int) -> list[UUID]:
+    """`count` UUIDv7s of this millisecond, from one read of the system's randomness (a batch's ids)."""
+    millis = time.time_ns() // 1_000_000
+    random = os.urandom(10 * count)
+    return [_uuid7(millis, random[i : i + 10]) for i in range(0, 10 * count, 10)]

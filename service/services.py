@@ -12,6 +12,7 @@ from service.auth import ApiKeys
 from service.catalog import ModelCatalog
 from service.completions import CompletionHub
 from service.db import make_pool
+from service.grouping import ReadGroups, SubmissionGroups
 from service.metrics import ApiMetrics
 from service.performance_metrics import LivePerformance
 from sql.settings import Settings
@@ -26,6 +27,8 @@ class Services:
     keys: ApiKeys
     metrics: ApiMetrics
     performance: LivePerformance
+    groups: SubmissionGroups  # single submissions that arrive together share one INSERT
+    reads: ReadGroups  # and waiters woken together share one read
 
 
 def build_services(settings: Settings, conninfo: str) -> Services:
@@ -36,7 +39,9 @@ def build_services(settings: Settings, conninfo: str) -> Services:
     hub = CompletionHub(conninfo, on_models_changed=catalog.refresh, on_keys_changed=keys.refresh)
     metrics, performance = ApiMetrics(), LivePerformance(settings.performance_window_days)
     metrics.registry.register(performance)
-    return Services(settings, pool, hub, catalog, keys, metrics, performance)
+    return Services(
+        settings, pool, hub, catalog, keys, metrics, performance, SubmissionGroups(pool), ReadGroups(pool)
+    )
 
 
 async def get_services(request: Request) -> Services:

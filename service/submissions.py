@@ -11,7 +11,7 @@ from uuid import UUID
 from fastapi import HTTPException
 
 from service.db import DATABASE_DOWN, NotStored
-from service.ids import new_request_id
+from service.ids import new_request_id, new_request_ids
 from service.repository import requests
 from service.repository.requests import SubmittedRow
 from service.services import Services
@@ -47,7 +47,7 @@ async def _insert(
     api_key_id: int | None = None,
 ) -> SubmittedRow:
     with _unless_stored():
-        row = await requests.submit(svc.pool, request_id, model_name, features, key, subject_ref, api_key_id)
+        row = await svc.groups.submit(request_id, model_name, features, key, subject_ref, api_key_id)
     if not row.replayed:
         svc.metrics.submissions.labels(model_name).inc()
     elif row.model_name != model_name or row.features != features or row.api_key_id != api_key_id:
@@ -63,7 +63,7 @@ def used_elsewhere(key: str | None) -> HTTPException:
 async def wait_for(svc: Services, request_id: UUID, seconds: float) -> dict[str, Any] | None:
     """The request's row once done or when `seconds` run out; None when the request is unknown."""
     with svc.hub.watch(request_id) as waiter:
-        return await wait_until_done(svc.pool, waiter, request_id, seconds)
+        return await wait_until_done(svc.reads.get, waiter, request_id, seconds)
 
 
 async def submit_one(
@@ -84,7 +84,7 @@ async def submit_one(
     with svc.hub.watch(request_id) as waiter:
         row = await _insert(svc, request_id, model_name, features, key, subject_ref, api_key_id)
         if not row.replayed:
-            return Outcome(row, _done(await wait_until_done(svc.pool, waiter, request_id, wait, False)))
+            return Outcome(row, _done(await wait_until_done(svc.reads.get, waiter, request_id, wait, False)))
     # A retry: the original may be done already, or still running.
     return Outcome(row, _done(await wait_for(svc, row.request_id, wait)))
 
@@ -99,7 +99,7 @@ async def submit_many(
 ) -> tuple[list[UUID], bool]:
     """Insert every item in one statement; the ids in the items' order, and whether they all were
     there already (a retry under the same Idempotency-Key)."""
-    new_ids = [new_request_id() for _ in items]
+    new_ids = new_request_ids(len(items))
     with _unless_stored():
         ids, inserted, submitters = await requests.submit_batch(
             svc.pool, new_ids, model_name, items, key, subject_refs, api_key_id

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
 
-from psycopg_pool import AsyncConnectionPool
-
 from service.completions import Waiter
 from service.db import DATABASE_DOWN
-from service.repository.requests import get_prediction
 
 log = logging.getLogger(__name__)
 
 TERMINAL = frozenset({"completed", "failed"})
 
 
+Read = Callable[[UUID], Awaitable["dict[str, Any] | None"]]
+
+
 async def wait_until_done(
-    pool: AsyncConnectionPool, waiter: Waiter, request_id: UUID, seconds: float, read_first: bool = True
+    read: Read, waiter: Waiter, request_id: UUID, seconds: float, read_first: bool = True
 ) -> dict[str, Any] | None:
     """The request's row once done, else its latest row when `seconds` run out; None if unknown.
 
@@ -27,18 +28,18 @@ async def wait_until_done(
     insert), or a completion landing in between would be missed. `read_first=False` means the caller
     just inserted the row: no read until a wake or the deadline, and None when the row cannot be read.
     The row is read again at the deadline: a completion whose notification was lost (the LISTEN
-    connection was down) is still answered.
+    connection was down) is still answered. `read` is the API's grouped read (service/grouping.py).
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
-    row = await get_prediction(pool, request_id) if read_first else None
+    row = await read(request_id) if read_first else None
     if read_first and row is None:
         return None
     while row is None or row["status"] not in TERMINAL:
         remaining = deadline - loop.time()
         woken = remaining > 0 and await waiter.wait(remaining)
         try:
-            row = await get_prediction(pool, request_id)
+            row = await read(request_id)
         except DATABASE_DOWN as exc:
             # The request is stored: answer with what is known (a 202), not a 503 that invites a duplicate.
             log.warning("could not re-read request %s while waiting: %s", request_id, exc)

@@ -160,7 +160,7 @@ def drift_chart(frame: pd.DataFrame) -> alt.LayerChart:
 
 
 def metrics_chart(frame: pd.DataFrame) -> alt.Chart:
-    """Held-out metrics side by side, one group per metric, one bar per model."""
+    """Each model's metrics side by side, one group per metric, one bar per model."""
     return (
         alt.Chart(frame)
         .mark_bar()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from service.db import MaybeStored
+from sql import json_codec
 from sql.queries import QUERIES
 
 
@@ -85,6 +85,31 @@ async def submit(
     return SubmittedRow(*found[:4], replayed=True, features=found[4], api_key_id=found[5])
 
 
+async def submit_group(
+    pool: AsyncConnectionPool,
+    request_ids: list[UUID],
+    model_names: list[str],
+    items: list[dict[str, Any]],
+    idempotency_keys: list[str | None],
+    subject_refs: list[str | None],
+    api_key_ids: list[int | None],
+) -> dict[UUID, SubmittedRow]:
+    """Insert single submissions together (group commit, service/grouping.py): the rows inserted, by
+    request id; a row with an idempotency key already used is not among them."""
+    params = {
+        "request_ids": request_ids,
+        "model_names": model_names,
+        "items": json_codec.dumps(items),
+        "idempotency_keys": idempotency_keys if any(k is not None for k in idempotency_keys) else None,
+        "subject_refs": subject_refs if any(r is not None for r in subject_refs) else None,
+        "api_key_ids": api_key_ids if any(k is not None for k in api_key_ids) else None,
+    }
+    async with pool.connection() as conn, storing(conn):
+        cur = await conn.execute(QUERIES["insert_prediction_requests_grouped"], params)
+        rows = await cur.fetchall()
+    return {row[0]: SubmittedRow(*row) for row in rows}
+
+
 def batch_keys(idempotency_key: str | None, count: int) -> list[str] | None:
     """Per-row idempotency keys of a batch submitted under one Idempotency-Key."""
     if idempotency_key is None:
@@ -107,7 +132,7 @@ async def submit_batch(
     params = {
         "request_ids": request_ids,
         "model_name": model_name,
-        "items": json.dumps(items),
+        "items": json_codec.dumps(items),
         "idempotency_keys": keys,
         "subject_refs": subject_refs,
         "api_key_id": api_key_id,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from psycopg_pool import PoolTimeout
 
 from service.db import DATABASE_DOWN, accepts_connections
@@ -15,6 +15,12 @@ from service.services import ServicesDep
 from sql.migrate import SchemaDrift
 
 router = APIRouter(tags=["operations"])
+
+
+@router.get("/health/live", responses={200: {"description": "The API process is up and serving."}})
+async def live() -> Response:
+    """Liveness only: the process answers HTTP (no database call). Readiness is `GET /health`."""
+    return Response(b'{"status":"alive"}', 200, media_type="application/json")
 
 
 @router.get("/health", response_model=Health, responses={503: {"model": Health, "description": "Not ready."}})

@@ -12,6 +12,7 @@ from service.auth import Reader, Submitter, not_found
 from service.cursor import decode_cursor, encode_cursor
 from service.repository import requests
 from service.repository.requests import HistoryFilter, SubmittedRow
+from service.routing import FastJsonRoute
 from service.schemas import (
     BatchRequestIn,
     BatchSubmitted,
@@ -31,7 +32,7 @@ from service.submissions import submit_many, submit_one, wait_for
 from service.validation import checked, checked_items
 from service.waiting import TERMINAL
 
-router = APIRouter(prefix="/predictions", tags=["predictions"])
+router = APIRouter(prefix="/predictions", tags=["predictions"], route_class=FastJsonRoute)
 
 Wait = Annotated[float | None, Query(gt=0, le=30, description="Seconds to wait for the answer (0 < S ≤ 30).")]
 IdempotencyKey = Annotated[

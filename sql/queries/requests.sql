@@ -99,3 +99,22 @@ FROM (
 -- The API's one LISTEN connection: completions wake waiting callers, promotions refresh the model
 -- catalog, key changes refresh the API-key cache.
 LISTEN prediction_completed; LISTEN model_promoted; LISTEN api_keys_changed
+
+-- name: insert_prediction_requests_grouped
+-- Group commit: the single submissions that arrived together, one statement and one commit for all
+-- (so one prediction_requested notification). Parallel arrays zipped in order; with an idempotency key
+-- already used (or used twice in the group), that row is not inserted and not returned: the caller
+-- reads the original with find_request_by_idempotency_key, as for one submission. api_key_ids: the
+-- key that sent each.
+INSERT INTO prediction_requests (request_id, model_name, features, idempotency_key, subject_ref, api_key_id)
+SELECT t.request_id, t.model_name, t.features, t.idempotency_key, t.subject_ref, t.api_key_id
+FROM ROWS FROM (
+    unnest(%(request_ids)s::uuid[]),
+    unnest(%(model_names)s::text[]),
+    jsonb_array_elements(%(items)s::jsonb),
+    unnest(%(idempotency_keys)s::text[]),
+    unnest(%(subject_refs)s::text[]),
+    unnest(%(api_key_ids)s::bigint[])
+) AS t (request_id, model_name, features, idempotency_key, subject_ref, api_key_id)
+ON CONFLICT DO NOTHING  -- the partition's unique index on idempotency_key (016)
+RETURNING request_id, model_name, status, created_at

@@ -70,6 +70,18 @@ async def test_health_is_503_when_schema_files_are_not_applied(databases: Databa
         databases.drop(name)
 
 
+async def test_liveness_answers_without_the_database_where_readiness_refuses(databases: Databases) -> None:
+    name = databases.create()  # empty: never migrated, so /health is 503
+    try:
+        url = database_url(databases.server_url, name)
+        async with in_process(create_app(api_settings(url))) as client:
+            ready, live = await client.get("/health"), await client.get("/health/live")
+        assert ready.status_code == 503
+        assert live.status_code == 200 and live.json() == {"status": "alive"}
+    finally:
+        databases.drop(name)
+
+
 async def test_metrics_count_requests_per_route_template_and_read_the_rows(
     client: httpx.AsyncClient, conn: psycopg.Connection
 ) -> None:

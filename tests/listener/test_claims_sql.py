@@ -124,3 +124,26 @@ def test_release_own_claims_gives_back_only_this_listeners_rows(conn: psycopg.Co
         ("running", "b:2:0", 1),
         ("running", "b:2:0", 1),
     ]
+
+
+def test_results_keep_exact_probabilities_and_any_version_text(conn: psycopg.Connection) -> None:
+    # The result arrays reach the database as array literals built by the listener: every float8
+    # comes back bit for bit, and version text with array syntax in it stays data.
+    ids = submit(conn, 4)
+    claim_pending(conn, "a:1:0", batch_size=4, lease_seconds=30)
+    odd = 'v1, "quoted" {braced} back\\slash'
+    probabilities = [0.1 + 0.2, 1e-17, 1.0, 0.0]
+    outcome = BatchOutcome()
+    outcome.add_results(ids[:2], [1, 0], probabilities[:2], odd, "ab" * 32)
+    outcome.add_results(ids[2:], [1, 0], probabilities[2:], "NULL", "cd" * 32)
+    assert record_outcomes(conn, "a:1:0", outcome).completed == 4
+    rows = conn.execute(
+        "SELECT prediction, probability, model_version, model_sha256 FROM prediction_results"
+        " ORDER BY request_id"
+    ).fetchall()
+    assert rows == [
+        (1, probabilities[0], odd, "ab" * 32),
+        (0, probabilities[1], odd, "ab" * 32),
+        (1, 1.0, "NULL", "cd" * 32),
+        (0, 0.0, "NULL", "cd" * 32),
+    ]

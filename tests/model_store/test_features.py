@@ -156,3 +156,48 @@ def test_validation_follows_the_schema_it_is_given() -> None:
     assert validate_features({"age": 0.5}, schema) == {"age": 0.5}
     with pytest.raises(FeatureError, match="age: 2 is out of range"):
         validate_features({"age": 2}, schema)
+
+
+def _mutations(row: dict[str, Any]) -> list[Any]:
+    """Inputs around a valid row that the compiled check and the full check must treat alike."""
+    out: list[Any] = [row, dict(reversed(list(row.items()))), [], None, "x", {}]
+    for feature in FEATURES:
+        name = feature.name
+        out.append({k: v for k, v in row.items() if k != name})  # missing
+        if feature.type == "category":
+            values: list[Any] = [feature.categories[-1], feature.categories[0].lower(), 1, None, True]
+        else:
+            lo, hi = feature.minimum, feature.maximum
+            values = [lo, hi, float(lo), lo + 0.5, True, False, "1", None, math.nan, math.inf, -math.inf]
+            values += [lo - 1, hi + 1, 2**70]
+        out += [{**row, name: value} for value in values]
+    out.append({**row, "extra": 1})
+    return out
+
+
+def _outcome(features: Any) -> Any:
+    try:
+        result = validate_features(features)
+    except FeatureError as error:
+        return ("error", error.field, error.message)
+    return ("ok", list(result.items()), [type(v) for v in result.values()])
+
+
+def test_the_compiled_fast_check_accepts_and_refuses_exactly_as_the_full_check() -> None:
+    from model_store.features import _validate_slowly, compile_fast_check
+
+    fast = compile_fast_check(FEATURES)
+    for features in _mutations(valid_row()):
+        accepted = fast(features)
+        try:
+            expected = ("ok", list(_validate_slowly(features, FEATURES).items()))
+        except FeatureError as error:
+            expected = ("error", error.field)
+        if accepted is not None:  # what the fast check accepts, the full check returns identically
+            assert expected == ("ok", list(accepted.items())), features
+            assert [type(v) for v in accepted.values()] == [
+                type(v) for v in _validate_slowly(features, FEATURES).values()
+            ]
+        # ...and through the public entry point, every outcome (value, type or error) is the full check's
+        assert _outcome(features)[0] == expected[0]
+    assert fast(valid_row()) is not None  # the common case does take the fast path

@@ -212,3 +212,52 @@ def test_erasing_while_a_listener_answers_loses_no_one_elses_request(
         " FROM prediction_requests r LEFT JOIN prediction_results p ON p.request_id = r.id"
     ).fetchone() == (10000, 10000)
     assert rows_mentioning(conn, ERASED) == {}
+
+
+def test_a_table_added_later_that_points_at_requests_is_erased_too(
+    conn: psycopg.Connection, db_url: str
+) -> None:
+    """A future table with a foreign key to prediction_requests needs no change to the erasure."""
+    conn.execute(
+        "CREATE TABLE later_derived"
+        " (request_id bigint NOT NULL REFERENCES prediction_requests (id), note text)"
+    )
+    conn.execute("ALTER TABLE later_derived OWNER TO futurisys_owner")  # as python -m sql does
+    ids = [
+        conn.execute(
+            "INSERT INTO prediction_requests (model_name, features, subject_ref) VALUES ('logistic', %s, %s)"
+            " RETURNING id",
+            [json.dumps(valid_features()), ref],
+        ).fetchone()[0]
+        for ref in (ERASED, KEPT)
+    ]
+    conn.execute("INSERT INTO later_derived SELECT id, 'derived' FROM unnest(%s::bigint[]) AS id", [ids])
+    done = erase_cli(db_url, "--subject-ref", ERASED)
+    assert done.returncode == 0, done.stderr
+    assert "later_derived 1" in done.stdout and "prediction_requests 1" in done.stdout, done.stdout
+    assert conn.execute("SELECT request_id FROM later_derived").fetchall() == [(ids[1],)]
+
+
+def test_an_erasure_that_cannot_finish_erases_nothing(conn: psycopg.Connection, db_url: str) -> None:
+    """A row two steps away (pointing at a result, not a request) blocks the erasure: all or nothing."""
+    conn.execute(
+        "CREATE TABLE result_notes"
+        " (answer_of bigint NOT NULL REFERENCES prediction_results (request_id), note text)"
+    )
+    conn.execute("ALTER TABLE result_notes OWNER TO futurisys_owner")
+    (request,) = conn.execute(
+        "INSERT INTO prediction_requests (model_name, features, subject_ref) VALUES ('logistic', %s, %s)"
+        " RETURNING id",
+        [json.dumps(valid_features()), ERASED],
+    ).fetchone()
+    conn.execute(
+        "INSERT INTO prediction_results (request_id, prediction, probability, model_version, model_sha256)"
+        " VALUES (%s, 1, 0.9, 'v1', repeat('a', 64))",
+        [request],
+    )
+    conn.execute("INSERT INTO result_notes VALUES (%s, 'x')", [request])
+    done = erase_cli(db_url, "--subject-ref", ERASED)
+    assert done.returncode == 1 and "nothing erased" in done.stderr and "result_notes" in done.stderr
+    assert conn.execute("SELECT count(*) FROM prediction_requests").fetchone() == (1,)
+    assert conn.execute("SELECT count(*) FROM prediction_results").fetchone() == (1,)
+    assert conn.execute("SELECT count(*) FROM audit_events").fetchone() == (0,)

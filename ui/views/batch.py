@@ -137,8 +137,9 @@ def show_outcome(outcome: dict[str, Any], file_name: str) -> None:
         ordered.head(SHOWN_ROWS),
         hide_index=True,
         width="stretch",
-        # The answers and the columns the file added (an employee id); the features are in the download.
-        column_order=[*extra, *answer],
+        # The answers, their reasons once asked for, and the columns the file added (an employee id);
+        # the features are in the download.
+        column_order=[*extra, *answer, *(c for c in batch_reasons.COLUMNS if c in results.columns)],
         column_config={
             "probability": st.column_config.ProgressColumn(
                 "probability", format="percent", min_value=0, max_value=1

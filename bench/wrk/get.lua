@@ -1,0 +1,26 @@
+-- wrk script: GET the URL, expecting 200; prints the same JSON summary line as post.lua.
+unexpected = 0 -- a global: done() reads it from each thread
+local threads = {}
+
+function setup(thread)
+    table.insert(threads, thread)
+end
+
+function response(status, headers, body)
+    if status ~= 200 then
+        unexpected = unexpected + 1
+    end
+end
+
+function done(summary, latency, _)
+    local other = 0
+    for _, thread in ipairs(threads) do
+        other = other + thread:get("unexpected")
+    end
+    local e = summary.errors
+    io.write(string.format(
+        'WRK_JSON {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, "max_us": %d, '
+            .. '"socket_errors": %d, "unexpected_status": %d}\n',
+        summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max,
+        e.connect + e.read + e.write + e.timeout, other))
+end
