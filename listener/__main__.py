@@ -40,7 +40,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--poll-only",
         action="store_true",
         help="no LISTEN: look for pending rows every --poll-interval seconds "
-        "(for poolers in transaction mode; the seed's original design)",
+        "(for poolers in transaction mode; the first design's only mode)",
     )
     parser.add_argument(
         "--poll-interval", type=positive_float, metavar="S", help="with --poll-only (default 1)"

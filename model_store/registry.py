@@ -108,13 +108,9 @@ class ModelRegistry:
         """Names of the deployed models, sorted."""
         return sorted(self._current()[0])
 
-    def deployed(self) -> list[DeployedModel]:
-        """The deployments this registry currently serves (registered facts, nothing loaded)."""
-        return sorted(self._current()[0].values(), key=lambda m: m.name)
-
     def availability(self) -> list[ModelState]:
         """Every deployed model: loaded, refused (with the client-safe reason), or not tried yet."""
-        deployed = self.deployed()
+        deployed = sorted(self._current()[0].values(), key=lambda m: m.name)
         with self._lock:
             handles, failures = self._handles, dict(self._failures)
         now = monotonic()

@@ -9,7 +9,6 @@ from service.errors import invalid
 
 _PREFIX = "v1:"
 _MAX_ID = 2**63 - 1  # bigint
-_MAX_ID = 2**63 - 1  # bigint
 
 
 def encode_cursor(last_id: int) -> str:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql as pgsql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import make_conninfo
 
 from sql.migrate import migrate
 
@@ -231,9 +231,3 @@ class Databases:
     def drop_all(self) -> None:
         for name in reversed(list(self.created)):
             self.drop(name)
-
-
-def server_socket_dir(url: str) -> str | None:
-    """The unix-socket directory of a conninfo, if it names one."""
-    host = conninfo_to_dict(url).get("host")
-    return host if host and str(host).startswith("/") else None

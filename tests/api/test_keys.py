@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import subprocess
 import sys
+import time
 
 import httpx
 import psycopg
@@ -36,6 +37,16 @@ async def submit(client: httpx.AsyncClient, key: str | None = None) -> int:
     ).status_code
 
 
+async def until_status(client: httpx.AsyncClient, key: str | None, status: int, deadline: float = 30) -> bool:
+    """True once a submit answers `status` (the key change travels by NOTIFY), False at the deadline."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if await submit(client, key) == status:
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
 async def test_requests_need_a_valid_key_once_one_exists(db_url: str, conn: psycopg.Connection) -> None:
     async with in_process(create_app(api_settings(db_url))) as client:
         assert await submit(client) == 202  # no key configured yet: open
@@ -47,8 +58,7 @@ async def test_requests_need_a_valid_key_once_one_exists(db_url: str, conn: psyc
         assert digest == hashlib.sha256(key.encode()).hexdigest()
         assert key not in row_text
 
-        await asyncio.sleep(0.3)  # NOTIFY api_keys_changed reaches the app
-        assert await submit(client) == 401
+        assert await until_status(client, None, 401)  # once NOTIFY api_keys_changed reaches the app
         assert await submit(client, "fut_wrong") == 401
         assert await submit(client, key) == 202
         batch = await client.post("/predictions/batch", json={"items": [employee()]})
@@ -59,8 +69,7 @@ async def test_requests_need_a_valid_key_once_one_exists(db_url: str, conn: psyc
         listed = keys(db_url, "list")
         assert "dashboard" in listed.stdout and key not in listed.stdout
         assert keys(db_url, "revoke", "dashboard").returncode == 0
-        await asyncio.sleep(0.3)
-        assert await submit(client, key) == 401
+        assert await until_status(client, key, 401)
         assert await submit(client) == 401  # revoking the last key does not reopen writes
         assert keys(db_url, "revoke", "dashboard").returncode == 1
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable
 
 import httpx
 import psycopg
@@ -23,6 +24,20 @@ FAIL = (
 )
 
 
+# The longest wait the API grants, and how long before its expiry an answer must come: an answer inside
+# that (generous on a busy machine) was woken, by NOTIFY or by the reconnect, not by the wait running out.
+LONG_WAIT = 30
+MARGIN = 5
+
+
+async def woken(call: Awaitable[httpx.Response], started: float) -> httpx.Response:
+    """The response of a ?wait=LONG_WAIT call made at `started`, which must come before the wait expires."""
+    try:
+        return await asyncio.wait_for(call, started + LONG_WAIT - MARGIN - time.monotonic())
+    except TimeoutError:
+        raise AssertionError("not woken: the call sat out its wait") from None
+
+
 async def pending_id(db_url: str) -> str:
     """The id of the (single) request once its row is committed."""
     async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
@@ -37,16 +52,17 @@ async def pending_id(db_url: str) -> str:
 async def test_submit_and_wait_answers_200_with_the_result_once_it_lands(
     client: httpx.AsyncClient, db_url: str
 ) -> None:
+    started = time.monotonic()
     call = asyncio.create_task(
-        client.post("/predictions/request?wait=10", json={"model_name": "logistic", "features": employee()})
+        client.post(
+            f"/predictions/request?wait={LONG_WAIT}", json={"model_name": "logistic", "features": employee()}
+        )
     )
     request_id = await pending_id(db_url)
     await asyncio.sleep(0.2)
     assert not call.done()
-    started = time.monotonic()
     await play_listener(db_url, request_id, prediction=1, probability=0.75)
-    response = await call
-    assert time.monotonic() - started < 1.0
+    response = await woken(call, started)
     assert response.status_code == 200
     body = response.json()
     assert body["request_id"] == request_id and body["status"] == "completed"
@@ -56,7 +72,7 @@ async def test_submit_and_wait_answers_200_with_the_result_once_it_lands(
 async def test_submit_and_wait_answers_202_when_nothing_answers_in_time(client: httpx.AsyncClient) -> None:
     started = time.monotonic()
     response = await client.post("/predictions/request?wait=0.4", json={"features": employee()})
-    assert 0.4 <= time.monotonic() - started < 2
+    assert time.monotonic() - started >= 0.4  # it waited (a lower bound: no load can break it)
     assert response.status_code == 202 and response.json()["status"] == "pending"
 
 
@@ -78,8 +94,7 @@ async def test_get_with_wait_answers_at_once_when_already_done(
     submitted = (await client.post("/predictions/request", json={"features": employee()})).json()
     await play_listener(db_url, submitted["request_id"])
     started = time.monotonic()
-    response = await client.get(f"/predictions/{submitted['request_id']}?wait=10")
-    assert time.monotonic() - started < 1
+    response = await woken(client.get(f"/predictions/{submitted['request_id']}?wait={LONG_WAIT}"), started)
     assert response.json()["result"]["model_version"] == "v-test"
 
 
@@ -164,14 +179,13 @@ async def test_a_result_written_while_the_listen_connection_is_down_is_answered(
         # A waiter keeps the reconnect prompt, however long the connection has been down; once
         # it is back, every waiter re-reads its row at once instead of at its deadline.
         submitted = (await client.post("/predictions/request", json={"features": employee()})).json()
-        waiting = asyncio.create_task(client.get(f"/predictions/{submitted['request_id']}?wait=20"))
+        started = time.monotonic()
+        waiting = asyncio.create_task(client.get(f"/predictions/{submitted['request_id']}?wait={LONG_WAIT}"))
         await asyncio.sleep(6)  # long enough for an unwatched backoff to grow to its cap (5 s)
         conn.execute(COMPLETE, {"request_id": submitted["request_id"], "prediction": 0, "probability": 0.1})
         assert not waiting.done()
     finally:
         allow_connections(databases, db_url, True)
-    back = time.monotonic()
-    response = await asyncio.wait_for(waiting, 20)
-    assert time.monotonic() - back < 1.0
+    response = await woken(waiting, started)
     assert response.status_code == 200 and response.json()["result"]["probability"] == 0.1
     assert (await health_until(client, listening=True))["status"] == "ok"
