@@ -7,7 +7,8 @@ from typing import Any
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from tests.ui.conftest import APP, EMPLOYEE, Stack
+from tests.employees import EMPLOYEE
+from tests.ui.conftest import APP, Stack
 from ui.batch_reasons import reason_text, reasons_of, with_reasons
 
 LABELS = {"over_time": "Over time", "monthly_income": "Monthly income"}

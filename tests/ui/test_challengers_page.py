@@ -8,9 +8,10 @@ import httpx
 from streamlit.testing.v1 import AppTest
 
 from model_store.shadows import start_shadow
+from tests.employees import EMPLOYEE
 from tests.listener.helpers import wait_until
 from tests.listener.test_shadows import register_stand_in
-from tests.ui.conftest import APP, EMPLOYEE, Stack
+from tests.ui.conftest import APP, Stack
 from ui.challengers import auc_frame, verdict
 
 TIMEOUT = 30

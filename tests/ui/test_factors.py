@@ -7,7 +7,8 @@ from typing import Any
 import psycopg
 from streamlit.testing.v1 import AppTest
 
-from tests.ui.conftest import APP, EMPLOYEE, Stack
+from tests.employees import EMPLOYEE
+from tests.ui.conftest import APP, Stack
 from ui.factors import RAISES, factors_chart, factors_frame, factors_sentence, scale_caption, value_text
 
 LABELS = {"over_time": "Over time", "monthly_income": "Monthly income", "business_travel": "Business travel"}

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.employees import EMPLOYEE
 from tests.ui.browser import BROWSER, dashboard, no_tracebacks, page, requested_hosts, settle, stack_env
-from tests.ui.conftest import EMPLOYEE, Stack
+from tests.ui.conftest import Stack
 
 __all__ = ["dashboard", "page", "requested_hosts", "stack_env"]  # fixtures of this module
 pytestmark = BROWSER

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.ui.conftest import APP, EMPLOYEE, Stack
+from tests.employees import EMPLOYEE
+from tests.ui.conftest import APP, Stack
 from ui.api_client import ApiClient, ApiRejected
 from ui.schema import plain_words
 

@@ -9,7 +9,8 @@ import httpx
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from tests.ui.conftest import APP, EMPLOYEE, Stack
+from tests.employees import EMPLOYEE
+from tests.ui.conftest import APP, Stack
 from ui.outcomes_csv import check_outcomes_csv, with_subject_refs
 
 TIMEOUT = 30
