@@ -35,16 +35,12 @@ def serve(host: str, port: int) -> int:
     import uvicorn
 
     from service.app import create_app
-    from service.keys_cli import NO_KEY_IN_PROD, prod_without_keys
 
     # Released in the lifespan shutdown: uvicorn re-raises SIGTERM after it, so no `finally` would run.
     url, release = open_database(process="api")
-    if get_settings().env == "prod" and prod_without_keys(url):
-        print(f"refusing to start: {NO_KEY_IN_PROD}", file=sys.stderr)
-        release()
-        return 2
     app = create_app(conninfo=url, on_shutdown=release)
-    # uvicorn exits with 3 when the lifespan startup refuses (e.g. ENV=prod without an API key).
+    # uvicorn exits with 3 when the lifespan startup refuses (ENV=prod without an API key: the one place
+    # that rule is checked is the app's startup, service/app.py, which logs why).
     uvicorn.run(app, host=host, port=port, access_log=get_settings().api_access_log, lifespan="on")
     return 0
 

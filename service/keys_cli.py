@@ -12,7 +12,6 @@ import psycopg
 
 from service.repository.api_keys import (
     DEFAULT_SCOPES,
-    active_key_count,
     checked_scopes,
     create_key,
     key_digest,
@@ -26,15 +25,6 @@ NO_KEY_IN_PROD = "ENV=prod needs at least one API key: python -m service keys cr
 DEV_KEY_PREFIX = "make-run-"
 # make run's dashboard submits and reads every request.
 DEV_KEY_SCOPES = ("submit", "read")
-
-
-def prod_without_keys(conninfo: str) -> bool:
-    """True when the database answers and holds no active key (an unreachable one is checked later)."""
-    try:
-        with psycopg.connect(conninfo, connect_timeout=5) as conn:
-            return active_key_count(conn) == 0
-    except psycopg.OperationalError:
-        return False
 
 
 def parse_scopes(values: list[str] | None) -> list[str]:
