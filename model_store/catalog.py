@@ -11,8 +11,8 @@ from typing import Any
 
 import psycopg
 
-from model_store.deployments import DeployedModel, fetch_deployed, fetch_deployed_async
-from model_store.errors import ModelError, UnknownModel
+from model_store.deployments import DeployedModel, default_name, fetch_deployed, fetch_deployed_async
+from model_store.errors import UnknownModel
 from model_store.features import TARGET, TARGET_DESCRIPTION, Feature, schema_from_json, with_defaults
 from sql.settings import get_settings
 
@@ -49,14 +49,6 @@ async def list_models_async(
 ) -> list[DeployedModel]:
     """Deployed models by name, through an async connection (stand-ins when ENV=test)."""
     return _stand_in_models() if _stand_ins(env) else await fetch_deployed_async(aconn)
-
-
-def default_name(models: Sequence[DeployedModel]) -> str:
-    """Name of the default model; ModelError when none is deployed."""
-    for m in models:
-        if m.default:
-            return m.name
-    raise ModelError(f"no default model deployed; deployed: {', '.join(m.name for m in models) or 'none'}")
 
 
 def find_model(models: Sequence[DeployedModel], name: str | None) -> DeployedModel:

@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from model_store.errors import ModelError
 from sql.queries import QUERIES
 
 
@@ -41,6 +42,25 @@ class DeployedModel:
             "metrics": self.metrics,
             "feature_schema": self.feature_schema,
         }
+
+
+def flagged_default(models: Iterable[DeployedModel]) -> str | None:
+    """The name of the model the deployments flag as the default; None when none is."""
+    return next((m.name for m in models if m.default), None)
+
+
+def no_default_deployed(names: Iterable[str]) -> ModelError:
+    """The error for deployments without a default, listing the deployed names."""
+    return ModelError(f"no default model deployed; deployed: {', '.join(names) or 'none'}")
+
+
+def default_name(models: Iterable[DeployedModel]) -> str:
+    """Name of the default model; ModelError when none is deployed."""
+    models = list(models)
+    name = flagged_default(models)
+    if name is None:
+        raise no_default_deployed(m.name for m in models)
+    return name
 
 
 def from_row(row: Mapping[str, Any]) -> DeployedModel:

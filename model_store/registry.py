@@ -18,7 +18,7 @@ from time import monotonic
 
 import psycopg
 
-from model_store.deployments import DeployedModel, fetch_deployed
+from model_store.deployments import DeployedModel, fetch_deployed, flagged_default, no_default_deployed
 from model_store.errors import ArtifactRejected, ModelError, UnknownModel
 from model_store.handle import ModelHandle
 from model_store.loading import load_handle
@@ -101,7 +101,7 @@ class ModelRegistry:
         """Name of the default model."""
         deployed, default = self._current()
         if default is None:
-            raise ModelError(f"no default model deployed; deployed: {', '.join(sorted(deployed)) or 'none'}")
+            raise no_default_deployed(sorted(deployed))
         return default
 
     def names(self) -> list[str]:
@@ -173,7 +173,7 @@ class ModelRegistry:
 
     def _install(self, fresh: list[DeployedModel]) -> None:
         self._deployed = {m.name: m for m in fresh}
-        self._default = next((m.name for m in fresh if m.default), None)
+        self._default = flagged_default(fresh)
         self._handles = {}
         self._failures = {}
 
@@ -203,7 +203,7 @@ class ModelRegistry:
                 )
                 deployed[model.name] = self._deployed[model.name]
                 handles[model.name] = current
-        default = next((m.name for m in fresh if m.default), None)
+        default = flagged_default(fresh)
         if default is not None and default != self._default and default not in handles:
             try:
                 handles[default] = self._build(deployed[default])
