@@ -1,11 +1,12 @@
-"""Opening the listener's connections, and the backoff used while the database is away."""
+"""Opening the listener's connections (the backoff used while the database is away is sql.backoff's)."""
 
 from __future__ import annotations
 
 import contextlib
-import random
 
 import psycopg
+
+from sql.backoff import Backoff  # noqa: F401  (the listener's callers import it from here)
 
 # Errors that mean "the connection or the server went away" (restart, terminate, network): reconnect.
 # psycopg raises InterfaceError when a connection already known broken is used again.
@@ -43,23 +44,3 @@ def close_quietly(conn: psycopg.Connection | None) -> None:
         # A broken connection may fail to close; it is gone either way.
         with contextlib.suppress(Exception):
             conn.close()
-
-
-class Backoff:
-    """Exponential backoff with jitter: base, 2×base, 4×base… capped, each delay drawn in [d/2, d].
-
-    The jitter keeps many listeners that lost the same server from reconnecting in lockstep."""
-
-    def __init__(self, base: float = 0.05, cap: float = 5.0, rng: random.Random | None = None) -> None:
-        self.base = base
-        self.cap = cap
-        self.failures = 0
-        self._rng = rng or random.Random()
-
-    def next_delay(self) -> float:
-        ceiling = min(self.cap, self.base * 2**self.failures)
-        self.failures += 1
-        return ceiling / 2 + self._rng.random() * ceiling / 2
-
-    def reset(self) -> None:
-        self.failures = 0

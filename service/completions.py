@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from uuid import UUID
 
 import psycopg
 
+from sql.backoff import Backoff
 from sql.queries import QUERIES
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ class CompletionHub:
             log.warning("refresh after notification failed: %s", exc)
 
     async def _run(self) -> None:
-        delay = 0.1
+        backoff = Backoff(base=0.1, cap=self._max_backoff)
         while True:
             try:
                 await self._listen()
@@ -141,10 +141,9 @@ class CompletionHub:
                 if self.connected:
                     log.warning("LISTEN connection lost (%s); reconnecting", exc)
                     self.down_since = asyncio.get_running_loop().time()
-                    delay = 0.1
+                    backoff.reset()
             self.connected = False
-            await self._pause(delay * (0.5 + random.random()))
-            delay = min(delay * 2, self._max_backoff)
+            await self._pause(backoff.next_delay())
 
     async def _pause(self, seconds: float) -> None:
         """Sleep `seconds` before the next attempt, but no longer than the waiting backoff while anyone
