@@ -91,6 +91,7 @@ def dead_tuples(conn: psycopg.Connection) -> dict[str, int]:
     return {name: n for name, n in rows if n}
 
 
+@pytest.mark.slow  # a million rows: make test runs it, make test-fast does not
 def test_a_million_requests_lose_exactly_their_expired_partitions(
     db_url: str, conn: psycopg.Connection, tmp_path: Path
 ) -> None:
