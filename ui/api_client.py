@@ -220,6 +220,11 @@ class ApiClient:
         return response
 
 
+def client() -> ApiClient:
+    """The client the dashboard's settings describe (read afresh: a test may change them)."""
+    return ApiClient.from_settings(get_settings())
+
+
 def _seconds(value: float) -> str:
     return f"{value:g}"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from ui.monitoring import PSI_MAJOR, PSI_MODERATE
+from ui.summary_frames import PSI_MAJOR, PSI_MODERATE
 
 STATUS_COLORS = {"pending": "#f2a900", "running": "#3d7cc9", "completed": "#2e8540", "failed": "#d0342c"}
 BAND_COLORS = {  # a feature without a PSI yet is left out of the chart, so there is no "unknown" band

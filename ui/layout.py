@@ -7,9 +7,8 @@ from typing import Any
 
 import streamlit as st
 
-from ui.api_client import ApiError
+from ui.api_client import ApiError, client
 from ui.feedback import show_api_error
-from ui.reference import client
 from ui.settings import get_settings
 
 log = logging.getLogger("ui")

@@ -21,8 +21,10 @@ from ui.api_client import (
 )
 from ui.batch_csv import check_csv, results_frame, template_csv
 from ui.collect import collect
-from ui.history import ordered_features, page_caption, request_label, short_id, utc_time
-from ui.monitoring import (
+from ui.feature_schema import parse_metadata, snake_case
+from ui.performance_charts import over_time_chart
+from ui.request_table import ordered_features, page_caption, request_label, requests_frame, short_id, utc_time
+from ui.summary_frames import (
     bucket_label,
     drift_frame,
     from_history,
@@ -30,11 +32,8 @@ from ui.monitoring import (
     latency_percentiles,
     probability_histogram,
     prometheus_value,
-    requests_frame,
     throughput,
 )
-from ui.performance_charts import over_time_chart
-from ui.schema import parse_metadata, snake_case
 
 META = {
     "feature_schema": [

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from tests.employees import EMPLOYEE
 from tests.ui.conftest import APP, Stack
 from ui.api_client import ApiClient, ApiRejected
-from ui.schema import plain_words
+from ui.feature_schema import plain_words
 
 FEATURES = len(EMPLOYEE)
 TIMEOUT = 30

@@ -8,14 +8,21 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from ui.api_client import ApiError, ApiNotFound
+from ui.api_client import ApiError, ApiNotFound, client
 from ui.factors import show_factors, value_text
+from ui.feature_schema import plain_words
 from ui.feedback import fetch, show_api_error
-from ui.history import history_table, ordered_features, page_caption, request_label, utc_time
 from ui.layout import header
-from ui.monitoring import STATUSES, requests_frame
-from ui.reference import client, load_models, load_schema, version_label
-from ui.schema import plain_words
+from ui.models_and_schema import load_models, load_schema, version_label
+from ui.request_table import (
+    STATUSES,
+    history_table,
+    ordered_features,
+    page_caption,
+    request_label,
+    requests_frame,
+    utc_time,
+)
 
 ANY = "Any"
 PERIODS = {

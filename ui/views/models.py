@@ -9,11 +9,12 @@ import pandas as pd
 import streamlit as st
 
 from ui import challengers, charts
+from ui.api_client import client
 from ui.feedback import fetch
+from ui.gate_notice import gate_notice
 from ui.layout import header
-from ui.promotion import gate_notice
+from ui.models_and_schema import load_models, version_label
 from ui.promotion_history import show_promotions
-from ui.reference import client, load_models, version_label
 
 HEADLINE = {
     "roc_auc": "ROC AUC",

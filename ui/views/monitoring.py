@@ -25,20 +25,20 @@ import pandas as pd
 import streamlit as st
 
 from ui import charts
-from ui.api_client import ApiClient, ApiError, ApiNotFound
+from ui.api_client import ApiClient, ApiError, ApiNotFound, client
+from ui.feature_schema import plain_words
 from ui.feedback import fetch
 from ui.layout import header
-from ui.monitoring import (
+from ui.models_and_schema import load_metadata
+from ui.request_table import requests_frame
+from ui.summary_frames import (
     WINDOWS,
     MonitoringData,
     bucket_label,
     from_history,
     from_summary,
     prometheus_value,
-    requests_frame,
 )
-from ui.reference import client, load_metadata
-from ui.schema import plain_words
 
 HISTORY_SAMPLE = 2_000
 HISTORY_PAGE = 500

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-STATUSES = ("pending", "running", "completed", "failed")
+from ui.request_table import STATUSES, utc_times
+
 PERCENTILES = (50, 90, 95, 99)
 PROBABILITY_BINS = 20
 PSI_MODERATE = 0.1
@@ -67,39 +68,6 @@ def _count(frame: pd.DataFrame, status: str) -> int:
 
 
 # -- from history ------------------------------------------------------------------------------
-
-
-def requests_frame(items: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """History items as one row each, with times parsed and submit-to-result latency in ms."""
-    rows = []
-    for item in items:
-        result = item.get("result") or {}
-        rows.append(
-            {
-                "request_id": str(item.get("request_id", "")),
-                "created_at": item.get("created_at"),
-                "model_name": item.get("model_name"),
-                "status": item.get("status"),
-                "prediction": result.get("prediction"),
-                "probability": result.get("probability"),
-                "model_version": result.get("model_version"),
-                "finished_at": result.get("created_at") or item.get("completed_at"),
-                "error": item.get("error"),
-            }
-        )
-    columns = ["request_id", "created_at", "model_name", "status", "prediction", "probability"]
-    columns += ["model_version", "finished_at", "error"]
-    frame = pd.DataFrame(rows, columns=columns)
-    frame["created_at"] = _utc(frame["created_at"])
-    frame["finished_at"] = _utc(frame["finished_at"])
-    frame["probability"] = pd.to_numeric(frame["probability"], errors="coerce")
-    frame["prediction"] = pd.to_numeric(frame["prediction"], errors="coerce").astype("Int64")
-    frame["latency_ms"] = (frame["finished_at"] - frame["created_at"]).dt.total_seconds() * 1000
-    return frame
-
-
-def _utc(values: pd.Series) -> pd.Series:
-    return pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
 
 
 def from_history(frame: pd.DataFrame, bucket: str, truncated: bool = False) -> MonitoringData:
@@ -169,7 +137,7 @@ def from_summary(summary: Mapping[str, Any]) -> MonitoringData:
         if row.get(status)
     ]
     tp = pd.DataFrame(throughput_rows, columns=["bucket", "status", "count"])
-    tp["bucket"] = _utc(tp["bucket"])
+    tp["bucket"] = utc_times(tp["bucket"])
     lat = summary.get("latency_ms") or {}
     latency = pd.DataFrame(
         {"percentile": [f"p{p}" for p in PERCENTILES], "ms": [lat.get(f"p{p}") for p in PERCENTILES]}
@@ -218,8 +186,8 @@ def listeners_frame(listeners: Sequence[Mapping[str, Any]] | None) -> pd.DataFra
     columns += ["processed", "failed", "alive"]
     frame = pd.DataFrame(list(listeners), columns=columns)
     frame["alive"] = frame["alive"].fillna(False).astype(bool)
-    frame["last_seen_at"] = _utc(frame["last_seen_at"])
-    frame["started_at"] = _utc(frame["started_at"])
+    frame["last_seen_at"] = utc_times(frame["last_seen_at"])
+    frame["started_at"] = utc_times(frame["started_at"])
     return frame.sort_values(["alive", "last_seen_at"], ascending=[False, False], ignore_index=True)
 
 

@@ -1,4 +1,5 @@
-"""Reference data every page needs (feature schema, models), fetched once per short while."""
+"""What every page reads of the API's catalogue: the feature schema and the deployed models, fetched
+once per short while, and how a model and its version are named on a page."""
 
 from __future__ import annotations
 
@@ -6,23 +7,19 @@ from typing import Any
 
 import streamlit as st
 
-from ui.api_client import ApiClient
-from ui.schema import Schema, parse_metadata
+from ui.api_client import client
+from ui.feature_schema import Schema, parse_metadata
 from ui.settings import get_settings
 
-REFERENCE_TTL_SECONDS = 30
+CATALOGUE_TTL_SECONDS = 30
 
 
-def client() -> ApiClient:
-    return ApiClient.from_settings(get_settings())
-
-
-@st.cache_data(ttl=REFERENCE_TTL_SECONDS, show_spinner=False)
+@st.cache_data(ttl=CATALOGUE_TTL_SECONDS, show_spinner=False)
 def _metadata(api_url: str) -> dict[str, Any]:
     return client().metadata()
 
 
-@st.cache_data(ttl=REFERENCE_TTL_SECONDS, show_spinner=False)
+@st.cache_data(ttl=CATALOGUE_TTL_SECONDS, show_spinner=False)
 def _models(api_url: str) -> list[dict[str, Any]]:
     return client().models()
 
