@@ -121,9 +121,6 @@ class ApiClient:
         params = {k: v for k, v in {"action": list(actions), "limit": limit}.items() if v}
         return self._json("GET", "/audit", params=params)
 
-    def metrics_text(self) -> str:
-        return self._send("GET", "/metrics").text
-
     def performance(
         self, *, model: str | None = None, since: str | None = None, until: str | None = None
     ) -> dict[str, Any]:

@@ -1,47 +1,43 @@
-"""Monitoring figures as data frames, from the API's summary or, failing that, from recent history.
+"""The API's monitoring summary (GET /monitoring/summary) as data frames.
 
 Pure functions: no I/O, no Streamlit. The Monitoring page fetches, these shape, charts draw.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ui.request_table import STATUSES, utc_times
 
 PERCENTILES = (50, 90, 95, 99)
-PROBABILITY_BINS = 20
 PSI_MODERATE = 0.1
 PSI_MAJOR = 0.25
 
-WINDOWS = {  # label → (minutes, bucket)
-    "Last 15 minutes": (15, "30s"),
-    "Last hour": (60, "1min"),
-    "Last 6 hours": (360, "5min"),
-    "Last 24 hours": (1440, "15min"),
-    "Last 7 days": (10080, "2h"),
+WINDOWS = {  # label → minutes (the API picks the throughput buckets' width for each)
+    "Last 15 minutes": 15,
+    "Last hour": 60,
+    "Last 6 hours": 360,
+    "Last 24 hours": 1440,
+    "Last 7 days": 10080,
 }
 
 
 @dataclass(frozen=True)
 class MonitoringData:
-    source: str  # "api" (GET /monitoring/summary) or "history" (computed here)
     requests: int
     throughput: pd.DataFrame  # bucket (start, UTC), status, count — requests submitted in the bucket
     latency: pd.DataFrame  # percentile ("p50"...), ms
     status_counts: pd.DataFrame  # status, count
     probabilities: pd.DataFrame  # model_name, bin_start, bin_end, count
-    listeners: pd.DataFrame | None  # listener_id, hostname, pid, mode, last_seen_at, processed, failed, alive
-    drift: pd.DataFrame | None  # feature, psi, band — worst first
-    truncated: bool = False
-    alive_from_metrics: int | None = None  # prediction_listeners_alive from /metrics, when no heartbeat list
-    bucket: pd.Timedelta | None = None  # throughput bucket width the API chose (None: the page's own)
+    listeners: pd.DataFrame  # listener_id, hostname, pid, mode, last_seen_at, processed, failed, alive
+    drift: pd.DataFrame  # feature, psi, band — worst first
+    bucket: pd.Timedelta  # the throughput buckets' width
+    since: pd.Timestamp  # the window (UTC): requests submitted at or after `since`, before `until`
+    until: pd.Timestamp
 
     @property
     def completed(self) -> int:
@@ -52,10 +48,8 @@ class MonitoringData:
         return _count(self.status_counts, "failed")
 
     @property
-    def listeners_alive(self) -> int | None:
-        if self.listeners is None:
-            return self.alive_from_metrics
-        return int(self.listeners["alive"].sum()) if not self.listeners.empty else 0
+    def listeners_alive(self) -> int:
+        return int(self.listeners["alive"].sum())
 
     def latency_ms(self, percentile: str) -> float | None:
         row = self.latency[self.latency["percentile"] == percentile]
@@ -67,103 +61,39 @@ def _count(frame: pd.DataFrame, status: str) -> int:
     return int(row["count"].sum()) if not row.empty else 0
 
 
-# -- from history ------------------------------------------------------------------------------
-
-
-def from_history(frame: pd.DataFrame, bucket: str, truncated: bool = False) -> MonitoringData:
-    """What recent history alone can tell: throughput, latency, statuses, probabilities."""
-    return MonitoringData(
-        source="history",
-        requests=len(frame),
-        throughput=throughput(frame, bucket),
-        latency=latency_percentiles(frame["latency_ms"]),
-        status_counts=status_counts(frame["status"]),
-        probabilities=probability_histogram(frame),
-        listeners=None,
-        drift=None,
-        truncated=truncated,
-    )
-
-
-def throughput(frame: pd.DataFrame, bucket: str) -> pd.DataFrame:
-    """Requests submitted per time bucket, split by where each stands now (completed, failed, ...)."""
-    submitted = frame.dropna(subset=["created_at"])
-    if submitted.empty:
-        return pd.DataFrame(columns=["bucket", "status", "count"])
-    counts = (
-        submitted.assign(bucket=submitted["created_at"].dt.floor(bucket))
-        .groupby(["bucket", "status"])
-        .size()
-        .reset_index(name="count")
-    )
-    return counts.astype({"count": int})
-
-
-def latency_percentiles(latency_ms: pd.Series) -> pd.DataFrame:
-    values = latency_ms.dropna().to_numpy(dtype=float)
-    ms = [float(np.percentile(values, p)) if values.size else np.nan for p in PERCENTILES]
-    return pd.DataFrame({"percentile": [f"p{p}" for p in PERCENTILES], "ms": ms})
-
-
-def status_counts(statuses: pd.Series) -> pd.DataFrame:
-    counts = statuses.value_counts()
-    return pd.DataFrame({"status": list(STATUSES), "count": [int(counts.get(s, 0)) for s in STATUSES]})
-
-
-def probability_histogram(frame: pd.DataFrame, bins: int = PROBABILITY_BINS) -> pd.DataFrame:
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    parts = []
-    for model, group in frame.dropna(subset=["probability"]).groupby("model_name"):
-        counts, _ = np.histogram(group["probability"].clip(0, 1), bins=edges)
-        parts.append(
-            pd.DataFrame(
-                {"model_name": model, "bin_start": edges[:-1], "bin_end": edges[1:], "count": counts}
-            )
-        )
-    if not parts:
-        return pd.DataFrame(columns=["model_name", "bin_start", "bin_end", "count"])
-    return pd.concat(parts, ignore_index=True)
-
-
-# -- from the API's summary ----------------------------------------------------------------------
-
-
 def from_summary(summary: Mapping[str, Any]) -> MonitoringData:
     """Read GET /monitoring/summary (its shape: see the docstring of ui/views/monitoring.py)."""
     throughput_rows = [
-        {"bucket": row["bucket"], "status": status, "count": int(row.get(status, 0))}
-        for row in summary.get("throughput", [])
+        {"bucket": row["bucket"], "status": status, "count": int(row[status])}
+        for row in summary["throughput"]
         for status in STATUSES
-        if row.get(status)
+        if row[status]
     ]
     tp = pd.DataFrame(throughput_rows, columns=["bucket", "status", "count"])
     tp["bucket"] = utc_times(tp["bucket"])
-    lat = summary.get("latency_ms") or {}
+    lat = summary["latency_ms"]
     latency = pd.DataFrame(
-        {"percentile": [f"p{p}" for p in PERCENTILES], "ms": [lat.get(f"p{p}") for p in PERCENTILES]}
+        {"percentile": [f"p{p}" for p in PERCENTILES], "ms": [lat[f"p{p}"] for p in PERCENTILES]}
     )
-    latency["ms"] = pd.to_numeric(latency["ms"], errors="coerce")
-    counts = summary.get("status_counts") or {}
-    statuses = pd.DataFrame({"status": list(STATUSES), "count": [int(counts.get(s, 0)) for s in STATUSES]})
+    latency["ms"] = pd.to_numeric(latency["ms"])  # a percentile of no answer is null: NaN here
+    counts = summary["status_counts"]
+    statuses = pd.DataFrame({"status": list(STATUSES), "count": [int(counts[s]) for s in STATUSES]})
     probs = pd.DataFrame(
-        summary.get("probability_histogram", []), columns=["model_name", "bin_start", "bin_end", "count"]
+        summary["probability_histogram"], columns=["model_name", "bin_start", "bin_end", "count"]
     )
+    window = summary["window"]
     return MonitoringData(
-        source="api",
-        requests=int(summary.get("requests", statuses["count"].sum())),
+        requests=int(summary["requests"]),
         throughput=tp,
         latency=latency,
         status_counts=statuses,
         probabilities=probs,
-        listeners=listeners_frame(summary.get("listeners")),
-        drift=drift_frame(summary.get("drift")),
-        bucket=_bucket(summary.get("window")),
+        listeners=listeners_frame(summary["listeners"]),
+        drift=drift_frame(summary["drift"]),
+        bucket=pd.Timedelta(seconds=int(window["bucket_seconds"])),
+        since=pd.to_datetime(window["since"], utc=True),
+        until=pd.to_datetime(window["until"], utc=True),
     )
-
-
-def _bucket(window: Mapping[str, Any] | None) -> pd.Timedelta | None:
-    seconds = (window or {}).get("bucket_seconds")
-    return pd.Timedelta(seconds=int(seconds)) if seconds else None
 
 
 def bucket_label(bucket: pd.Timedelta) -> str:
@@ -179,25 +109,20 @@ def bucket_label(bucket: pd.Timedelta) -> str:
     return f"{seconds} s"
 
 
-def listeners_frame(listeners: Sequence[Mapping[str, Any]] | None) -> pd.DataFrame | None:
-    if listeners is None:
-        return None
+def listeners_frame(listeners: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per listener, the live ones first, then the most recently seen."""
     columns = ["listener_id", "hostname", "pid", "mode", "started_at", "last_seen_at"]
     columns += ["processed", "failed", "alive"]
-    frame = pd.DataFrame(list(listeners), columns=columns)
-    frame["alive"] = frame["alive"].fillna(False).astype(bool)
+    frame = pd.DataFrame(list(listeners), columns=columns).astype({"alive": bool})
     frame["last_seen_at"] = utc_times(frame["last_seen_at"])
     frame["started_at"] = utc_times(frame["started_at"])
     return frame.sort_values(["alive", "last_seen_at"], ascending=[False, False], ignore_index=True)
 
 
-def drift_frame(drift: Mapping[str, Any] | None) -> pd.DataFrame | None:
-    if not drift:
-        return None
-    frame = pd.DataFrame(drift.get("features", []), columns=["name", "psi"]).rename(
-        columns={"name": "feature"}
-    )
-    frame["psi"] = pd.to_numeric(frame["psi"], errors="coerce")
+def drift_frame(drift: Mapping[str, Any]) -> pd.DataFrame:
+    """The features with a population stability index, worst first, each with its band."""
+    frame = pd.DataFrame(drift["features"], columns=["name", "psi"]).rename(columns={"name": "feature"})
+    frame["psi"] = pd.to_numeric(frame["psi"])
     frame = frame.dropna(subset=["psi"])  # no PSI yet: too few recent requests to judge by
     frame["band"] = frame["psi"].map(psi_band)
     return frame.sort_values("psi", ascending=False, ignore_index=True)
@@ -205,31 +130,8 @@ def drift_frame(drift: Mapping[str, Any] | None) -> pd.DataFrame | None:
 
 def psi_band(value: float) -> str:
     """The usual reading of a population stability index."""
-    if pd.isna(value):
-        return "unknown"
     if value >= PSI_MAJOR:
         return "major shift"
     if value >= PSI_MODERATE:
         return "moderate shift"
     return "stable"
-
-
-# -- from /metrics -------------------------------------------------------------------------------
-
-
-def prometheus_value(text: str, name: str, **labels: str) -> float | None:
-    """The value of one sample in Prometheus text format (labels must match exactly those given)."""
-    for line in text.splitlines():
-        if not line.startswith(name) or line.startswith("#"):
-            continue
-        head, _, value = line.rpartition(" ")
-        metric, _, label_text = head.partition("{")
-        if metric != name:
-            continue
-        found = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', label_text))
-        if found == labels:
-            try:
-                return float(value)
-            except ValueError:
-                return None
-    return None

@@ -24,16 +24,7 @@ from ui.collect import collect
 from ui.feature_schema import parse_metadata, snake_case
 from ui.performance_charts import over_time_chart
 from ui.request_table import ordered_features, page_caption, request_label, requests_frame, short_id, utc_time
-from ui.summary_frames import (
-    bucket_label,
-    drift_frame,
-    from_history,
-    from_summary,
-    latency_percentiles,
-    probability_histogram,
-    prometheus_value,
-    throughput,
-)
+from ui.summary_frames import bucket_label, drift_frame, from_summary
 
 META = {
     "feature_schema": [
@@ -140,20 +131,11 @@ def history_items() -> list[dict]:
     ]
 
 
-def test_history_gives_throughput_latency_statuses_and_probabilities() -> None:
+def test_history_rows_carry_submit_to_result_latency() -> None:
     frame = requests_frame(history_items())
     assert frame["latency_ms"].round(3).dropna().tolist() == [10.0, 20.0, 30.0]
-    tp = throughput(frame, "1min").groupby("bucket")["count"].sum()
-    assert tp.tolist() == [3, 2]
-    by_status = throughput(frame, "1min").groupby("status")["count"].sum().to_dict()
-    assert by_status == {"completed": 3, "failed": 1, "pending": 1}
-    lat = latency_percentiles(frame["latency_ms"]).set_index("percentile")["ms"]
-    assert lat["p50"] == pytest.approx(20.0)
-    hist = probability_histogram(frame)
-    assert hist.groupby("model_name")["count"].sum().to_dict() == {"dummy": 1, "logistic": 2}
-    data = from_history(frame, "1min")
-    assert (data.requests, data.completed, data.failed) == (5, 3, 1)
-    assert data.listeners_alive is None and data.drift is None
+    assert frame["probability"].dropna().tolist() == [0.1, 0.9, 0.5]
+    assert frame["prediction"].isna().tolist() == [False, False, False, True, True]
 
 
 LISTENER = {
@@ -184,7 +166,7 @@ SUMMARY = {
 
 def test_the_monitoring_summary_shape_asked_of_the_api_is_read_whole() -> None:
     data = from_summary(SUMMARY)
-    assert (data.source, data.requests, data.completed, data.failed) == ("api", 23, 20, 2)
+    assert (data.requests, data.completed, data.failed) == (23, 20, 2)
     assert data.throughput.groupby("status")["count"].sum().to_dict() == {
         "completed": 20,
         "failed": 2,
@@ -195,6 +177,7 @@ def test_the_monitoring_summary_shape_asked_of_the_api_is_read_whole() -> None:
     assert data.listeners["listener_id"].tolist() == ["h:1:0", "h:2:0"], "alive first"
     assert data.drift["feature"].tolist() == ["age"]
     assert data.bucket == pd.Timedelta(minutes=1), "the API's bucket width is what the chart draws"
+    assert (data.since, data.until) == (pd.Timestamp("2025-01-01T10:00Z"), pd.Timestamp("2025-01-01T11:00Z"))
 
 
 def test_bucket_widths_read_plainly() -> None:
@@ -236,18 +219,6 @@ def test_the_drift_chart_names_every_feature_in_full() -> None:
     assert layer["y"]["axis"]["labelLimit"] == 0, "and cut the long ones"
     assert layer["color"]["legend"]["labelLimit"] == 0
     assert "unknown" not in layer["color"]["scale"]["domain"], "no bar is ever unknown"
-
-
-def test_prometheus_samples_are_read_by_name_and_labels() -> None:
-    text = (
-        "# HELP prediction_listeners_alive Listeners\n"
-        "prediction_listeners_alive 2.0\n"
-        'prediction_queue_depth{status="pending"} 7.0\n'
-        'prediction_queue_depth{status="failed"} 1.0\n'
-    )
-    assert prometheus_value(text, "prediction_listeners_alive") == 2.0
-    assert prometheus_value(text, "prediction_queue_depth", status="failed") == 1.0
-    assert prometheus_value(text, "missing") is None
 
 
 def test_validation_errors_name_the_field_once() -> None:
