@@ -36,24 +36,25 @@ def load_metadata() -> dict[str, Any]:
 def load_models() -> list[dict[str, Any]]:
     """Models as served, the default first, then by name."""
     models = _models(get_settings().api_url)
-    return sorted(models, key=lambda m: (not m.get("default"), str(m.get("name"))))
+    return sorted(models, key=lambda m: (not m["default"], m["name"]))
 
 
 def default_model(models: list[dict[str, Any]]) -> dict[str, Any] | None:
-    return next((m for m in models if m.get("default")), models[0] if models else None)
+    """The default model; the first when none is promoted yet; None when none is deployed."""
+    return next((m for m in models if m["default"]), models[0] if models else None)
 
 
 def model_label(model: dict[str, Any]) -> str:
-    text = f"{model.get('name')} · {version_label(model.get('version'))}"
-    return text + "  (default)" if model.get("default") else text
+    text = f"{model['name']} · {version_label(model['version'])}"
+    return text + "  (default)" if model["default"] else text
 
 
-def model_threshold(models: list[dict[str, Any]], name: str | None, fallback: float | None) -> float:
-    model = next((m for m in models if m.get("name") == name), None)
-    value = (model or {}).get("threshold", fallback)
-    return float(value) if value is not None else 0.5
+def model_threshold(models: list[dict[str, Any]], name: str | None, fallback: float) -> float:
+    """Model `name`'s decision threshold; `fallback` (the default model's) when it is no longer served."""
+    model = next((m for m in models if m["name"] == name), None)
+    return float(model["threshold"]) if model else fallback
 
 
-def version_label(version: object) -> str:
-    text = str(version if version is not None else "?")
-    return text if text[:1] in ("v", "V") or not text[:1].isdigit() else f"v{text}"
+def version_label(version: str) -> str:
+    """'3' → 'v3'; a version that does not start with a digit ('v3', 'e04-…') as it is."""
+    return f"v{version}" if version[:1].isdigit() else version

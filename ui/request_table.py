@@ -19,21 +19,22 @@ TAIL = 12  # hex digits at the end of a UUIDv7 id: random, so they tell requests
 
 
 def requests_frame(items: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """History items as one row each, with times parsed and submit-to-result latency in ms."""
+    """Requests as the API serves them (history, lookup), one row each, with times parsed and
+    submit-to-result latency in ms."""
     rows = []
     for item in items:
-        result = item.get("result") or {}
+        result = item["result"] or {}
         rows.append(
             {
-                "request_id": str(item.get("request_id", "")),
-                "created_at": item.get("created_at"),
-                "model_name": item.get("model_name"),
-                "status": item.get("status"),
+                "request_id": item["request_id"],
+                "created_at": item["created_at"],
+                "model_name": item["model_name"],
+                "status": item["status"],
                 "prediction": result.get("prediction"),
                 "probability": result.get("probability"),
                 "model_version": result.get("model_version"),
-                "finished_at": result.get("created_at") or item.get("completed_at"),
-                "error": item.get("error"),
+                "finished_at": result.get("created_at"),
+                "error": item["error"],
             }
         )
     columns = ["request_id", "created_at", "model_name", "status", "prediction", "probability"]

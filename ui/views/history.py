@@ -67,7 +67,7 @@ def show_request(request: dict[str, Any]) -> None:
         st.markdown(f"#### Request `{request.get('request_id')}`")
         st.markdown(
             f"Model **{request.get('model_name')}**"
-            + (f" · answered by version **{version_label(result.get('model_version'))}**" if result else "")
+            + (f" · answered by version **{version_label(result['model_version'])}**" if result else "")
         )
         c1, c2, c3, c4 = st.columns(4)
         c1.metric("Status", str(request.get("status")))

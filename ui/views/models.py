@@ -102,8 +102,7 @@ def main() -> None:
     default = next((m for m in models if m.get("default")), None)
     if default:
         st.info(
-            f"Requests that name no model go to **{default['name']}** "
-            f"({version_label(default.get('version'))}).",
+            f"Requests that name no model go to **{default['name']}** ({version_label(default['version'])}).",
             icon=":material/star:",
         )
     notice = gate_notice(models)

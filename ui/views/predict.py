@@ -119,7 +119,7 @@ def show_answer(result: dict[str, Any], threshold: float, elapsed_ms: float) -> 
     st.altair_chart(charts.probability_gauge(probability, threshold), width="stretch")
     st.caption(
         f"The black tick is the model's threshold ({threshold:.0%}): at or above it, the answer is "
-        f"*likely to leave*. Answered by version **{version_label(result.get('model_version'))}**."
+        f"*likely to leave*. Answered by version **{version_label(result['model_version'])}**."
     )
 
 
