@@ -20,7 +20,7 @@ from typing import Any
 
 from model_store.crossval import OUTER_REPEATS
 from model_store.manifest import artifacts_present, read_manifest
-from sql.settings import get_settings
+from sql.settings import Settings, get_settings, variable_and_default
 
 REFUSED = 2  # exit status of a promotion the gate refuses
 
@@ -72,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
         "--min-labelled",
         type=int,
         default=None,
-        help="labelled pairs needed (default: PERFORMANCE_MIN_LABELS)",
+        help=f"labelled pairs needed ({variable_and_default(Settings, 'performance_min_labels')})",
     )
     promote.add_argument(
         "--alpha", type=float, default=None, help="significance level of the live gate (0.05)"
@@ -81,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
         "--days",
         type=int,
         default=None,
-        help="window of live evidence in days (default: PERFORMANCE_WINDOW_DAYS)",
+        help=f"window of live evidence in days ({variable_and_default(Settings, 'performance_window_days')})",
     )
     shadow = sub.add_parser("shadow", help="score NAME (at VERSION) in the shadow of the default model")
     shadow.add_argument("name")

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from service.app import create_app
-from sql.settings import Settings
+from service.settings import ApiSettings
 from tests.api.conftest import employee, in_process
 from tests.listener.procs import wait_listening
 from tests.model_store.test_cli import run
@@ -82,7 +82,7 @@ async def test_a_good_file_registers_new_versions_that_answer_through_the_api(
     env = {"ENV": "dev", "MODEL_STORE_DIR": str(store)}
     with psycopg.connect(db_url, autocommit=True) as conn, running_listener(db_url, env=env, log=log) as proc:
         wait_listening(conn, proc, log=log)
-        settings = Settings(database_url=db_url, env="dev", model_store_dir=store)
+        settings = ApiSettings(database_url=db_url, env="dev", model_store_dir=store)
         async with in_process(create_app(settings)) as api:
             answer = await _predict(api)
     assert answer["status"] == "completed", answer
