@@ -1,4 +1,5 @@
 -- name: insert_model_version
+-- :one (id).
 -- Register one trained artifact; a (model_name, version) already registered is left as it is
 -- (rows are the trust anchor: never rewritten). Returns nothing when the row existed.
 INSERT INTO model_versions (
@@ -14,6 +15,7 @@ ON CONFLICT (model_name, version) DO NOTHING
 RETURNING id;
 
 -- name: fill_model_version_training
+-- :one (version).
 -- Give a version registered before schema 018 what it was fitted on, once: only the same artifact
 -- (sha256), only rows without a reference yet, and only when the recorded training data fingerprint
 -- is the one the reference was computed from. Returns the version when it was filled.
@@ -67,6 +69,9 @@ ON CONFLICT (model_name) DO UPDATE
     SET version = EXCLUDED.version, is_default = true, updated_at = now();
 
 -- name: list_deployed_models
+-- :many (model_name, version, is_default, sha256, artifact_path, sklearn_version, threshold, metrics,
+--   feature_schema, trained_at, training_data_sha256, training_source, training_rows,
+--   training_positives).
 -- Every deployed model with the registered facts of the version that answers for it, by name.
 SELECT d.model_name, d.version, d.is_default, v.sha256, v.artifact_path, v.sklearn_version,
        v.threshold, v.metrics, v.feature_schema, v.trained_at,
@@ -76,6 +81,8 @@ JOIN model_versions v USING (model_name, version)
 ORDER BY d.model_name;
 
 -- name: list_model_versions
+-- :many (model_name, version, sha256, sklearn_version, threshold, created_at, deployed, is_default,
+--   training_data_sha256, training_rows, has_reference).
 -- Every registered artifact, newest first, with whether it is the deployed one for its name, and what
 -- it was fitted on (training data fingerprint, row count, whether a drift reference is stored).
 SELECT v.model_name, v.version, v.sha256, v.sklearn_version, v.threshold, v.created_at,

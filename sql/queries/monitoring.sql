@@ -86,6 +86,7 @@ ORDER BY created_at DESC
 LIMIT %(limit)s
 
 -- name: monitoring_drift_reference
+-- :one (model_name, version, training_data_sha256, training_rows, reference).
 -- The default version's drift reference and what it was computed from (none when no model is the
 -- default; reference null for a version registered without one).
 SELECT v.model_name, v.version, v.training_data_sha256, v.training_rows, v.reference
