@@ -27,10 +27,12 @@ WHERE model_name = %(model_name)s AND version = %(version)s AND sha256 = %(sha25
 RETURNING version;
 
 -- name: model_version_sha256
+-- :one (sha256).
 -- The registered sha256 of one (model_name, version), to check a re-registration is the same artifact.
 SELECT sha256 FROM model_versions WHERE model_name = %(model_name)s AND version = %(version)s;
 
 -- name: newest_model_version
+-- :one (version).
 -- The most recently registered version of a model name (none when the name was never registered).
 SELECT version FROM model_versions
 WHERE model_name = %(model_name)s
@@ -38,10 +40,12 @@ ORDER BY created_at DESC, id DESC
 LIMIT 1;
 
 -- name: deployed_version
+-- :one (version).
 -- The version that currently answers for a model name (none when the name is not deployed).
 SELECT version FROM model_deployments WHERE model_name = %(model_name)s;
 
 -- name: deploy_version
+-- :none.
 -- Make `version` the one that answers for `model_name`, keeping its default flag. Fires NOTIFY model_promoted.
 INSERT INTO model_deployments (model_name, version)
 VALUES (%(model_name)s, %(version)s)
@@ -50,17 +54,20 @@ ON CONFLICT (model_name) DO UPDATE
     WHERE model_deployments.version IS DISTINCT FROM EXCLUDED.version;
 
 -- name: set_default_if_none
+-- :none.
 -- Make `model_name` the default model when no model is the default yet.
 UPDATE model_deployments SET is_default = true, updated_at = now()
 WHERE model_name = %(model_name)s
   AND NOT EXISTS (SELECT 1 FROM model_deployments WHERE is_default);
 
 -- name: clear_other_defaults
+-- :none.
 -- First half of a promotion: no other model stays the default (the unique index allows one).
 UPDATE model_deployments SET is_default = false, updated_at = now()
 WHERE is_default AND model_name <> %(model_name)s;
 
 -- name: promote_model
+-- :none.
 -- Second half of a promotion: `model_name` answers with `version` and becomes the default.
 -- Fires NOTIFY model_promoted (delivered once, at commit).
 INSERT INTO model_deployments (model_name, version, is_default)
