@@ -308,17 +308,19 @@ def cmd_train_from_outcomes(args: argparse.Namespace, store_dir: Path, database_
 
 def cmd_list(database_url: str | None) -> int:
     import psycopg
+    from psycopg.rows import dict_row
 
     from sql.queries import QUERIES
 
-    with psycopg.connect(_require(database_url)) as conn:
-        for name, version, sha, sk, threshold, created, deployed, default in conn.execute(
-            QUERIES["list_model_versions"]
-        ):
-            flags = ("deployed" if deployed else "") + (" default" if default else "")
+    with psycopg.connect(_require(database_url)) as conn, conn.cursor(row_factory=dict_row) as cur:
+        for v in cur.execute(QUERIES["list_model_versions"]):
+            flags = ("deployed" if v["deployed"] else "") + (" default" if v["is_default"] else "")
+            data = (v["training_data_sha256"] or "?")[:12]
+            fitted = f"data {data:12} {v['training_rows'] or '?':>6} rows "
+            fitted += "reference   " if v["has_reference"] else "no reference"
             print(
-                f"{name:18} {version:14} {sha[:12]} sklearn {sk:7} threshold {threshold:.3f} "
-                f"{created:%Y-%m-%d %H:%M} {flags}"
+                f"{v['model_name']:18} {v['version']:14} {v['sha256'][:12]} sklearn {v['sklearn_version']:7} "
+                f"threshold {v['threshold']:.3f} {fitted} {v['created_at']:%Y-%m-%d %H:%M} {flags}"
             )
     return 0
 
