@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
 
 from model_store.errors import ModelError
 from sql.plans import Fetch, Plan, run, run_async
@@ -97,7 +96,7 @@ def from_rows(rows: Iterable[Mapping[str, Any]]) -> list[DeployedModel]:
 
 def deployed_models() -> Plan[list[DeployedModel]]:
     """Read the deployed models: the one source of `fetch_deployed` and `fetch_deployed_async`."""
-    rows = yield Fetch(QUERIES["list_deployed_models"], row_factory=dict_row)
+    rows = yield Fetch(QUERIES["list_deployed_models"])
     return from_rows(rows)
 
 

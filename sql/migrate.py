@@ -83,14 +83,14 @@ def hand_objects_to_owner(conn: psycopg.Connection) -> None:
 def applied_files() -> Plan[dict[str, str]]:
     """{file name: sha256} of the schema files the database has applied (schema_migrations exists)."""
     rows = yield Fetch(QUERIES["applied_migrations"])
-    return dict(rows)
+    return {row["filename"]: row["checksum"] for row in rows}
 
 
 def pending_files(directory: Path = SCHEMA_DIR) -> Plan[list[str]]:
     """Names of schema files not yet applied (raises SchemaDrift on a changed file): the one source of
     `pending_migrations` here and of the API's async one (service/repository/schema.py, for /health)."""
-    exists = yield Fetch(QUERIES["migrations_table_exists"])
-    applied = (yield from applied_files()) if exists and exists[0][0] else {}
+    (table,) = yield Fetch(QUERIES["migrations_table_exists"])
+    applied = (yield from applied_files()) if table["present"] else {}
     return [f.name for f in check_applied(applied, schema_files(directory))]
 
 

@@ -13,18 +13,19 @@ from dataclasses import dataclass
 from typing import Any, LiteralString, TypeVar
 
 import psycopg
-from psycopg.rows import RowFactory, tuple_row
+from psycopg.rows import RowFactory, dict_row
 
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Fetch:
-    """One statement of a plan, and how its rows come back."""
+    """One statement of a plan, and how its rows come back (by default as dicts: read by column name,
+    never by position, as sql/queries.py says)."""
 
     query: LiteralString
     params: Mapping[str, Any] | None = None
-    row_factory: RowFactory[Any] = tuple_row
+    row_factory: RowFactory[Any] = dict_row
 
 
 #: What a plan yields (a Fetch), is sent back (that Fetch's rows) and returns (its answer).

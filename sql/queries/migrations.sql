@@ -3,7 +3,7 @@
 SELECT pg_advisory_xact_lock(hashtext('futurisys.schema_migrations'))
 
 -- name: applied_migrations
--- Files already applied, with their checksums.
+-- :many (filename, checksum). Files already applied, with their checksums.
 SELECT filename, checksum FROM schema_migrations ORDER BY filename
 
 -- name: record_migration
@@ -11,5 +11,5 @@ SELECT filename, checksum FROM schema_migrations ORDER BY filename
 INSERT INTO schema_migrations (filename, checksum) VALUES (%(filename)s, %(checksum)s)
 
 -- name: migrations_table_exists
--- Whether the runner ever ran on this database.
-SELECT to_regclass('schema_migrations') IS NOT NULL
+-- :one (present). Whether the runner ever ran on this database.
+SELECT to_regclass('schema_migrations') IS NOT NULL AS present

@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from psycopg.rows import dict_row
+from psycopg.rows import tuple_row
 
 from model_store.deployments import default_name, fetch_deployed, fetch_deployed_async
 from model_store.registration import register_version
@@ -29,9 +29,9 @@ def empty_db(databases: Databases) -> Iterator[str]:
 
 def two_reads(n: int) -> Plan[tuple[int, str]]:
     """A plan whose second statement depends on the first's rows, as pending_files' does."""
-    (number,), *_ = yield Fetch("SELECT %(n)s::int + 1", {"n": n})
-    rows = yield Fetch("SELECT repeat('x', %(k)s) AS text", {"k": number}, row_factory=dict_row)
-    return number, rows[0]["text"]
+    ((number,),) = yield Fetch("SELECT %(n)s::int + 1", {"n": n}, row_factory=tuple_row)
+    (row,) = yield Fetch("SELECT repeat('x', %(k)s) AS text", {"k": number})
+    return number, row["text"]
 
 
 async def both(url: str, plan: Callable[..., Plan[Any]], *args: object) -> tuple[Any, Any]:
