@@ -71,10 +71,6 @@ def revoke_key(conn: psycopg.Connection, name: str) -> datetime | None:
     return row[1] if row else None
 
 
-def active_key_count(conn: psycopg.Connection) -> int:
-    return sum(1 for _, active in conn.execute(QUERIES["api_key_hashes"]).fetchall() if active)
-
-
 def list_keys(conn: psycopg.Connection) -> list[tuple[Any, ...]]:
     """(name, scopes, created_at, revoked_at) of every key."""
     return conn.execute(QUERIES["list_api_keys"]).fetchall()
