@@ -28,6 +28,11 @@ class DeployedModel:
     metrics: dict[str, Any] = field(default_factory=dict, compare=False)
     feature_schema: list[dict[str, Any]] = field(default_factory=list, compare=False)
     trained_at: str | None = None
+    # What the version was fitted on (schema 018; None for a version registered before it).
+    training_data_sha256: str | None = None
+    training_source: str | None = None
+    training_rows: int | None = None
+    training_positives: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able view for clients (GET /models/): everything but the file path."""
@@ -77,6 +82,10 @@ def from_row(row: Mapping[str, Any]) -> DeployedModel:
         metrics=row.get("metrics") or {},
         feature_schema=row.get("feature_schema") or [],
         trained_at=trained_at.isoformat() if isinstance(trained_at, datetime) else trained_at,
+        training_data_sha256=row.get("training_data_sha256"),
+        training_source=row.get("training_source"),
+        training_rows=row.get("training_rows"),
+        training_positives=row.get("training_positives"),
     )
 
 

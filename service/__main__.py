@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from service.settings import get_api_settings
 from sql.embedded import database_url, open_database
-from sql.settings import get_settings
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -41,7 +41,7 @@ def serve(host: str, port: int) -> int:
     app = create_app(conninfo=url, on_shutdown=release)
     # uvicorn exits with 3 when the lifespan startup refuses (ENV=prod without an API key: the one place
     # that rule is checked is the app's startup, service/app.py, which logs why).
-    uvicorn.run(app, host=host, port=port, access_log=get_settings().api_access_log, lifespan="on")
+    uvicorn.run(app, host=host, port=port, access_log=get_api_settings().api_access_log, lifespan="on")
     return 0
 
 

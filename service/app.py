@@ -27,8 +27,8 @@ from service.routes import (
     shadows,
 )
 from service.services import Services, build_services
+from service.settings import ApiSettings, get_api_settings
 from sql.json_codec import use_fast_json
-from sql.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +60,13 @@ async def _warm_up(svc: Services) -> None:
 
 
 def create_app(
-    settings: Settings | None = None,
+    settings: ApiSettings | None = None,
     conninfo: str | None = None,
     on_shutdown: Callable[[], None] | None = None,
 ) -> FastAPI:
     """The app for `settings` (default: the environment's), talking to `conninfo` (default
     API_DATABASE_URL, else DATABASE_URL)."""
-    settings = settings or get_settings()
+    settings = settings or get_api_settings()
     conninfo = conninfo or settings.url_for("api")
     if not conninfo:
         raise ValueError("neither API_DATABASE_URL nor DATABASE_URL is set")

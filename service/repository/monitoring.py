@@ -63,3 +63,20 @@ async def read_window(
         listeners=listeners,
         sample=[row["features"] for row in sample],
     )
+
+
+@dataclass(frozen=True)
+class StoredReference:
+    """The default version and the drift reference registered with it (None: registered without one)."""
+
+    model_name: str
+    version: str
+    training_data_sha256: str | None
+    training_rows: int | None
+    reference: dict[str, Any] | None
+
+
+async def read_drift_reference(pool: AsyncConnectionPool) -> StoredReference | None:
+    """The default version's drift reference; None when no model is the default."""
+    rows = await _rows(pool, QUERIES["monitoring_drift_reference"], {})
+    return StoredReference(**rows[0]) if rows else None

@@ -15,7 +15,7 @@ import pytest
 from fastapi import FastAPI
 
 from service.app import create_app
-from sql.settings import Settings
+from service.settings import ApiSettings
 from tests.employees import employee  # noqa: F401  (re-exported to the API tests)
 from tests.logins import process_urls
 
@@ -23,10 +23,10 @@ TEST_ENV = {"ENV": "test"}
 T = TypeVar("T")
 
 
-def api_settings(db_url: str, **overrides: Any) -> Settings:
+def api_settings(db_url: str, **overrides: Any) -> ApiSettings:
     """ENV=test settings on db_url; the app connects as the session's futurisys_api login role."""
     overrides.setdefault("api_database_url", process_urls(db_url).get("API_DATABASE_URL"))
-    return Settings(database_url=db_url, env="test", **overrides)
+    return ApiSettings(database_url=db_url, env="test", **overrides)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from psycopg.types.json import Jsonb
 
 from model_store.features import schema_as_json
 from service.app import create_app
-from sql.settings import Settings
+from service.settings import ApiSettings
 from tests.api.conftest import employee, eventually, in_process
 
 pytestmark = pytest.mark.anyio
@@ -42,7 +42,7 @@ async def test_models_come_from_the_deployment_rows_and_follow_a_promotion(
     register(conn, "random_forest_e04", "ccc", "c", 0.45)
     conn.execute(DEPLOY, ["logistic", "aaa", True])
     conn.execute(DEPLOY, ["random_forest_e04", "bbb", False])
-    app = create_app(Settings(database_url=db_url, env="dev"))
+    app = create_app(ApiSettings(database_url=db_url, env="dev"))
     async with in_process(app) as client:
         listed = await models(client)
         assert listed["logistic"] == {
@@ -74,7 +74,7 @@ async def test_models_come_from_the_deployment_rows_and_follow_a_promotion(
 
 
 async def test_without_any_deployed_model_submissions_get_a_clear_answer(db_url: str) -> None:
-    async with in_process(create_app(Settings(database_url=db_url, env="dev"))) as client:
+    async with in_process(create_app(ApiSettings(database_url=db_url, env="dev"))) as client:
         assert (await client.get("/models/")).json() == []
         response = await client.post("/predictions/request", json={"features": employee()})
         assert response.status_code == 503 and "no default model" in response.json()["detail"]
@@ -93,7 +93,7 @@ async def test_metadata_serves_a_default_per_feature_even_for_artifacts_register
         "metrics": Jsonb({}), "schema": Jsonb(old_schema),
     })  # fmt: skip
     conn.execute(DEPLOY, ["logistic", "old", True])
-    async with in_process(create_app(Settings(database_url=db_url, env="dev"))) as client:
+    async with in_process(create_app(ApiSettings(database_url=db_url, env="dev"))) as client:
         features = {f["name"]: f for f in (await client.get("/metadata/")).json()["feature_schema"]}
     assert features["age"]["default"] == 36 and features["monthly_income"]["default"] == 4919
     assert features["over_time"]["default"] == "No"
