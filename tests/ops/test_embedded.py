@@ -1,4 +1,4 @@
-"""The embedded cluster is stopped only by the process that started it (issue 10, defect 1)."""
+"""The embedded cluster is stopped only by the process that started it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 10, defect 8: `make run` installs the runtime only; `make test` and `make lint` add the dev extras,
+"""`make run` installs the runtime only; `make test` and `make lint` add the dev extras,
 and no runtime code imports a dev-only package."""
 
 from __future__ import annotations
