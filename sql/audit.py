@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg
 
+from sql.plans import Fetch, Plan, run
 from sql.queries import QUERIES
 
 
@@ -25,6 +26,12 @@ def cli_actor() -> str:
     return f"cli:{user}"
 
 
+def stating_actor(actor: str, details: dict[str, Any] | None = None) -> Plan[None]:
+    """Name the actor (and details such as a reason) of what this transaction does next: the one source
+    of `state_actor` here and of the API's `acting_as` (service/repository/audit.py)."""
+    yield Fetch(QUERIES["state_audit_actor"], {"actor": actor, "details": json.dumps(details or {})})
+
+
 def state_actor(conn: psycopg.Connection, actor: str, details: dict[str, Any] | None = None) -> None:
     """Name the actor (and details such as a reason) of what this transaction does next."""
-    conn.execute(QUERIES["state_audit_actor"], {"actor": actor, "details": json.dumps(details or {})})
+    run(conn, stating_actor(actor, details))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,6 +12,8 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from sql.audit import stating_actor
+from sql.plans import run_async
 from sql.queries import QUERIES
 
 
@@ -39,7 +40,5 @@ async def acting_as(
     """A transaction whose audited changes (triggers, audit()) name `actor` and carry `details`: what
     an admin action through the API runs its statements in."""
     async with pool.connection() as conn, conn.transaction():
-        await conn.execute(
-            QUERIES["state_audit_actor"], {"actor": actor, "details": json.dumps(details or {})}
-        )
+        await run_async(conn, stating_actor(actor, details))
         yield conn
