@@ -97,8 +97,8 @@ def create_app(
     errors.install(app)
     for module in (predictions, explanations, shadows, models, metadata, monitoring, health, metrics):
         app.include_router(module.router)
-    for module in (outcomes, performance):  # issue 14: the loop from answers to their truth
+    for module in (outcomes, performance):  # the loop from answers to their truth
         app.include_router(module.router)
-    app.include_router(audit.router)  # issue 11: the trail of admin actions
+    app.include_router(audit.router)  # the trail of admin actions
     app.add_middleware(HttpMetricsMiddleware, metrics=svc.metrics)
     return app

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 import psycopg
 import pytest
@@ -12,7 +10,7 @@ from psycopg.types.json import Jsonb
 from model_store.features import schema_as_json
 from service.app import create_app
 from service.settings import ApiSettings
-from tests.api.conftest import employee, in_process
+from tests.api.conftest import employee, eventually, in_process
 
 pytestmark = pytest.mark.anyio
 
@@ -62,8 +60,12 @@ async def test_models_come_from_the_deployment_rows_and_follow_a_promotion(
                 "UPDATE model_deployments SET version = 'ccc', is_default = true"
                 " WHERE model_name = 'random_forest_e04'"
             )
-        await asyncio.sleep(0.3)  # NOTIFY model_promoted reaches the app's LISTEN connection
-        listed = await models(client)
+
+        async def switched() -> dict[str, dict] | None:  # once NOTIFY model_promoted reaches the app
+            listed = await models(client)
+            return listed if listed["random_forest_e04"]["default"] else None
+
+        listed = await eventually(switched, "the app hears the promotion")
         assert listed["random_forest_e04"]["default"] and listed["random_forest_e04"]["version"] == "ccc"
         submitted = await client.post("/predictions/request", json={"features": employee()})
         assert submitted.json()["model_name"] == "random_forest_e04"
