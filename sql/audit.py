@@ -8,12 +8,11 @@ API as `key:<key name>`.
 from __future__ import annotations
 
 import getpass
-import json
 from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 
-from sql.plans import Fetch, Plan, run
 from sql.queries import QUERIES
 
 
@@ -26,12 +25,7 @@ def cli_actor() -> str:
     return f"cli:{user}"
 
 
-def stating_actor(actor: str, details: dict[str, Any] | None = None) -> Plan[None]:
-    """Name the actor (and details such as a reason) of what this transaction does next: the one source
-    of `state_actor` here and of the API's `acting_as` (service/repository/audit.py)."""
-    yield Fetch(QUERIES["state_audit_actor"], {"actor": actor, "details": json.dumps(details or {})})
-
-
-def state_actor(conn: psycopg.Connection, actor: str, details: dict[str, Any] | None = None) -> None:
-    """Name the actor (and details such as a reason) of what this transaction does next."""
-    run(conn, stating_actor(actor, details))
+def state_actor(conn: psycopg.Connection, actor: str | None, details: dict[str, Any] | None = None) -> None:
+    """Name the actor (and details such as a reason) of what this transaction does next; None: nobody
+    named (the trail's default actor)."""
+    conn.execute(QUERIES["state_audit_actor"], {"actor": actor, "details": Jsonb(details or {})})
