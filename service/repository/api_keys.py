@@ -111,10 +111,6 @@ def active_digests(conn: psycopg.Connection) -> set[str]:
         return {k.key_sha256 for k in cur.execute(QUERIES["api_key_hashes"]).fetchall() if k.active}
 
 
-def active_key_count(conn: psycopg.Connection) -> int:
-    return len(active_digests(conn))
-
-
 def list_keys(conn: psycopg.Connection) -> list[KeyListing]:
     """Every key, oldest first, without its hash."""
     with conn.cursor(row_factory=KEY_LISTINGS) as cur:

@@ -84,9 +84,18 @@ LIMIT %(limit)s
 -- name: monitoring_feature_sample
 -- :many (features).
 -- Features of the window's most recent requests (newest first, at most `limit`): the sample whose
--- drift against the training data the API measures.
+-- drift against the default version's training rows the API measures.
 SELECT features
 FROM prediction_requests
 WHERE created_at >= %(since)s AND created_at < %(until)s
 ORDER BY created_at DESC
 LIMIT %(limit)s
+
+-- name: monitoring_drift_reference
+-- :one (model_name, version, training_data_sha256, training_rows, reference).
+-- The default version's drift reference and what it was computed from (none when no model is the
+-- default; reference null for a version registered without one).
+SELECT v.model_name, v.version, v.training_data_sha256, v.training_rows, v.reference
+FROM model_deployments d
+JOIN model_versions v USING (model_name, version)
+WHERE d.is_default
