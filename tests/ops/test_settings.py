@@ -95,3 +95,21 @@ def test_the_listener_reads_its_variables_and_a_config_reads_none(monkeypatch: p
     config = ListenerConfig.from_settings(settings, "postgresql://db", batch_size=None, concurrency=3)
     assert (config.batch_size, config.concurrency, config.database_url) == (7, 3, "postgresql://db")
     assert ListenerConfig(database_url="postgresql://db").batch_size == 512
+
+
+def test_the_listener_flags_help_states_the_defaults_of_their_settings(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from listener.__main__ import parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    for variable in (
+        "LISTENER_POLL_SECONDS",
+        "LISTENER_CONCURRENCY",
+        "LISTENER_BATCH_SIZE",
+        "LISTENER_SWEEP_SECONDS",
+    ):
+        default = spelled(variables(ListenerSettings)[variable])
+        assert f"({variable}, default {default})" in shown
