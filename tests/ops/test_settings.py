@@ -81,7 +81,7 @@ def test_the_readme_table_names_every_setting_with_the_default_that_applies() ->
 
 
 def test_a_setting_given_to_a_class_that_does_not_declare_it_is_refused() -> None:
-    # Not dropped silently: Settings(api_keys_required=True) once gave an app that required no key.
+    # Not dropped silently: Settings(api_keys_required=True) would otherwise stand for an app asking no key.
     with pytest.raises(ValidationError, match="api_keys_required"):
         Settings(api_keys_required=True)
     assert ApiSettings(api_keys_required=True).api_keys_required
