@@ -13,9 +13,10 @@ import pytest
 
 from sql.embedded import EmbeddedPostgres
 from sql.migrate import migrate
-from tests.api.conftest import COMPLETE, TEST_ENV, employee
+from tests.api.conftest import COMPLETE, employee
 from tests.pg import database_url
 from tests.stack import running_api
+from tests.stand_ins import deploy_stand_ins
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +41,7 @@ def submit(base: str) -> int:
 
 
 def test_stopping_postgres_gives_503_and_restarting_it_restores_service(
-    tmp_path: Path, pg_data_dir: Path
+    tmp_path: Path, pg_data_dir: Path, stand_in_store: Path
 ) -> None:
     server = EmbeddedPostgres(pg_data_dir)
     try:
@@ -48,7 +49,7 @@ def test_stopping_postgres_gives_503_and_restarting_it_restores_service(
             admin.execute("CREATE DATABASE outage")
         url = database_url(server.url(), "outage")
         migrate(url)
-        with running_api(url, env=TEST_ENV, log=tmp_path / "api.log") as base:
+        with running_api(url, env=deploy_stand_ins(url, stand_in_store), log=tmp_path / "api.log") as base:
             assert submit(base) == 202
 
             server.stop()
@@ -100,7 +101,7 @@ def connect_when_back(url: str) -> psycopg.Connection:
 
 
 def test_waits_across_an_outage_answer_results_written_while_listen_reconnects(
-    tmp_path: Path, pg_data_dir: Path
+    tmp_path: Path, pg_data_dir: Path, stand_in_store: Path
 ) -> None:
     server = EmbeddedPostgres(pg_data_dir)
     try:
@@ -108,7 +109,10 @@ def test_waits_across_an_outage_answer_results_written_while_listen_reconnects(
             admin.execute("CREATE DATABASE outage")
         url = database_url(server.url(), "outage")
         migrate(url)
-        with running_api(url, env=TEST_ENV, log=tmp_path / "api.log") as base, ThreadPoolExecutor(2) as pool:
+        with (
+            running_api(url, env=deploy_stand_ins(url, stand_in_store), log=tmp_path / "api.log") as base,
+            ThreadPoolExecutor(2) as pool,
+        ):
             eventually(lambda: httpx.get(f"{base}/health", timeout=10).json()["listening"], 15, "listening")
             request_id = httpx.post(f"{base}/predictions/request", json={"features": employee()}).json()[
                 "request_id"

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from sql.migrate import migrate
-from tests.listener.conftest import STANDIN_ENV
+from tests.listener.conftest import LISTENER_ENV
 from tests.listener.helpers import (
     all_done,
     assert_exactly_one_result_each,
@@ -25,6 +25,7 @@ from tests.listener.helpers import (
 from tests.listener.procs import backends, log_text, wait_listening
 from tests.pg import database_url, embedded_cluster
 from tests.stack import running_listener
+from tests.stand_ins import deploy_stand_ins
 
 pytestmark = pytest.mark.slow
 
@@ -41,9 +42,9 @@ def stays_pending(conn: psycopg.Connection, ids: list[int], seconds: float) -> b
 
 
 def test_listener_survives_its_listen_backend_being_terminated(
-    db_url: str, conn: psycopg.Connection, listener_log: Path
+    db_url: str, conn: psycopg.Connection, listener_log: Path, standin_env: dict[str, str]
 ) -> None:
-    with running_listener(db_url, env=STANDIN_ENV, log=listener_log) as proc:
+    with running_listener(db_url, env=standin_env, log=listener_log) as proc:
         wait_listening(conn, proc, log=listener_log)
         [old_listen] = backends(conn, listen=True)
         missed = submit_silently(conn, 200)
@@ -81,14 +82,15 @@ def restart_postgres(url: str, down_seconds: float) -> None:
     )
 
 
-def test_listener_survives_a_postgres_restart(tmp_path: Path) -> None:
+def test_listener_survives_a_postgres_restart(tmp_path: Path, stand_in_store: Path) -> None:
     log = tmp_path / "listener.log"
     with embedded_cluster() as server_url:  # our own server: the session's must not restart
         with psycopg.connect(server_url, autocommit=True) as admin:
             admin.execute("CREATE DATABASE listener_restart")
         url = database_url(server_url, "listener_restart")
         migrate(url)
-        with running_listener(url, env=STANDIN_ENV, log=log) as proc:
+        env = {**deploy_stand_ins(url, stand_in_store), **LISTENER_ENV}
+        with running_listener(url, env=env, log=log) as proc:
             with psycopg.connect(url, autocommit=True) as conn:
                 wait_listening(conn, proc, log=log)
                 missed = submit_silently(conn, 200)
