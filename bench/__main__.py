@@ -2,7 +2,7 @@
 
 BENCH_FULL=1 for longer runs; BENCH_SMOKE=1 for a few-second run that checks the harness only;
 BENCH_ONLY=user,throughput (scenario names) runs only those, to iterate on one figure.
-The user-side figures (issue 16) come from an outside load generator, Debian's wrk, beside the floor the
+The user-side figures come from an outside load generator, Debian's wrk, beside the floor the
 database allows measured in the same run.
 """
 
@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import platform
-import socket
 import sys
 import time
 from collections.abc import Callable
@@ -102,16 +101,9 @@ TARGETS = {  # figure: (comparison, target) as issues 16 (what a user sees) and 
     "api.submissions_per_s": (">=", 1_000),
     "memory.listener_rss_mb": ("<=", 300),
     "scale.p99_ratio_1m_over_empty": ("<=", 1.5),
-    "throughput.one_shadow_cost_pct": ("<=", 30),  # issue 14: a shadow challenger costs at most 30 %
+    "throughput.one_shadow_cost_pct": ("<=", 30),  # a shadow challenger costs at most 30 %
     **partitions.TARGETS,
 }
-
-
-def free_port() -> int:
-    """A port nobody listens on now (another bench may run beside this one on a shared machine)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def mode() -> str:
@@ -130,7 +122,7 @@ class Bench:
         self.figures: dict[str, Any] = {}
 
     def api(self, url: str) -> tuple[Any, str, httpx.Client]:
-        proc, base = self.stack.start_api(url, free_port())
+        proc, base = self.stack.start_api(url)
         return proc, base, httpx.Client(base_url=base, timeout=60)
 
     def warm(self, client: httpx.Client, rows: list[dict]) -> None:
@@ -173,7 +165,7 @@ class Bench:
         self.stack.stop(api)
 
     def user(self) -> None:
-        """Issue 16: what a user sees, from wrk outside the API, beside the floor measured in this run."""
+        """What a user sees, from wrk outside the API, beside the floor measured in this run."""
         url = self.stack.new_database()
         api, base, client = self.api(url)
         rows = workload.feature_rows()
@@ -329,7 +321,7 @@ class Bench:
             }
 
     def explanations(self) -> None:
-        """Issue 15: one explanation per model, and the listener with explain-at-answer on and off."""
+        """One explanation per model, and the listener with explain-at-answer on and off."""
         from sql.settings import get_settings
 
         url = self.stack.new_database()

@@ -1,4 +1,4 @@
-"""What explanations cost (issue 15): one explanation per model, single and in batches of 256, beside the
+"""What explanations cost: one explanation per model, single and in batches of 256, beside the
 prediction itself; and the listener's throughput with explain-at-answer on and off, from one run.
 
 Figures (in bench/results.json):

@@ -1,5 +1,5 @@
 """The hot path with 10,000,000 requests across partitions against an empty database, and one retention
-run (issue 11, item 3): p99 submit-to-result through the API, the claim query, the result insert and
+run: p99 submit-to-result through the API, the claim query, the result insert and
 GET /predictions/{id}, each as a ratio to the empty database (target <= 1.2), then how long removing
 one expired partition takes, its longest DDL statement (detach CONCURRENTLY, drop: they block no
 traffic) and its longest attach of a new partition (inserts wait for that one).

@@ -10,9 +10,9 @@ import sys
 
 from pydantic import ValidationError
 
-from listener.config import ListenerConfig
+from listener.config import ListenerConfig, ListenerSettings
 from listener.logs import configure_logging
-from sql.settings import get_settings
+from sql.settings import get_settings, variable_and_default
 
 
 def positive_float(text: str) -> float:
@@ -29,6 +29,15 @@ def positive_int(text: str) -> int:
     return value
 
 
+def _default(name: str) -> str:
+    return variable_and_default(ListenerSettings, name)
+
+
+def _described(name: str) -> str:
+    """A flag's help: what its setting means and its default, both from the setting's field."""
+    return f"{ListenerSettings.model_fields[name].description} ({_default(name)})"
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m listener",
@@ -43,17 +52,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "(for poolers in transaction mode; the first design's only mode)",
     )
     parser.add_argument(
-        "--poll-interval", type=positive_float, metavar="S", help="with --poll-only (default 1)"
-    )
-    parser.add_argument("--concurrency", type=positive_int, metavar="K", help="worker processes (default 1)")
-    parser.add_argument(
-        "--batch-size", type=positive_int, metavar="N", help="rows claimed per round (default 512)"
-    )
-    parser.add_argument(
-        "--sweep-interval",
+        "--poll-interval",
         type=positive_float,
         metavar="S",
-        help="longest wait without a notification; each wake-up sweeps expired leases (default 5)",
+        help=f"with --poll-only ({_default('poll_seconds')})",
+    )
+    parser.add_argument("--concurrency", type=positive_int, metavar="K", help=_described("concurrency"))
+    parser.add_argument("--batch-size", type=positive_int, metavar="N", help=_described("batch_size"))
+    parser.add_argument(
+        "--sweep-interval", type=positive_float, metavar="S", help=_described("sweep_seconds")
     )
     args = parser.parse_args(argv)
     if args.poll_interval is not None and not args.poll_only:
@@ -64,11 +71,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        settings = get_settings()
+        url = get_settings().url_for("listener")
+        settings = ListenerSettings()
     except ValidationError as exc:
         print(f"listener: invalid setting in the environment:\n{exc}", file=sys.stderr)
         return 2
-    url = settings.url_for("listener")
     if not url:
         print(
             "listener: DATABASE_URL is not set (nor LISTENER_DATABASE_URL). Point it at the PostgreSQL\n"

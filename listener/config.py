@@ -1,49 +1,88 @@
-"""What one listener worker needs to know, built once from the settings and the command line."""
+"""The listener's settings (LISTENER_* in the environment, each default declared once, here) and what one
+worker needs to know: those settings, its database URL and the command line's flags."""
 
 from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass, replace
+from typing import Annotated, Any, Literal
 
-from sql.settings import Settings
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 
-@dataclass(frozen=True)
-class ListenerConfig:
+class ListenerSettings(BaseSettings):
+    """LISTENER_* read from the environment; flags of `python -m listener` override some of them."""
+
+    # A field's alias is its variable (batch_size: LISTENER_BATCH_SIZE), so an error names what the user
+    # set; the code and the tests use the short names.
+    model_config = SettingsConfigDict(
+        alias_generator=lambda name: f"listener_{name}", populate_by_name=True, extra="forbid", frozen=True
+    )
+
+    batch_size: int = Field(default=512, ge=1, le=10_000, description="rows claimed per round")
+    lease_seconds: float = Field(
+        default=30.0, gt=0, description="a claimed row whose listener died is claimable again after this"
+    )
+    max_attempts: int = Field(default=3, ge=1, description="claims before a request is failed")
+    sweep_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="longest wait without a notification; each wake-up sweeps expired leases",
+    )
+    poll_seconds: float = Field(
+        default=1.0, gt=0, description="--poll-only: how often to look for pending rows"
+    )
+    concurrency: int = Field(default=1, ge=1, le=64, description="worker processes")
+    heartbeat_seconds: float = Field(
+        default=5.0, gt=0, description="how often each worker updates its listener_heartbeats row"
+    )
+    ping_seconds: float = Field(
+        default=5.0, gt=0, description="how often the LISTEN connection is checked with a NOTIFY to itself"
+    )
+    reconnect_max_seconds: float = Field(
+        default=5.0, gt=0, description="cap of the reconnect backoff after the database went away"
+    )
+    explain_at_answer: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(),
+        description="comma-separated models (e.g. logistic,dummy) whose every answer the listener explains "
+        "as it writes it; others are explained when asked (POST /predictions/{id}/explanation)",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="log level of the listener processes (events, never per request)"
+    )
+
+    @field_validator("explain_at_answer", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return frozenset(n.strip() for n in value.split(",") if n.strip())
+        return value
+
+
+class ListenerConfig(ListenerSettings):
+    """What one listener worker needs to know. Built from its arguments only (ListenerSettings is what
+    reads LISTENER_*), so a test's or a worker's config never picks up a stray variable."""
+
     database_url: str
     poll_only: bool = False
-    poll_seconds: float = 1.0
-    concurrency: int = 1
-    batch_size: int = 512
-    lease_seconds: float = 30.0
-    max_attempts: int = 3
-    sweep_seconds: float = 5.0
-    heartbeat_seconds: float = 5.0
-    ping_seconds: float = 5.0
-    reconnect_max_seconds: float = 5.0
     worker_index: int = 0
-    explain_at_answer: frozenset[str] = frozenset()
 
     @classmethod
-    def from_settings(cls, settings: Settings, database_url: str, **overrides: object) -> ListenerConfig:
-        """Settings from the environment, then command-line overrides (None means "not given")."""
-        config = cls(
-            database_url=database_url,
-            poll_seconds=settings.listener_poll_seconds,
-            concurrency=settings.listener_concurrency,
-            batch_size=settings.listener_batch_size,
-            lease_seconds=settings.listener_lease_seconds,
-            max_attempts=settings.listener_max_attempts,
-            sweep_seconds=settings.listener_sweep_seconds,
-            heartbeat_seconds=settings.listener_heartbeat_seconds,
-            ping_seconds=settings.listener_ping_seconds,
-            reconnect_max_seconds=settings.listener_reconnect_max_seconds,
-            explain_at_answer=frozenset(
-                n.strip() for n in settings.listener_explain_at_answer.split(",") if n.strip()
-            ),
-        )
-        return replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        **_environment_sources: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+    @classmethod
+    def from_settings(cls, settings: ListenerSettings, database_url: str, **flags: object) -> ListenerConfig:
+        """The settings, then the flags given (None means "not given"; argparse has checked them, and
+        they are not held to the variables' upper bounds)."""
+        config = cls(**settings.model_dump(), database_url=database_url)
+        return config.model_copy(update={name: value for name, value in flags.items() if value is not None})
 
     @property
     def mode(self) -> str:
@@ -51,7 +90,7 @@ class ListenerConfig:
         return "poll" if self.poll_only else "notify"
 
     def for_worker(self, index: int) -> ListenerConfig:
-        return replace(self, worker_index=index)
+        return self.model_copy(update={"worker_index": index})
 
 
 def listener_id(worker_index: int) -> str:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from sql.settings import get_settings
+from listener.config import ListenerSettings
 
 
 def configure_logging() -> None:
     logging.basicConfig(
-        level=get_settings().listener_log_level,
+        level=ListenerSettings().log_level,
         format="%(asctime)s %(levelname)s %(name)s[%(process)d] %(message)s",
     )

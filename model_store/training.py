@@ -36,6 +36,7 @@ from model_store.crossval import (
     run_parallel,
 )
 from model_store.data import TrainingData, load_attrition
+from model_store.drift_reference import drift_reference
 from model_store.evaluation import INTERVAL_RULE, THRESHOLD_RULE, bootstrap_se, scores, summarise
 from model_store.explain import embed_baseline
 from model_store.features import FEATURES, TARGET, TARGET_DESCRIPTION, schema_as_json
@@ -170,10 +171,23 @@ def library_versions() -> dict[str, str]:
     return {lib: metadata.version(lib) for lib in TRAINING_LIBRARIES}
 
 
+def trained_on(data: TrainingData) -> dict[str, Any]:
+    """What a version records of the rows it was fitted on (manifest entry and model_versions): their
+    fingerprint, source and counts, and the drift reference the API compares recent requests with."""
+    return {
+        "training_data_sha256": data.sha256,
+        "training_source": data.source,
+        "training_rows": len(data.y),
+        "training_positives": int(data.y.sum()),
+        "reference": drift_reference(data).as_json(),
+    }
+
+
 def model_entry(
-    t: Trained, sha256: str, data: TrainingData, trained_at: str, verdict: dict[str, Any] | None = None
+    t: Trained, sha256: str, facts: dict[str, Any], trained_at: str, verdict: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """One served model's manifest entry (also what model_versions stores)."""
+    """One served model's manifest entry (also what model_versions stores). The served models are fitted
+    on all rows of the training data, so `facts` (its `trained_on`) are theirs."""
     assert t.final is not None
     version = version_for(sha256)
     gate_summary = _gate_summary(t.name, verdict)
@@ -183,13 +197,13 @@ def model_entry(
         "file": artifact_file(t.name, version),
         "sha256": sha256,
         "sklearn_version": sklearn.__version__,
-        "training_data_sha256": data.sha256,
         "trained_at": trained_at,
         "threshold": t.final.threshold,
         "threshold_rule": THRESHOLD_RULE if RECIPES[t.name].f1_threshold else "fixed at 0.5",
         "params": _jsonable(t.final.params),
         "metrics": {"cv": t.summary, "test": t.holdout, "test_se": t.holdout_se, "gate": gate_summary},
         "feature_schema": schema_as_json(FEATURES),
+        **facts,
     }
 
 
@@ -278,6 +292,7 @@ def write_store(
 ) -> dict[str, Any]:
     """Write each served model's joblib file (named by content) and the manifest; return the manifest."""
     trained_at = datetime.now(UTC).isoformat(timespec="seconds")
+    facts = trained_on(data)
     entries = {}
     for name in MODEL_NAMES:
         t = ev.candidates.get(name)
@@ -285,7 +300,7 @@ def write_store(
             continue
         embed_baseline(t.final.pipeline, data.X)  # what a linear explanation is relative to
         blob = artifact_bytes(t.final.pipeline)
-        entry = model_entry(t, sha256_hex(blob), data, trained_at, ev.verdicts.get(name))
+        entry = model_entry(t, sha256_hex(blob), facts, trained_at, ev.verdicts.get(name))
         path = store_dir / entry["file"]
         if not path.is_file() or sha256_hex(path.read_bytes()) != entry["sha256"]:
             write_atomic(path, blob)

@@ -167,10 +167,11 @@ def supervise(procs: list[tuple[str, subprocess.Popen]]) -> None:
 def main() -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    release = None
+    database = None
     procs: list[tuple[str, subprocess.Popen]] = []
     try:
-        url, release = open_database(say=print)
+        database = open_database(say=print)
+        url = database.url
         print(f"database   {url}")
         applied = migrate(url)
         print("schema: " + (", ".join(applied) if applied else "up to date"))
@@ -194,8 +195,8 @@ def main() -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stop_processes(procs)
-        if release is not None:
-            release()
+        if database is not None:
+            database.release()
     return 0
 
 

@@ -28,8 +28,8 @@ from service.routes import (
     shadows,
 )
 from service.services import Services, build_services
+from service.settings import ApiSettings, get_api_settings
 from sql.json_codec import use_fast_json
-from sql.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ async def _warm_up(svc: Services) -> None:
 
 
 def create_app(
-    settings: Settings | None = None,
+    settings: ApiSettings | None = None,
     conninfo: str | None = None,
     on_shutdown: Callable[[], None] | None = None,
     model_source: ModelSource | None = None,
@@ -69,7 +69,7 @@ def create_app(
     """The app for `settings` (default: the environment's), talking to `conninfo` (default
     API_DATABASE_URL, else DATABASE_URL); `model_source` replaces the deployments it describes (tests'
     stand-ins)."""
-    settings = settings or get_settings()
+    settings = settings or get_api_settings()
     conninfo = conninfo or settings.url_for("api")
     if not conninfo:
         raise ValueError("neither API_DATABASE_URL nor DATABASE_URL is set")
@@ -100,8 +100,8 @@ def create_app(
     errors.install(app)
     for module in (predictions, explanations, shadows, models, metadata, monitoring, health, metrics):
         app.include_router(module.router)
-    for module in (outcomes, performance):  # issue 14: the loop from answers to their truth
+    for module in (outcomes, performance):  # the loop from answers to their truth
         app.include_router(module.router)
-    app.include_router(audit.router)  # issue 11: the trail of admin actions
+    app.include_router(audit.router)  # the trail of admin actions
     app.add_middleware(HttpMetricsMiddleware, metrics=svc.metrics)
     return app

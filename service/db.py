@@ -8,7 +8,7 @@ from time import monotonic
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from sql.settings import Settings
+from service.settings import ApiSettings
 
 # Exceptions that mean the database (not the request) is the problem: answered with 503.
 DATABASE_DOWN = (psycopg.OperationalError, PoolTimeout)
@@ -65,7 +65,7 @@ async def accepts_connections(conninfo: str) -> bool:
     return True
 
 
-def make_pool(conninfo: str, settings: Settings) -> AsyncConnectionPool:
+def make_pool(conninfo: str, settings: ApiSettings) -> AsyncConnectionPool:
     """An unopened autocommit pool (the app's lifespan opens and closes it)."""
     return AsyncConnectionPool(
         conninfo,

@@ -6,8 +6,21 @@ import asyncio
 import math
 from datetime import UTC, datetime, timedelta
 
-from model_store.reference import REFERENCE_NAME, FeatureDrift, feature_drift
-from service.repository.monitoring import Window, WindowFigures, read_window
+from model_store.drift_reference import (
+    NO_REFERENCE,
+    REFERENCE_NAME,
+    DriftReference,
+    FeatureDrift,
+    feature_drift,
+    unmeasured,
+)
+from service.repository.monitoring import (
+    StoredReference,
+    Window,
+    WindowFigures,
+    read_drift_reference,
+    read_window,
+)
 from service.schemas import (
     STATUSES,
     DriftSummary,
@@ -46,19 +59,59 @@ def window_ending(until: datetime, window_minutes: int) -> Window:
 async def summary(svc: Services, window_minutes: int) -> MonitoringSummary:
     """The last `window_minutes` minutes, up to now."""
     window = window_ending(datetime.now(UTC), window_minutes)
-    figures = await read_window(
-        svc.pool,
-        window,
-        bins=PROBABILITY_BINS,
-        alive_seconds=svc.settings.api_listener_alive_seconds,
-        sample_size=DRIFT_SAMPLE,
+    figures, stored = await asyncio.gather(
+        read_window(
+            svc.pool,
+            window,
+            bins=PROBABILITY_BINS,
+            alive_seconds=svc.settings.api_listener_alive_seconds,
+            sample_size=DRIFT_SAMPLE,
+        ),
+        read_drift_reference(svc.pool),
     )
-    # numpy work (and, the first time, reading the training data): off the event loop.
-    drift = await asyncio.to_thread(feature_drift, figures.sample)
-    return shape(window, figures, drift)
+    reference, missing = usable_reference(stored)
+    if reference is None:
+        drift = unmeasured()
+    else:  # numpy work: off the event loop
+        drift = await asyncio.to_thread(feature_drift, figures.sample, reference.features)
+    return shape(window, figures, drift_summary(stored, reference, missing, len(figures.sample), drift))
 
 
-def shape(window: Window, figures: WindowFigures, drift: list[FeatureDrift]) -> MonitoringSummary:
+def usable_reference(stored: StoredReference | None) -> tuple[DriftReference | None, str | None]:
+    """The default version's reference, or None and why there is none."""
+    if stored is None:
+        return None, "no model is the default: nothing to compare recent requests with"
+    if stored.reference is None:
+        return None, (
+            f"{stored.model_name} {stored.version} was registered without a drift reference (before schema "
+            "018, trained on data other than the packaged set): retrain it to measure drift"
+        )
+    try:
+        return DriftReference.from_json(stored.reference), None
+    except (KeyError, TypeError, ValueError) as exc:
+        return None, f"the drift reference of {stored.model_name} {stored.version} cannot be read: {exc}"
+
+
+def drift_summary(
+    stored: StoredReference | None,
+    reference: DriftReference | None,
+    missing: str | None,
+    sample_size: int,
+    drift: list[FeatureDrift],
+) -> DriftSummary:
+    return DriftSummary(
+        reference=NO_REFERENCE if reference is None else REFERENCE_NAME,
+        model_name=stored.model_name if stored else None,
+        version=stored.version if stored else None,
+        training_rows=stored.training_rows if stored else None,
+        training_data_sha256=stored.training_data_sha256 if stored else None,
+        missing=missing,
+        sample_size=sample_size,
+        features=[FeatureDriftOut(name=d.name, psi=d.psi) for d in drift],
+    )
+
+
+def shape(window: Window, figures: WindowFigures, drift: DriftSummary) -> MonitoringSummary:
     """The response body from the window's figures (pure)."""
     throughput = [ThroughputBucket(**row) for row in figures.throughput]
     counts = {status: sum(getattr(b, status) for b in throughput) for status in STATUSES}
@@ -75,9 +128,5 @@ def shape(window: Window, figures: WindowFigures, drift: list[FeatureDrift]) -> 
         ),
         probability_histogram=[ProbabilityBin(**row) for row in figures.histogram],
         listeners=[ListenerStatus(**row) for row in figures.listeners],
-        drift=DriftSummary(
-            reference=REFERENCE_NAME,
-            sample_size=len(figures.sample),
-            features=[FeatureDriftOut(name=d.name, psi=d.psi) for d in drift],
-        ),
+        drift=drift,
     )

@@ -308,7 +308,23 @@ class FeatureDriftOut(BaseModel):
 
 
 class DriftSummary(BaseModel):
-    reference: str = Field(description="What recent requests are compared with.")
+    model_config = ConfigDict(protected_namespaces=())
+
+    reference: str = Field(
+        description=(
+            "What recent requests are compared with: `training data` (the rows the default model's "
+            "version was fitted on, as registered with it), or `none` (see `missing`)."
+        )
+    )
+    model_name: str | None = Field(default=None, description="The default model, whose reference it is.")
+    version: str | None = Field(default=None, description="Its version that answers.")
+    training_rows: int | None = Field(default=None, description="How many rows that version was fitted on.")
+    training_data_sha256: str | None = Field(
+        default=None, description="Fingerprint of those rows (the version's training_data_sha256)."
+    )
+    missing: str | None = Field(
+        default=None, description="Why there is no reference (every PSI is then null); null when there is."
+    )
     sample_size: int = Field(description="How many of the window's most recent requests were compared.")
     features: list[FeatureDriftOut] = Field(description="Worst drift first.")
 

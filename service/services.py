@@ -15,12 +15,12 @@ from service.db import make_pool
 from service.grouping import ReadGroups, SubmissionGroups
 from service.metrics import ApiMetrics
 from service.performance_metrics import LivePerformance
-from sql.settings import Settings
+from service.settings import ApiSettings
 
 
 @dataclass
 class Services:
-    settings: Settings
+    settings: ApiSettings
     pool: AsyncConnectionPool
     hub: CompletionHub
     catalog: ModelCatalog
@@ -31,7 +31,7 @@ class Services:
     reads: ReadGroups  # and waiters woken together share one read
 
 
-def build_services(settings: Settings, conninfo: str, model_source: ModelSource | None = None) -> Services:
+def build_services(settings: ApiSettings, conninfo: str, model_source: ModelSource | None = None) -> Services:
     """Unopened: the app's lifespan opens the pool and starts the hub. `model_source`: where the catalog
     reads the deployed models (default: the database's deployments)."""
     pool = make_pool(conninfo, settings)

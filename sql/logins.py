@@ -46,9 +46,3 @@ def ensure_login(admin_url: str, login: str, process: str, password: str) -> str
         conn.execute(pgsql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(name, secret))
         conn.execute(pgsql.SQL("GRANT {} TO {}").format(pgsql.Identifier(group), name))
     return make_conninfo(admin_url, user=login, password=password)
-
-
-def drop_login(admin_url: str, login: str) -> None:
-    """Drop a LOGIN role made by ensure_login (it owns nothing and holds only its membership)."""
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(pgsql.SQL("DROP ROLE IF EXISTS {}").format(pgsql.Identifier(login)))

@@ -269,7 +269,7 @@ def _say(report: RetentionReport) -> str:
 
 
 def main(argv: list[str], conninfo: str) -> int:
-    from sql.settings import get_settings
+    from sql.settings import Settings, get_settings, variable_and_default
 
     settings = get_settings()
     parser = argparse.ArgumentParser(prog="python -m sql retention", description=__doc__.split("\n")[0])
@@ -287,7 +287,8 @@ def main(argv: list[str], conninfo: str) -> int:
         "--partition-hours",
         type=float,
         default=settings.partition_hours,
-        help="open a new partition epoch after this many hours (default: PARTITION_HOURS, 24)",
+        help="open a new partition epoch after this many hours "
+        f"({variable_and_default(Settings, 'partition_hours')})",
     )
     parser.add_argument(
         "--every", type=float, metavar="SECONDS", help="keep running, once every SECONDS (instead of cron)"

@@ -1,4 +1,6 @@
-"""One settings object, read from the environment, shared by the API, the listener and the model store."""
+"""The settings every process shares (database, model store, environment, retention), read from the
+environment in this one place. The API's own are in service/settings.py, the listener's in
+listener/config.py; each setting's default is written once, where its field is declared."""
 
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore", protected_namespaces=())
+    # extra="forbid": a setting passed by name that this class does not declare (an API or listener
+    # setting given to the shared class) is an error, not silently dropped.
+    model_config = SettingsConfigDict(env_prefix="", extra="forbid", protected_namespaces=())
 
     database_url: str | None = Field(
         default=None, description="libpq URL; unset means the embedded PostgreSQL (make run)."
@@ -37,58 +41,7 @@ class Settings(BaseSettings):
     embedded_pg_dir: Path = Field(
         default=PROJECT_ROOT / ".pgdata", description="Data directory of the embedded PostgreSQL."
     )
-    # Listener
-    listener_batch_size: int = Field(default=512, ge=1, le=10_000)
-    listener_lease_seconds: float = Field(default=30.0, gt=0)
-    listener_max_attempts: int = Field(default=3, ge=1)
-    listener_sweep_seconds: float = Field(default=5.0, gt=0)
-    listener_poll_seconds: float = Field(
-        default=1.0, gt=0, description="--poll-only: how often to look for pending rows."
-    )
-    listener_concurrency: int = Field(default=1, ge=1, le=64, description="Worker processes per listener.")
-    listener_heartbeat_seconds: float = Field(
-        default=5.0, gt=0, description="How often each worker updates its listener_heartbeats row."
-    )
-    listener_ping_seconds: float = Field(
-        default=5.0, gt=0, description="How often the LISTEN connection is checked with a NOTIFY to itself."
-    )
-    listener_reconnect_max_seconds: float = Field(
-        default=5.0, gt=0, description="Cap of the reconnect backoff after the database went away."
-    )
-    listener_explain_at_answer: str = Field(
-        default="",
-        description="Comma-separated models (e.g. logistic,dummy) whose every answer the listener explains "
-        "as it writes it; others are explained when asked (POST /predictions/{id}/explanation).",
-    )
-    listener_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        default="INFO", description="Log level of the listener processes (events, never per request)."
-    )
-    # API
-    api_pool_min: int = Field(default=2, ge=1)
-    api_pool_max: int = Field(default=10, ge=1)
-    api_max_wait_seconds: float = Field(default=30.0, gt=0)
-    api_pool_timeout_seconds: float = Field(
-        default=2.0, gt=0, description="How long a request waits for a pooled connection before a 503."
-    )
-    api_keys_required: bool = Field(
-        default=False, description="Require X-API-Key even before any key exists (prod: always)."
-    )
-    api_max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, description="Larger bodies get 413.")
-    api_history_max_page: int = Field(default=500, ge=1, description="Page size cap of /predictions/history.")
-    api_listener_alive_seconds: float = Field(
-        default=30.0,
-        gt=0,
-        description="A listener with an older last heartbeat counts as gone (/metrics, /monitoring/summary).",
-    )
-    api_access_log: bool = Field(default=False, description="uvicorn access log (costs throughput).")
-    # Outcomes and live performance
-    outcome_horizon_days: int = Field(
-        default=365,
-        ge=1,
-        le=3650,
-        description="An outcome posted by subject_ref is the truth for that subject's predictions made "
-        "in the N days before it was observed (POST /outcomes may state its own horizon_days).",
-    )
+    # Live performance: the API's gauges and python -m model_store promote --require-live-evidence
     performance_min_labels: int = Field(
         default=50,
         ge=1,
@@ -124,3 +77,12 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """Settings read once per process from the environment."""
     return Settings()
+
+
+def variable_and_default(settings_cls: type[BaseSettings], name: str) -> str:
+    """`VARIABLE, default D` of the setting `name`, for a command-line flag's help: read from the field
+    itself, so the help cannot drift from the default that applies."""
+    field = settings_cls.model_fields[name]
+    default = field.default
+    shown = "unset" if default is None else f"{default:g}" if isinstance(default, float) else str(default)
+    return f"{(field.alias or name).upper()}, default {shown}"

@@ -15,6 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tests.link import Link
 from tests.logins import drop_session_logins
 from tests.pg import Databases, database_url, postgres_server
 
@@ -70,6 +71,14 @@ def db_url(databases: Databases, template_db: str) -> Iterator[str]:
         yield database_url(databases.server_url, name)
     finally:
         databases.drop(name)
+
+
+@pytest.fixture
+def db_link(pg_server_url: str) -> Iterator[Link]:
+    """A link to the session's server that the test can cut and restore (tests/link.py): an outage
+    made the same way whichever server the session has, seen only by the processes routed through it."""
+    with Link(pg_server_url) as link:
+        yield link
 
 
 @pytest.fixture

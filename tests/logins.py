@@ -11,9 +11,10 @@ import contextlib
 import uuid
 
 import psycopg
+from psycopg import sql as pgsql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from sql.logins import drop_login, ensure_login, new_password
+from sql.logins import ensure_login, new_password
 
 LOGIN_PREFIX = "futurisys_test_login_"
 _SESSION = uuid.uuid4().hex[:8]
@@ -22,6 +23,12 @@ _PASSWORD = new_password()
 _made: dict[tuple[str, str], dict[str, str]] = {}
 #: (host, port) of a server -> the superuser conninfo that made them
 _admins: dict[tuple[str, str], str] = {}
+
+
+def drop_login(admin_url: str, login: str) -> None:
+    """Drop a LOGIN role made by sql.logins.ensure_login (it owns nothing and holds only its membership)."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(pgsql.SQL("DROP ROLE IF EXISTS {}").format(pgsql.Identifier(login)))
 
 
 def login_name(process: str) -> str:

@@ -75,8 +75,7 @@ class ApiClient:
         return self._json("GET", "/metadata/")
 
     def models(self) -> list[dict[str, Any]]:
-        body = self._json("GET", "/models/")
-        return body if isinstance(body, list) else list(body.get("models", []))
+        return self._json("GET", "/models/")
 
     def get_request(self, request_id: str, wait: float | None = None) -> dict[str, Any]:
         params = {"wait": _seconds(wait)} if wait else None
@@ -98,7 +97,8 @@ class ApiClient:
         limit: int | None = None,
         cursor: str | None = None,
     ) -> dict[str, Any]:
-        """One page of history, newest first, as {"items": [...], "next_cursor": str | None}."""
+        """One page of history, newest first: {"items": [...], "next_cursor": str | None, "total": int,
+        "total_capped": bool} (`total`: the requests matching the filters over all pages, capped)."""
         params = {
             k: v
             for k, v in {
@@ -111,7 +111,7 @@ class ApiClient:
             }.items()
             if v not in (None, "")
         }
-        return normalize_history_page(self._json("GET", "/predictions/history", params=params))
+        return self._json("GET", "/predictions/history", params=params)
 
     def monitoring_summary(self, window_minutes: int) -> dict[str, Any]:
         return self._json("GET", "/monitoring/summary", params={"window_minutes": window_minutes})
@@ -120,9 +120,6 @@ class ApiClient:
         """One page of the audit trail, newest first (GET /audit): {"items": [...], "next_before": ...}."""
         params = {k: v for k, v in {"action": list(actions), "limit": limit}.items() if v}
         return self._json("GET", "/audit", params=params)
-
-    def metrics_text(self) -> str:
-        return self._send("GET", "/metrics").text
 
     def performance(
         self, *, model: str | None = None, since: str | None = None, until: str | None = None
@@ -220,6 +217,11 @@ class ApiClient:
         return response
 
 
+def client() -> ApiClient:
+    """The client the dashboard's settings describe (read afresh: a test may change them)."""
+    return ApiClient.from_settings(get_settings())
+
+
 def _seconds(value: float) -> str:
     return f"{value:g}"
 
@@ -269,57 +271,19 @@ def _auth_message(code: int, said: str, key_sent: bool) -> str:
 
 
 def _detail(response: httpx.Response) -> Any:
+    """The API's `detail`: a sentence, or (422) one {"loc", "msg", "type"} per field. An answer without
+    one did not come from the API (a proxy's error page, say): its text stands in."""
     try:
-        body = response.json()
-    except ValueError:
+        return response.json()["detail"]
+    except (ValueError, KeyError, TypeError):
         return response.text[:500]
-    return body.get("detail", body) if isinstance(body, dict) else body
 
 
 def _detail_text(detail: Any) -> str:
-    if isinstance(detail, str):
-        return detail
-    if isinstance(detail, dict):
-        return str(detail.get("message") or detail.get("detail") or "")
-    return ""
+    return detail if isinstance(detail, str) else ""
 
 
-def describe_validation(detail: Any) -> list[str]:
-    """FastAPI-style error details as readable lines: 'items.3.age: 150 is greater than the maximum of 60'."""
-    if isinstance(detail, str):
-        return [detail]
-    if isinstance(detail, dict):
-        if "errors" in detail:
-            return describe_validation(detail["errors"])
-        return [_detail_text(detail) or str(detail)]
-    if not isinstance(detail, list):
-        return []
-    return [_validation_line(err) if isinstance(err, dict) else str(err) for err in detail]
-
-
-def _validation_line(err: Mapping[str, Any]) -> str:
-    """'items.3.age: …' with the location said once, whether or not the API's message starts with it."""
-    raw = [str(p) for p in err.get("loc", [])]
-    loc = ".".join(p for p in raw if p not in ("body", "query", "path"))
-    msg = str(err.get("msg") or err.get("message") or "invalid")
-    for said in (".".join(raw), loc):  # "body.items.3.age: …" or "items.3.age: …"
-        if said and msg.startswith(said + ": "):
-            msg = msg[len(said) + 2 :]
-            break
-    return f"{loc}: {msg}" if loc else msg
-
-
-def normalize_history_page(body: Any) -> dict[str, Any]:
-    """Accept a bare list or an envelope ({items|requests|data, next_cursor|cursor|next, total});
-    `total` (requests matching the filters, all pages) is None when the API does not count them."""
-    if isinstance(body, list):
-        return {"items": body, "next_cursor": None, "total": None, "total_capped": False}
-    items = next((body[k] for k in ("items", "requests", "data", "results") if k in body), [])
-    cursor = next((body[k] for k in ("next_cursor", "cursor", "next") if body.get(k)), None)
-    total = body.get("total")
-    return {
-        "items": list(items),
-        "next_cursor": cursor,
-        "total": int(total) if isinstance(total, int) else None,
-        "total_capped": bool(body.get("total_capped", False)),
-    }
+def describe_validation(detail: str | list[dict[str, Any]]) -> list[str]:
+    """The API's reasons for rejecting the input, one line each. Its field messages already name the
+    field ('items.3.age: 150 is out of range [18, 60]'), so they are shown as they are."""
+    return [detail] if isinstance(detail, str) else [str(err["msg"]) for err in detail]

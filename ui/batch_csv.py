@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from ui.schema import Schema, coerce_value, snake_case
+from ui.feature_schema import Schema, coerce_value, snake_case
 
 MAX_ROWS = 50_000
 MAX_PROBLEMS_LISTED = 500

@@ -12,11 +12,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from ui.api_client import ApiClient
+from ui.api_client import ApiClient, client
 from ui.collect import collect
 from ui.factors import factor_label, feature_labels
 from ui.feedback import show_api_error
-from ui.reference import client
 
 TOP = 3
 COLUMNS = tuple(f"reason_{i}" for i in range(1, TOP + 1))

@@ -1,5 +1,5 @@
 """The Models page's challenger section: a model scored in the shadow of the default, compared with it
-on the same live requests (GET /models/compare). Promotions and rollbacks: ui/promotions.py."""
+on the same live requests (GET /models/compare). Promotions and rollbacks: ui/promotion_history.py."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from ui.api_client import client
 from ui.feedback import fetch
-from ui.reference import client
 
 ALPHA = 0.05
 SIDES = {"primary_roc_auc": "default (answered clients)", "challenger_roc_auc": "challenger (shadow)"}

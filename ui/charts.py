@@ -5,7 +5,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from ui.monitoring import PSI_MAJOR, PSI_MODERATE
+from ui.summary_frames import PSI_MAJOR, PSI_MODERATE
 
 STATUS_COLORS = {"pending": "#f2a900", "running": "#3d7cc9", "completed": "#2e8540", "failed": "#d0342c"}
 BAND_COLORS = {  # a feature without a PSI yet is left out of the chart, so there is no "unknown" band
@@ -106,7 +106,7 @@ def status_chart(frame: pd.DataFrame) -> alt.LayerChart:
     return alt.layer(bars, labels).properties(height=200)
 
 
-def probability_chart(frame: pd.DataFrame, threshold: float | None) -> alt.LayerChart:
+def probability_chart(frame: pd.DataFrame, threshold: float) -> alt.LayerChart:
     bars = (
         alt.Chart(frame)
         .mark_bar(opacity=0.75, binSpacing=1)
@@ -123,11 +123,8 @@ def probability_chart(frame: pd.DataFrame, threshold: float | None) -> alt.Layer
             tooltip=["model_name:N", alt.Tooltip("bin_start:Q", format=".0%"), "count:Q"],
         )
     )
-    layers = [bars]
-    if threshold is not None:
-        rule = alt.Chart(pd.DataFrame({"x": [threshold]})).mark_rule(color="#202124", strokeDash=[4, 3])
-        layers.append(rule.encode(x="x:Q"))
-    return alt.layer(*layers).properties(height=260)
+    rule = alt.Chart(pd.DataFrame({"x": [threshold]})).mark_rule(color="#202124", strokeDash=[4, 3])
+    return alt.layer(bars, rule.encode(x="x:Q")).properties(height=260)
 
 
 def drift_chart(frame: pd.DataFrame) -> alt.LayerChart:

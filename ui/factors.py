@@ -15,10 +15,10 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from ui.api_client import ApiError, ApiNotFound, ApiRejected
+from ui.api_client import ApiError, ApiNotFound, ApiRejected, client
+from ui.feature_schema import option_text, plain_words
 from ui.feedback import show_api_error
-from ui.reference import client, load_schema
-from ui.schema import option_text, plain_words
+from ui.models_and_schema import load_schema
 
 TOP = 8
 EACH_WAY = 2  # the chart shows at least this many factors of each direction, when there are

@@ -7,9 +7,8 @@ from typing import Any
 
 import streamlit as st
 
-from ui.api_client import ApiError
+from ui.api_client import ApiError, client
 from ui.feedback import show_api_error
-from ui.reference import client
 from ui.settings import get_settings
 
 log = logging.getLogger("ui")
@@ -17,12 +16,12 @@ log = logging.getLogger("ui")
 
 @st.cache_data(ttl=5, show_spinner=False)
 def _health(api_url: str) -> tuple[bool, str]:
+    """(ready, what GET /health says): "ok"; "degraded" (serving, with a reason); or why not (503)."""
     try:
-        body: Any = client().health()
+        status = client().health()["status"]
     except ApiError as err:
         return False, err.message
-    status = body.get("status", "ok") if isinstance(body, dict) else "ok"
-    return str(status).lower() in ("ok", "healthy", "up", "pass"), str(status)
+    return status == "ok", status
 
 
 def sidebar() -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from ui.batch_csv import Problem, read_csv
-from ui.schema import snake_case
+from ui.feature_schema import snake_case
 
 MAX_ROWS = 50_000
 CHUNK = 10_000  # outcomes per POST /outcomes (the API's limit)

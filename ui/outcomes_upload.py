@@ -7,11 +7,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from ui.api_client import ApiError
+from ui.api_client import ApiError, client
 from ui.batch_csv import problems_frame
 from ui.feedback import show_api_error
 from ui.outcomes_csv import TEMPLATE, CheckedOutcomes, add_counts, check_outcomes_csv, chunks
-from ui.reference import client
 
 RESULT_KEY = "outcomes_result"
 

@@ -1,15 +1,11 @@
-"""The audit trail as the API reads it, and the actor the API states before an audited change."""
+"""The audit trail as the API reads it."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -30,16 +26,3 @@ async def audit_trail(pool: AsyncConnectionPool, where: AuditFilter, limit: int)
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute(QUERIES["audit_trail"], params)
         return await cur.fetchall()
-
-
-@asynccontextmanager
-async def acting_as(
-    pool: AsyncConnectionPool, actor: str, details: dict[str, Any] | None = None
-) -> AsyncIterator[psycopg.AsyncConnection]:
-    """A transaction whose audited changes (triggers, audit()) name `actor` and carry `details`: what
-    an admin action through the API runs its statements in."""
-    async with pool.connection() as conn, conn.transaction():
-        await conn.execute(
-            QUERIES["state_audit_actor"], {"actor": actor, "details": json.dumps(details or {})}
-        )
-        yield conn

@@ -10,7 +10,7 @@ from typing import Any, LiteralString
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from sql.queries import QUERIES
+from sql.queries import QUERIES, class_rows
 
 LISTENERS_SHOWN = 200
 
@@ -63,3 +63,25 @@ async def read_window(
         listeners=listeners,
         sample=[row["features"] for row in sample],
     )
+
+
+@dataclass(frozen=True)
+class StoredReference:
+    """The default version and the drift reference registered with it (None: registered without one)."""
+
+    model_name: str
+    version: str
+    training_data_sha256: str | None
+    training_rows: int | None
+    reference: dict[str, Any] | None
+
+
+STORED_REFERENCE = class_rows("monitoring_drift_reference", StoredReference)
+
+
+async def read_drift_reference(pool: AsyncConnectionPool) -> StoredReference | None:
+    """The default version's drift reference; None when no model is the default."""
+    async with pool.connection() as conn:
+        cur = conn.cursor(row_factory=STORED_REFERENCE)
+        await cur.execute(QUERIES["monitoring_drift_reference"])
+        return await cur.fetchone()

@@ -20,5 +20,5 @@ async def metadata(svc: ServicesDep) -> Metadata:
         threshold=meta["threshold"],
         default_model=meta["model_name"],
         version=meta["version"],
-        dataset=svc.catalog.dataset,
+        dataset=await svc.catalog.dataset(),
     )

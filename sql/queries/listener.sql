@@ -2,6 +2,7 @@
 -- Claim → infer → record outcomes; leases swept back; heartbeats; LISTEN and its self-check.
 
 -- name: listen_channels
+-- :none.
 -- Run once on the dedicated autocommit LISTEN connection (after every reconnect too).
 -- prediction_requested: new pending rows; model_promoted: reload deployments;
 -- listener_ping: the listener's own liveness check of this connection (payload = its token);
@@ -9,6 +10,7 @@
 LISTEN prediction_requested; LISTEN model_promoted; LISTEN listener_ping; LISTEN explanation_requested
 
 -- name: send_listener_ping
+-- :none.
 -- Sent from the work connection; the LISTEN connection must receive it back, or it is replaced.
 SELECT pg_notify('listener_ping', %(token)s)
 
@@ -120,6 +122,7 @@ SELECT count(*) FILTER (WHERE status = 'pending') AS requeued,
 FROM swept
 
 -- name: register_listener
+-- :none.
 -- A listener process starts: its heartbeat row, fresh (a reused host:pid:n id starts over).
 INSERT INTO listener_heartbeats (listener_id, hostname, pid, mode)
 VALUES (%(listener_id)s, %(hostname)s, %(pid)s, %(mode)s)
@@ -128,6 +131,7 @@ SET hostname = EXCLUDED.hostname, pid = EXCLUDED.pid, mode = EXCLUDED.mode,
     started_at = now(), last_seen_at = now(), processed = 0, failed = 0, stopped_at = NULL
 
 -- name: beat_listener
+-- :none.
 -- Periodic heartbeat with this process's running totals; recreates the row if it went missing.
 INSERT INTO listener_heartbeats (listener_id, hostname, pid, mode, processed, failed)
 VALUES (%(listener_id)s, %(hostname)s, %(pid)s, %(mode)s, %(processed)s, %(failed)s)
@@ -135,6 +139,7 @@ ON CONFLICT (listener_id) DO UPDATE
 SET last_seen_at = now(), processed = EXCLUDED.processed, failed = EXCLUDED.failed, stopped_at = NULL
 
 -- name: stop_listener
+-- :none.
 -- Clean shutdown: final totals and stopped_at, so the dashboard tells "stopped" from "crashed".
 UPDATE listener_heartbeats
 SET last_seen_at = now(), processed = %(processed)s, failed = %(failed)s, stopped_at = now()

@@ -3,9 +3,12 @@ valid feature set."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import inspect
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import psycopg
@@ -15,15 +18,17 @@ from fastapi import FastAPI
 from model_store.deployments import DeployedModel
 from model_store.stand_ins import stand_in_models
 from service.app import create_app
-from sql.settings import Settings
+from service.settings import ApiSettings
 from tests.employees import employee  # noqa: F401  (re-exported to the API tests)
 from tests.logins import process_urls
 
+T = TypeVar("T")
 
-def api_settings(db_url: str, **overrides: Any) -> Settings:
+
+def api_settings(db_url: str, **overrides: Any) -> ApiSettings:
     """Settings on db_url; the app connects as the session's futurisys_api login role."""
     overrides.setdefault("api_database_url", process_urls(db_url).get("API_DATABASE_URL"))
-    return Settings(database_url=db_url, env="dev", **overrides)
+    return ApiSettings(database_url=db_url, env="dev", **overrides)
 
 
 async def stand_ins(_conn: psycopg.AsyncConnection[Any]) -> list[DeployedModel]:
@@ -31,7 +36,7 @@ async def stand_ins(_conn: psycopg.AsyncConnection[Any]) -> list[DeployedModel]:
     return stand_in_models()
 
 
-def stand_in_app(settings: Settings) -> FastAPI:
+def stand_in_app(settings: ApiSettings) -> FastAPI:
     """The app for `settings`, listing and validating against the stand-in models (the catalog's seam)."""
     return create_app(settings, model_source=stand_ins)
 
@@ -73,3 +78,18 @@ async def play_listener(db_url: str, request_id: str, prediction: int = 1, proba
         await conn.execute(
             COMPLETE, {"request_id": request_id, "prediction": prediction, "probability": probability}
         )
+
+
+async def eventually(probe: Callable[[], T | Awaitable[T]], what: str, timeout: float = 30.0) -> T:
+    """Call (and await) `probe` until it returns something true, and return that; fail after `timeout`
+    seconds (generous: on a busy machine a NOTIFY or a commit may take a while to show)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value  # type: ignore[return-value]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:g}s: {what}")
+        await asyncio.sleep(0.02)

@@ -1,4 +1,4 @@
-"""The audit trail through the API and the keys CLI: who did what, read by admin keys (issue 11, item 5)."""
+"""The audit trail through the API and the keys CLI: who did what, read by admin keys."""
 
 from __future__ import annotations
 
@@ -6,14 +6,18 @@ import getpass
 import json
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import psycopg
 import pytest
+from psycopg_pool import AsyncConnectionPool
 
 from service.repository.api_keys import create_key
-from service.repository.audit import acting_as
+from sql.queries import QUERIES
 from tests.api.conftest import api_settings, in_process, stand_in_app
 from tests.stack import ROOT, process_env
 
@@ -152,6 +156,19 @@ async def test_the_trail_needs_an_admin_key_even_before_keys_are_in_use(client: 
     assert (await client.get("/predictions/history")).status_code == 200  # open: no key exists
     refused = await client.get("/audit")
     assert refused.status_code == 401 and "missing X-API-Key" in refused.json()["detail"]
+
+
+@asynccontextmanager
+async def acting_as(
+    pool: AsyncConnectionPool, actor: str, details: dict[str, Any] | None = None
+) -> AsyncIterator[psycopg.AsyncConnection]:
+    """A transaction on the API's pool whose audited changes (triggers, audit()) name `actor` and carry
+    `details`, as an admin action through the API states them (query state_audit_actor)."""
+    async with pool.connection() as conn, conn.transaction():
+        await conn.execute(
+            QUERIES["state_audit_actor"], {"actor": actor, "details": json.dumps(details or {})}
+        )
+        yield conn
 
 
 async def test_an_admin_action_through_the_api_names_its_key_as_the_actor(

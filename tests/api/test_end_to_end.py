@@ -24,6 +24,7 @@ def wait_for_listener(base: str) -> None:
     raise AssertionError("the listener never answered")
 
 
+@pytest.mark.timing
 def test_submit_and_wait_returns_the_completed_result_in_the_same_call(
     db_url: str, tmp_path: Path, stand_in_env: dict[str, str]
 ) -> None:
@@ -57,7 +58,7 @@ def test_submit_and_wait_answers_202_when_no_listener_runs(
         response = httpx.post(
             f"{base}/predictions/request?wait=0.5", json={"features": employee()}, timeout=10
         )
-        assert 0.5 <= time.monotonic() - started < 3
+        assert time.monotonic() - started >= 0.5  # it waited (a lower bound: no load can break it)
         assert response.status_code == 202
         assert response.json()["status"] == "pending"
         assert response.headers["location"] == f"/predictions/{response.json()['request_id']}"

@@ -24,7 +24,7 @@ from model_store.registration import promote, register_manifest
 from model_store.training import artifact_bytes
 from service.app import create_app
 from service.repository.api_keys import create_key
-from sql.settings import Settings
+from service.settings import ApiSettings
 from tests.api.conftest import employee, in_process
 from tests.listener.procs import log_text, wait_listening
 from tests.model_store.helpers import entry_for, register
@@ -55,7 +55,7 @@ def listener(models_db: str, trained_store: Path, conn: psycopg.Connection, tmp_
 
 @pytest.fixture
 async def api(models_db: str, trained_store: Path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(database_url=models_db, env="dev", model_store_dir=trained_store)
+    settings = ApiSettings(database_url=models_db, env="dev", model_store_dir=trained_store)
     async with in_process(create_app(settings)) as client:
         yield client
 
@@ -239,8 +239,8 @@ async def test_the_api_serving_explanations_imports_no_model_library() -> None:
     probe = (
         "import sys\n"
         "from service.app import create_app\n"
-        "from sql.settings import Settings\n"
-        "create_app(Settings(database_url='postgresql://nobody@127.0.0.1:1/none', env='dev'))\n"
+        "from service.settings import ApiSettings\n"
+        "create_app(ApiSettings(database_url='postgresql://nobody@127.0.0.1:1/none', env='dev'))\n"
         "libraries = {'sklearn', 'shap', 'numba', 'onnxruntime', 'model_store.explain'}\n"
         "print(sorted(libraries & set(sys.modules)))\n"
     )

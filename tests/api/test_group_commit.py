@@ -13,7 +13,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from service.grouping import SubmissionGroups
 from service.ids import new_request_id
-from tests.api.conftest import api_settings, employee, in_process, stand_in_app
+from tests.api.conftest import api_settings, employee, eventually, in_process, stand_in_app
 
 pytestmark = pytest.mark.anyio
 
@@ -103,10 +103,10 @@ async def test_waiters_woken_together_each_read_their_own_answer(
         return await client.post("/predictions/request", params={"wait": 20}, json=body)
 
     calls = [asyncio.create_task(wait_for(20 + i)) for i in range(20)]
-    for _ in range(400):  # every request stored, none answered yet
-        if conn.execute("SELECT count(*) FROM prediction_requests").fetchone()[0] == 20:
-            break
-        await asyncio.sleep(0.01)
+    await eventually(  # every request stored, none answered yet
+        lambda: conn.execute("SELECT count(*) FROM prediction_requests").fetchone()[0] == 20,
+        "all twenty requests are stored",
+    )
     conn.execute(COMPLETE_ALL)  # one statement answers all twenty: their waiters wake together
     responses = await asyncio.gather(*calls)
     assert [r.status_code for r in responses] == [200] * 20

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 import psycopg
 import pytest
@@ -11,8 +9,8 @@ from psycopg.types.json import Jsonb
 
 from model_store.features import schema_as_json
 from service.app import create_app
-from sql.settings import Settings
-from tests.api.conftest import employee, in_process
+from service.settings import ApiSettings
+from tests.api.conftest import employee, eventually, in_process
 
 pytestmark = pytest.mark.anyio
 
@@ -44,7 +42,7 @@ async def test_models_come_from_the_deployment_rows_and_follow_a_promotion(
     register(conn, "random_forest_e04", "ccc", "c", 0.45)
     conn.execute(DEPLOY, ["logistic", "aaa", True])
     conn.execute(DEPLOY, ["random_forest_e04", "bbb", False])
-    app = create_app(Settings(database_url=db_url, env="dev"))
+    app = create_app(ApiSettings(database_url=db_url, env="dev"))
     async with in_process(app) as client:
         listed = await models(client)
         assert listed["logistic"] == {
@@ -62,8 +60,12 @@ async def test_models_come_from_the_deployment_rows_and_follow_a_promotion(
                 "UPDATE model_deployments SET version = 'ccc', is_default = true"
                 " WHERE model_name = 'random_forest_e04'"
             )
-        await asyncio.sleep(0.3)  # NOTIFY model_promoted reaches the app's LISTEN connection
-        listed = await models(client)
+
+        async def switched() -> dict[str, dict] | None:  # once NOTIFY model_promoted reaches the app
+            listed = await models(client)
+            return listed if listed["random_forest_e04"]["default"] else None
+
+        listed = await eventually(switched, "the app hears the promotion")
         assert listed["random_forest_e04"]["default"] and listed["random_forest_e04"]["version"] == "ccc"
         submitted = await client.post("/predictions/request", json={"features": employee()})
         assert submitted.json()["model_name"] == "random_forest_e04"
@@ -72,7 +74,7 @@ async def test_models_come_from_the_deployment_rows_and_follow_a_promotion(
 
 
 async def test_without_any_deployed_model_submissions_get_a_clear_answer(db_url: str) -> None:
-    async with in_process(create_app(Settings(database_url=db_url, env="dev"))) as client:
+    async with in_process(create_app(ApiSettings(database_url=db_url, env="dev"))) as client:
         assert (await client.get("/models/")).json() == []
         response = await client.post("/predictions/request", json={"features": employee()})
         assert response.status_code == 503 and "no default model" in response.json()["detail"]
@@ -91,7 +93,7 @@ async def test_metadata_serves_a_default_per_feature_even_for_artifacts_register
         "metrics": Jsonb({}), "schema": Jsonb(old_schema),
     })  # fmt: skip
     conn.execute(DEPLOY, ["logistic", "old", True])
-    async with in_process(create_app(Settings(database_url=db_url, env="dev"))) as client:
+    async with in_process(create_app(ApiSettings(database_url=db_url, env="dev"))) as client:
         features = {f["name"]: f for f in (await client.get("/metadata/")).json()["feature_schema"]}
     assert features["age"]["default"] == 36 and features["monthly_income"]["default"] == 4919
     assert features["over_time"]["default"] == "No"

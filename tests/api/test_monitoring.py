@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import datetime, timedelta
+from functools import lru_cache
 from itertools import pairwise
 from typing import Any
 
@@ -15,8 +16,12 @@ import pytest
 
 from model_store.data import load_attrition
 from model_store.features import FEATURES
+from model_store.registration import register_version
+from model_store.training import trained_on
 from service.monitoring import MAX_BUCKETS, bucket_seconds
+from sql.queries import QUERIES
 from tests.api.conftest import employee
+from tests.model_store.helpers import entry_for
 
 pytestmark = pytest.mark.anyio
 
@@ -45,6 +50,25 @@ VALUES (%(id)s, 'h', %(pid)s, 'notify', now() - interval '1 day', now() - %(seen
         CASE WHEN %(stopped)s THEN now() - %(seen)s::interval END, 10, 1)
 """
 SHIFTED = ("monthly_income", "over_time", "age")
+
+
+@lru_cache(maxsize=1)
+def packaged_facts() -> dict[str, Any]:
+    return trained_on(load_attrition())
+
+
+def deploy_default(conn: psycopg.Connection, version: str, facts: dict[str, Any] | None) -> None:
+    """Register a logistic version (with what it was fitted on, when given) and make it the default."""
+    register_version(conn, {**entry_for("logistic", version, "ab" * 32, threshold=0.5), **(facts or {})})
+    conn.execute(QUERIES["clear_other_defaults"], {"model_name": "logistic"})
+    conn.execute(QUERIES["promote_model"], {"model_name": "logistic", "version": version})
+
+
+@pytest.fixture
+def default_fitted_on_the_packaged_data(conn: psycopg.Connection) -> None:
+    """The default version, registered with the reference of the rows it was fitted on (the packaged
+    data's), as `python -m model_store` registers the trained store."""
+    deploy_default(conn, "fitted-1", packaged_facts())
 
 
 def add_request(
@@ -201,6 +225,7 @@ async def test_listeners_are_alive_only_with_a_recent_heartbeat_and_no_stop(
     assert first["stopped_at"] is None and listeners[1]["stopped_at"] is not None
 
 
+@pytest.mark.usefixtures("default_fitted_on_the_packaged_data")
 async def test_requests_like_the_training_data_show_no_drift(
     client: httpx.AsyncClient, conn: psycopg.Connection
 ) -> None:
@@ -214,6 +239,7 @@ async def test_requests_like_the_training_data_show_no_drift(
     assert max(psis) < 0.05, drift["features"][:3]
 
 
+@pytest.mark.usefixtures("default_fitted_on_the_packaged_data")
 async def test_a_shifted_population_drifts_and_comes_first(
     client: httpx.AsyncClient, conn: psycopg.Connection
 ) -> None:
@@ -228,6 +254,7 @@ async def test_a_shifted_population_drifts_and_comes_first(
     assert all(f["psi"] < 0.05 for f in features[3:]), features[3:6]
 
 
+@pytest.mark.usefixtures("default_fitted_on_the_packaged_data")
 async def test_too_few_requests_give_no_drift_figure_and_an_empty_window_gives_zeros(
     client: httpx.AsyncClient, conn: psycopg.Connection
 ) -> None:
@@ -257,3 +284,34 @@ async def test_a_window_out_of_range_is_a_422_naming_the_parameter(
     response = await client.get("/monitoring/summary", params={"window_minutes": minutes})
     assert response.status_code == 422
     assert "window_minutes" in json.dumps(response.json())
+
+
+@pytest.mark.usefixtures("default_fitted_on_the_packaged_data")
+async def test_the_reference_is_the_default_versions_and_says_which(
+    client: httpx.AsyncClient, conn: psycopg.Connection
+) -> None:
+    add_many(conn, training_rows(100))
+    drift = (await summary(client))["drift"]
+    facts = packaged_facts()
+    assert (drift["model_name"], drift["version"], drift["missing"]) == ("logistic", "fitted-1", None)
+    assert drift["training_rows"] == 1470
+    assert drift["training_data_sha256"] == facts["training_data_sha256"] == load_attrition().sha256
+
+
+@pytest.mark.usefixtures("default_fitted_on_the_packaged_data")
+async def test_a_default_registered_without_a_reference_reports_none_and_why(
+    client: httpx.AsyncClient, conn: psycopg.Connection
+) -> None:
+    deploy_default(conn, "before-018", None)  # a version registered before references were stored
+    add_many(conn, training_rows(1000))
+    drift = (await summary(client))["drift"]
+    assert drift["reference"] == "none" and drift["sample_size"] == 1000
+    assert (drift["model_name"], drift["version"], drift["training_rows"]) == ("logistic", "before-018", None)
+    assert "logistic before-018 was registered without a drift reference" in drift["missing"]
+    assert [f["name"] for f in drift["features"]] == [f.name for f in FEATURES]
+    assert {f["psi"] for f in drift["features"]} == {None}
+
+    conn.execute("DELETE FROM model_deployments")
+    drift = (await summary(client))["drift"]
+    assert drift["reference"] == "none" and drift["model_name"] is None
+    assert drift["missing"] == "no model is the default: nothing to compare recent requests with"

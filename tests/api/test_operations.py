@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.api.conftest import api_settings, employee, in_process, stand_in_app
+from tests.api.conftest import api_settings, employee, eventually, in_process, stand_in_app
 from tests.pg import Databases, database_url
 
 pytestmark = pytest.mark.anyio
@@ -36,13 +34,16 @@ def samples(text: str) -> dict[tuple[str, tuple], float]:
 
 
 async def test_health_is_ok_on_a_current_schema(client: httpx.AsyncClient) -> None:
-    response = await client.get("/health")
-    for _ in range(100):  # the LISTEN connection may still be connecting: degraded until then
-        if response.json()["listening"]:
-            break
-        assert response.status_code == 200 and response.json()["status"] == "degraded"
-        await asyncio.sleep(0.05)
+
+    async def listening() -> httpx.Response | None:
         response = await client.get("/health")
+        if response.json()["listening"]:
+            return response
+        # The LISTEN connection may still be connecting: degraded until then.
+        assert response.status_code == 200 and response.json()["status"] == "degraded"
+        return None
+
+    response = await eventually(listening, "/health says listening")
     assert response.status_code == 200
     assert response.json() == {
         "status": "ok",

@@ -1,24 +1,32 @@
-"""A database outage turns answers into 503s; when it returns, the same API process serves again."""
+"""A database outage turns answers into 503s; when it returns, the same API process serves again.
+
+The outage is the API's link to PostgreSQL cut (tests/link.py): every connection closed, none accepted,
+as when the server stops, made the same way on any server the suite runs on. The test's own
+connections go to the server directly and see no outage.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
 
-from sql.embedded import EmbeddedPostgres
-from sql.migrate import migrate
 from tests.api.conftest import COMPLETE, employee
-from tests.pg import database_url
+from tests.link import Link
 from tests.stack import running_api
-from tests.stand_ins import deploy_stand_ins
 
 pytestmark = pytest.mark.slow
+
+# The longest wait the API grants, and how long before its expiry an answer must come: an answer inside
+# that (generous on a busy machine) was woken, by NOTIFY or by the reconnect, not by the wait running out.
+LONG_WAIT = 30
+MARGIN = 5
 
 
 def eventually(probe: Callable[[], bool], timeout: float, what: str) -> float:
@@ -31,6 +39,14 @@ def eventually(probe: Callable[[], bool], timeout: float, what: str) -> float:
     raise AssertionError(f"not within {timeout}s: {what}")
 
 
+def woken(call: Future[httpx.Response], started: float) -> httpx.Response:
+    """The response of a ?wait=LONG_WAIT call made at `started`, which must come before the wait expires."""
+    try:
+        return call.result(timeout=max(0.0, started + LONG_WAIT - MARGIN - time.monotonic()))
+    except FutureTimeout:
+        raise AssertionError("not woken: the call sat out its wait") from None
+
+
 def submit(base: str) -> int:
     try:
         return httpx.post(
@@ -40,42 +56,43 @@ def submit(base: str) -> int:
         return -1
 
 
+def waiting(base: str) -> float:
+    """The API's own count of requests someone is waiting on (its /metrics gauge)."""
+    for line in httpx.get(f"{base}/metrics", timeout=10).text.splitlines():
+        if line.startswith("prediction_waiting_requests "):
+            return float(line.split()[1])
+    raise AssertionError("no prediction_waiting_requests in /metrics")
+
+
 def test_stopping_postgres_gives_503_and_restarting_it_restores_service(
-    tmp_path: Path, pg_data_dir: Path, stand_in_store: Path
+    tmp_path: Path, db_url: str, db_link: Link, stand_in_env: dict[str, str]
 ) -> None:
-    server = EmbeddedPostgres(pg_data_dir)
-    try:
-        with psycopg.connect(server.url(), autocommit=True) as admin:
-            admin.execute("CREATE DATABASE outage")
-        url = database_url(server.url(), "outage")
-        migrate(url)
-        with running_api(url, env=deploy_stand_ins(url, stand_in_store), log=tmp_path / "api.log") as base:
-            assert submit(base) == 202
+    with running_api(
+        db_url, env={**stand_in_env, **db_link.process_env(db_url)}, log=tmp_path / "api.log"
+    ) as base:
+        assert submit(base) == 202
 
-            server.stop()
-            eventually(lambda: submit(base) == 503, 15, "POST answers 503 while PostgreSQL is down")
-            response = httpx.get(f"{base}/health", timeout=10)
-            assert response.status_code == 503
-            assert response.json()["database"] == "unreachable"
-            response = httpx.post(f"{base}/predictions/request", json={"features": employee()}, timeout=10)
-            assert response.status_code == 503
-            assert "database unavailable" in response.json()["detail"]
-            assert "Traceback" not in response.text
+        db_link.cut()
+        eventually(lambda: submit(base) == 503, 15, "POST answers 503 while PostgreSQL is down")
+        response = httpx.get(f"{base}/health", timeout=10)
+        assert response.status_code == 503
+        assert response.json()["database"] == "unreachable"
+        response = httpx.post(f"{base}/predictions/request", json={"features": employee()}, timeout=10)
+        assert response.status_code == 503
+        assert "database unavailable" in response.json()["detail"]
+        assert "Traceback" not in response.text
 
-            # EmbeddedPostgres has no start(); pgserver keeps the stopped handle, which starts again.
-            server._server.start()
-            took = eventually(lambda: submit(base) == 202, 30, "POST answers 202 again after the restart")
-            eventually(
-                lambda: httpx.get(f"{base}/health", timeout=10).json()["listening"],
-                15,
-                "the LISTEN connection is back",
-            )
-            assert httpx.get(f"{base}/health", timeout=10).status_code == 200
-            print(f"recovered {took:.1f}s after the restart")
-        with psycopg.connect(url) as conn:
-            assert conn.execute("SELECT count(*) FROM prediction_requests").fetchone() == (2,)
-    finally:
-        server.stop()
+        db_link.restore()
+        took = eventually(lambda: submit(base) == 202, 30, "POST answers 202 again after the restart")
+        eventually(
+            lambda: httpx.get(f"{base}/health", timeout=10).json()["listening"],
+            15,
+            "the LISTEN connection is back",
+        )
+        assert httpx.get(f"{base}/health", timeout=10).status_code == 200
+        print(f"recovered {took:.1f}s after the restart")
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM prediction_requests").fetchone() == (2,)
 
 
 def complete_newest(conn: psycopg.Connection, probability: float) -> str:
@@ -91,58 +108,36 @@ def count(conn: psycopg.Connection) -> int:
     return conn.execute("SELECT count(*) FROM prediction_requests").fetchone()[0]
 
 
-def connect_when_back(url: str) -> psycopg.Connection:
-    for _ in range(100):
-        try:
-            return psycopg.connect(url, autocommit=True)
-        except psycopg.OperationalError:
-            time.sleep(0.1)
-    raise AssertionError("PostgreSQL did not come back")
-
-
 def test_waits_across_an_outage_answer_results_written_while_listen_reconnects(
-    tmp_path: Path, pg_data_dir: Path, stand_in_store: Path
+    tmp_path: Path, db_url: str, conn: psycopg.Connection, db_link: Link, stand_in_env: dict[str, str]
 ) -> None:
-    server = EmbeddedPostgres(pg_data_dir)
-    try:
-        with psycopg.connect(server.url(), autocommit=True) as admin:
-            admin.execute("CREATE DATABASE outage")
-        url = database_url(server.url(), "outage")
-        migrate(url)
-        with (
-            running_api(url, env=deploy_stand_ins(url, stand_in_store), log=tmp_path / "api.log") as base,
-            ThreadPoolExecutor(2) as pool,
-        ):
-            eventually(lambda: httpx.get(f"{base}/health", timeout=10).json()["listening"], 15, "listening")
-            request_id = httpx.post(f"{base}/predictions/request", json={"features": employee()}).json()[
-                "request_id"
-            ]
-            # A caller waits through the outage; its result is written the moment PostgreSQL is back.
-            waiting = pool.submit(httpx.get, f"{base}/predictions/{request_id}?wait=25", timeout=40)
-            time.sleep(0.5)
-            server.stop()
-            time.sleep(7)  # long enough for an unwatched reconnect backoff to reach its cap (5 s)
-            server._server.start()
-            with connect_when_back(url) as conn:
-                complete_newest(conn, 0.6)
-            written = time.monotonic()
-            response = waiting.result()
-            assert response.status_code == 200 and response.json()["result"]["probability"] == 0.6
-            # Woken when the LISTEN connection came back (promptly, since someone waited).
-            assert time.monotonic() - written < 2.0
+    env = {**stand_in_env, **db_link.process_env(db_url)}
+    with running_api(db_url, env=env, log=tmp_path / "api.log") as base, ThreadPoolExecutor(2) as pool:
+        eventually(lambda: httpx.get(f"{base}/health", timeout=10).json()["listening"], 15, "listening")
+        request_id = httpx.post(f"{base}/predictions/request", json={"features": employee()}).json()[
+            "request_id"
+        ]
+        # A caller waits through the outage; its result is written the moment PostgreSQL is back.
+        started = time.monotonic()
+        url = f"{base}/predictions/{request_id}?wait={LONG_WAIT}"
+        waiting_call = pool.submit(httpx.get, url, timeout=LONG_WAIT + 15)
+        eventually(lambda: waiting(base) == 1, 10, "the caller is waiting")
+        db_link.cut()
+        time.sleep(7)  # long enough for an unwatched reconnect backoff to reach its cap (5 s)
+        db_link.restore()
+        complete_newest(conn, 0.6)
+        response = woken(waiting_call, started)  # woken when the LISTEN connection came back
+        assert response.status_code == 200 and response.json()["result"]["probability"] == 0.6
 
-            # A caller that submits right after the outage, its result landing at once, gets it.
-            eventually(lambda: submit(base) == 202, 30, "POST answers 202 again after the restart")
-            with psycopg.connect(url, autocommit=True) as conn:
-                stored = count(conn)
-            body = {"features": employee()}
-            call = pool.submit(httpx.post, f"{base}/predictions/request?wait=3", json=body, timeout=9)
-            with psycopg.connect(url, autocommit=True) as conn:
-                eventually(lambda: count(conn) > stored, 10, "the waiting caller's row is stored")
-                complete_newest(conn, 0.7)
-            response = call.result()
-            assert response.status_code == 200, response.text
-            assert response.json()["result"]["probability"] == 0.7
-            assert httpx.get(f"{base}/health", timeout=10).json()["status"] == "ok"
-    finally:
-        server.stop()
+        # A caller that submits right after the outage, its result landing at once, gets it.
+        eventually(lambda: submit(base) == 202, 30, "POST answers 202 again after the restart")
+        stored = count(conn)
+        body = {"features": employee()}
+        started = time.monotonic()
+        call = pool.submit(httpx.post, f"{base}/predictions/request?wait={LONG_WAIT}", json=body, timeout=45)
+        eventually(lambda: count(conn) > stored, 10, "the waiting caller's row is stored")
+        complete_newest(conn, 0.7)
+        response = woken(call, started)
+        assert response.status_code == 200, response.text
+        assert response.json()["result"]["probability"] == 0.7
+        assert httpx.get(f"{base}/health", timeout=10).json()["status"] == "ok"

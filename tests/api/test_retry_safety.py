@@ -8,7 +8,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.api.conftest import api_settings, employee, in_process, stand_in_app
+from tests.api.conftest import api_settings, employee, eventually, in_process, stand_in_app
 
 pytestmark = pytest.mark.anyio
 
@@ -50,10 +50,9 @@ async def _lost_while_inserting(
         conn.execute("LOCK TABLE prediction_requests IN SHARE MODE")
         call = asyncio.create_task(client.post("/predictions/request", json={"features": employee()}, **kw))
         with psycopg.connect(conn.info.dsn, password=conn.info.password, autocommit=True) as other:
-            for _ in range(200):
-                if blocked := other.execute(BLOCKED_INSERTS).fetchall():
-                    break
-                await asyncio.sleep(0.02)
+            blocked = await eventually(
+                lambda: other.execute(BLOCKED_INSERTS).fetchall(), "the API's INSERT waits on the lock"
+            )
             [(pid,)] = blocked
             other.execute("SELECT pg_terminate_backend(%s)", [pid])
         return await call

@@ -1,5 +1,5 @@
 """Keys with scopes: without a key, with a bad one, or with another client's submit key, no endpoint
-returns a request's features or result; a read key sees all; each refusal says why (issue 11, item 1)."""
+returns a request's features or result; a read key sees all; each refusal says why."""
 
 from __future__ import annotations
 

@@ -47,7 +47,7 @@ def test_bench_smoke_run_writes_every_scenario_to_its_json(trained_store: Path, 
         "user.batch_2000_per_s.random_forest_e04",
     ):
         assert key in figures, key
-    # Issue 15: what one explanation costs per model, and the listener with explain-at-answer on/off
+    # What one explanation costs per model, and the listener with explain-at-answer on/off
     # (the run itself fails unless every answer of the "on" run was explained).
     for model in ("dummy", "logistic", "random_forest", "random_forest_e04"):
         cost = figures[f"explain.{model}"]
@@ -57,7 +57,7 @@ def test_bench_smoke_run_writes_every_scenario_to_its_json(trained_store: Path, 
         assert figures[f"throughput.explain_at_answer.{model}.on"] > 0
         assert figures[f"throughput.explain_at_answer.{model}.ratio_on_over_off"] > 0
     assert set(report["targets"]) >= {"latency.notify.logistic.p50_ms", "api.submissions_per_s"}
-    # Issue 16: every user-side figure beside its target, as a ratio.
+    # Every user-side figure beside its target, as a ratio.
     checks = report["targets"]
     assert checks["user.submit_wait_p50_over_floor.logistic"]["target"] == "<= 2"
     assert checks["user.wrk.submit_wait.logistic.c16.per_s"]["ratio"] is not None

@@ -1,6 +1,6 @@
-"""A second terminal beside `make run`: the README's commands work as written (issue 10, defect 11), and
+"""A second terminal beside `make run`: the README's commands work as written, and
 every command of its Processes table leaves the stack's embedded PostgreSQL running; only `make run`
-stops it (defect 1)."""
+stops it."""
 
 from __future__ import annotations
 

@@ -66,3 +66,29 @@ def test_two_runners_started_together_apply_each_file_exactly_once(empty_db: str
     with psycopg.connect(empty_db) as conn:
         rows = conn.execute("SELECT filename FROM schema_migrations ORDER BY filename").fetchall()
     assert [r[0] for r in rows] == files
+
+
+# Files renumbered (byte for byte) after databases had applied them: (name then, name now).
+RENUMBERED = [
+    ("006_api.sql", "005_api_key_notifications.sql"),
+    ("008_subject_ref_and_outcomes.sql", "007_subject_ref_and_outcomes.sql"),
+    ("009_outcome_matching.sql", "008_outcome_matching.sql"),
+    ("013_explanations.sql", "009_explanations.sql"),
+]
+
+
+def test_a_database_that_applied_files_under_their_old_numbers_migrates_without_reapplying(
+    db_url: str, conn: psycopg.Connection
+) -> None:
+    # What such a database holds: the same files and checksums, under the names they had then.
+    with conn.transaction():
+        for old, new in RENUMBERED:
+            conn.execute("UPDATE schema_migrations SET filename = %s WHERE filename = %s", [old, new])
+    applied = dict(conn.execute("SELECT filename, checksum FROM schema_migrations").fetchall())
+    assert {old for old, _ in RENUMBERED} <= applied.keys()
+
+    assert migrate(db_url) == []  # nothing applied again: the bootstrap told it the new names
+    now = dict(conn.execute("SELECT filename, checksum FROM schema_migrations").fetchall())
+    renamed = dict(RENUMBERED)
+    assert now == {renamed.get(name, name): checksum for name, checksum in applied.items()}
+    assert sorted(now) == sorted(p.name for p in SCHEMA_DIR.glob("*.sql"))

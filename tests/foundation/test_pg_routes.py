@@ -1,4 +1,4 @@
-"""Which PostgreSQL the suite uses beside a Docker engine that answers but cannot pull (issue 10, defect 2).
+"""Which PostgreSQL the suite uses beside a Docker engine that answers but cannot pull.
 
 The engine here is a fake: a small HTTP server on a unix socket (DOCKER_HOST) that answers pings and
 image lookups, refuses every pull the way an offline engine does, and records what it was asked.

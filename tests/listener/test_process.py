@@ -33,6 +33,7 @@ from tests.stack import ROOT, process_env, running_listener, start, stop
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.timing
 def test_a_request_submitted_while_idle_completes_well_under_a_second(
     db_url: str, conn: psycopg.Connection, listener_log: Path, standin_env: dict[str, str]
 ) -> None:
@@ -143,6 +144,7 @@ def test_poison_requests_fail_with_their_reason_and_their_neighbours_complete(
     assert beat == (6, 2, True)
 
 
+@pytest.mark.timing
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_stop_signal_during_a_backlog_exits_zero_quickly_and_leaves_nothing_claimed(
     db_url: str,
@@ -183,7 +185,7 @@ def test_poll_only_mode_works_without_listen(
         assert [mode for _, _, mode in live_listeners(conn)] == ["poll"]
         assert backends(conn, listen=True) == [] and len(backends(conn, listen=False)) == 1
         ids = submit(conn, 50)
-        assert wait_until(all_done(conn, ids), 5), log_text(listener_log)
+        assert wait_until(all_done(conn, ids), 30), log_text(listener_log)  # < the 60 s sweep: the poll
     assert_exactly_one_result_each(conn, 50)
 
 

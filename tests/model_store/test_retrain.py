@@ -11,6 +11,7 @@ import psycopg
 
 from model_store.data import load_attrition
 from model_store.deployments import DeployedModel
+from model_store.drift_reference import DriftReference, reference_from
 from model_store.loading import load_handle
 from model_store.manifest import sha256_hex
 from tests.model_store.test_cli import run
@@ -70,6 +71,15 @@ def test_a_candidate_trained_on_labelled_traffic_is_registered_and_shadowed(
         " FROM model_versions WHERE model_name = 'logistic'"
     ).fetchall()
     assert metrics["trained_on"]["labelled_requests"] == 400 and metrics["trained_on"]["rows"] == 400
+    # What it was fitted on is stored with it: those 400 employees, not the packaged data set.
+    source, rows, positives, reference = conn.execute(
+        "SELECT training_source, training_rows, training_positives, reference FROM model_versions"
+        " WHERE model_name = 'logistic'"
+    ).fetchone()
+    employees = load_attrition()
+    assert (source, rows, positives) == ("labelled production requests", 400, int(employees.y[:400].sum()))
+    assert reference["training_data_sha256"] == trained_sha
+    assert DriftReference.from_json(reference).features == reference_from(employees.X.iloc[:400])
     assert 0.6 < metrics["cv_oof"]["roc_auc"] <= 1 and trained_sha
     assert sha256_hex((tmp_path / path).read_bytes()) == sha
     model = DeployedModel(name, version, False, sha, threshold, sklearn_version, path)

@@ -3,6 +3,7 @@ versions beside the current ones, which answer through the API once deployed."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
@@ -10,8 +11,10 @@ import pandas as pd
 import psycopg
 import pytest
 
+from model_store.drift_reference import drift_reference
+from model_store.user_data import load_user_data
 from service.app import create_app
-from sql.settings import Settings
+from service.settings import ApiSettings
 from tests.api.conftest import employee, in_process
 from tests.listener.procs import wait_listening
 from tests.model_store.test_cli import run
@@ -82,12 +85,28 @@ async def test_a_good_file_registers_new_versions_that_answer_through_the_api(
     env = {"ENV": "dev", "MODEL_STORE_DIR": str(store)}
     with psycopg.connect(db_url, autocommit=True) as conn, running_listener(db_url, env=env, log=log) as proc:
         wait_listening(conn, proc, log=log)
-        settings = Settings(database_url=db_url, env="dev", model_store_dir=store)
+        settings = ApiSettings(database_url=db_url, env="dev", model_store_dir=store)
         async with in_process(create_app(settings)) as api:
             answer = await _predict(api)
+            dataset = (await api.get("/metadata/")).json()["dataset"]
+            drift = (await api.get("/monitoring/summary")).json()["drift"]
     assert answer["status"] == "completed", answer
     assert answer["model_name"] == "random_forest_e04"
     assert answer["result"]["model_version"] == new
+    # What the new default was fitted on is the team's file, and drift is measured against it.
+    data = load_user_data(tmp_path / "hr.csv")
+    assert (dataset["source"], dataset["rows"], dataset["sha256"]) == (
+        "file hr.csv",
+        len(hr_export),
+        data.sha256,
+    )
+    assert (drift["reference"], drift["version"], drift["training_rows"]) == (
+        "training data",
+        new,
+        len(hr_export),
+    )
+    reference = drift_reference(data).as_json()
+    assert all(e["reference"] == reference for e in json.loads(manifest_path.read_text())["models"].values())
 
 
 async def _predict(api: httpx.AsyncClient) -> dict:

@@ -1,4 +1,4 @@
-"""Issue 12: the compose stack runs each process under its least-privilege role.
+"""The compose stack runs each process under its least-privilege role.
 
 The container stage (.ci/containers) proves it on running containers (pg_stat_activity); this test
 keeps the file itself honest where no Docker engine answers: only migrate holds the owner's
@@ -19,8 +19,8 @@ import pytest
 import yaml
 from psycopg.conninfo import make_conninfo
 
-from sql.logins import drop_login
 from sql.settings import PROJECT_ROOT
+from tests.logins import drop_login
 
 COMPOSE = PROJECT_ROOT / "compose.yaml"
 SERVICES = yaml.safe_load(COMPOSE.read_text())["services"]

@@ -1,4 +1,4 @@
-"""Issue 10, defect 7: `make run` keeps one development key, in a file only its owner can read."""
+"""`make run` keeps one development key, in a file only its owner can read."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from psycopg import sql
 
 from model_store.registration import register_manifest
 from service.app import create_app
-from sql.settings import Settings
+from service.settings import ApiSettings
 from tests.api.conftest import employee, in_process
 from tests.listener.helpers import valid_features, wait_until
 from tests.listener.procs import log_text, wait_listening
@@ -82,7 +82,7 @@ def listener(models_db: str, trained_store: Path, conn: psycopg.Connection, tmp_
 @pytest.fixture
 async def api(models_db: str, trained_store: Path) -> AsyncIterator[httpx.AsyncClient]:
     """The API in process, logged in as futurisys_api."""
-    settings = Settings(
+    settings = ApiSettings(
         database_url=models_db,
         api_database_url=login_url(models_db, "api"),
         env="dev",

@@ -11,10 +11,11 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from sql.logins import drop_login, ensure_login, new_password
+from sql.logins import ensure_login, new_password
 from sql.migrate import migrate
 from tests.api.conftest import employee
 from tests.listener.procs import wait_listening
+from tests.logins import drop_login
 from tests.pg import Databases, database_url
 from tests.stack import running_api, running_listener
 

@@ -23,7 +23,7 @@ from tests.ui.browser import (
     settle,
     stack_env,
 )
-from ui.schema import LABELS
+from ui.feature_schema import LABELS
 
 __all__ = ["dashboard", "page", "requested_hosts", "stack_env"]  # fixtures of this module
 pytestmark = BROWSER

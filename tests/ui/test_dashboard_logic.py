@@ -14,27 +14,18 @@ from tests.ui.conftest import screenshots_dir
 from ui import charts
 from ui.api_client import (
     ApiAuthError,
+    ApiError,
+    ApiRejected,
     ApiUnavailable,
     _raise_for_status,
     describe_validation,
-    normalize_history_page,
 )
 from ui.batch_csv import check_csv, results_frame, template_csv
 from ui.collect import collect
-from ui.history import ordered_features, page_caption, request_label, short_id, utc_time
-from ui.monitoring import (
-    bucket_label,
-    drift_frame,
-    from_history,
-    from_summary,
-    latency_percentiles,
-    probability_histogram,
-    prometheus_value,
-    requests_frame,
-    throughput,
-)
+from ui.feature_schema import parse_metadata, snake_case
 from ui.performance_charts import over_time_chart
-from ui.schema import parse_metadata, snake_case
+from ui.request_table import ordered_features, page_caption, request_label, requests_frame, short_id, utc_time
+from ui.summary_frames import bucket_label, drift_frame, from_summary
 
 META = {
     "feature_schema": [
@@ -130,6 +121,7 @@ def history_items() -> list[dict]:
             "status": status,
             "created_at": created.isoformat(),
             "result": result,
+            "error": None,
         }
 
     return [
@@ -141,20 +133,11 @@ def history_items() -> list[dict]:
     ]
 
 
-def test_history_gives_throughput_latency_statuses_and_probabilities() -> None:
+def test_history_rows_carry_submit_to_result_latency() -> None:
     frame = requests_frame(history_items())
     assert frame["latency_ms"].round(3).dropna().tolist() == [10.0, 20.0, 30.0]
-    tp = throughput(frame, "1min").groupby("bucket")["count"].sum()
-    assert tp.tolist() == [3, 2]
-    by_status = throughput(frame, "1min").groupby("status")["count"].sum().to_dict()
-    assert by_status == {"completed": 3, "failed": 1, "pending": 1}
-    lat = latency_percentiles(frame["latency_ms"]).set_index("percentile")["ms"]
-    assert lat["p50"] == pytest.approx(20.0)
-    hist = probability_histogram(frame)
-    assert hist.groupby("model_name")["count"].sum().to_dict() == {"dummy": 1, "logistic": 2}
-    data = from_history(frame, "1min")
-    assert (data.requests, data.completed, data.failed) == (5, 3, 1)
-    assert data.listeners_alive is None and data.drift is None
+    assert frame["probability"].dropna().tolist() == [0.1, 0.9, 0.5]
+    assert frame["prediction"].isna().tolist() == [False, False, False, True, True]
 
 
 LISTENER = {
@@ -185,7 +168,7 @@ SUMMARY = {
 
 def test_the_monitoring_summary_shape_asked_of_the_api_is_read_whole() -> None:
     data = from_summary(SUMMARY)
-    assert (data.source, data.requests, data.completed, data.failed) == ("api", 23, 20, 2)
+    assert (data.requests, data.completed, data.failed) == (23, 20, 2)
     assert data.throughput.groupby("status")["count"].sum().to_dict() == {
         "completed": 20,
         "failed": 2,
@@ -196,6 +179,7 @@ def test_the_monitoring_summary_shape_asked_of_the_api_is_read_whole() -> None:
     assert data.listeners["listener_id"].tolist() == ["h:1:0", "h:2:0"], "alive first"
     assert data.drift["feature"].tolist() == ["age"]
     assert data.bucket == pd.Timedelta(minutes=1), "the API's bucket width is what the chart draws"
+    assert (data.since, data.until) == (pd.Timestamp("2025-01-01T10:00Z"), pd.Timestamp("2025-01-01T11:00Z"))
 
 
 def test_bucket_widths_read_plainly() -> None:
@@ -239,33 +223,28 @@ def test_the_drift_chart_names_every_feature_in_full() -> None:
     assert "unknown" not in layer["color"]["scale"]["domain"], "no bar is ever unknown"
 
 
-def test_prometheus_samples_are_read_by_name_and_labels() -> None:
-    text = (
-        "# HELP prediction_listeners_alive Listeners\n"
-        "prediction_listeners_alive 2.0\n"
-        'prediction_queue_depth{status="pending"} 7.0\n'
-        'prediction_queue_depth{status="failed"} 1.0\n'
-    )
-    assert prometheus_value(text, "prediction_listeners_alive") == 2.0
-    assert prometheus_value(text, "prediction_queue_depth", status="failed") == 1.0
-    assert prometheus_value(text, "missing") is None
-
-
-def test_validation_errors_name_the_field_once() -> None:
-    age = "150 is greater than the maximum of 60"
-    detail = [  # what service/errors.py emits, with and without the "body." of FastAPI's location
-        {"loc": ["body", "items", 3, "age"], "msg": f"body.items.3.age: {age}"},
-        {"loc": ["body", "items", 3, "age"], "msg": f"items.3.age: {age}"},
-        {"loc": ["query", "wait"], "msg": "query.wait: Input should be less than or equal to 30"},
-        {"loc": ["body", "features"], "msg": "Field required"},
+def test_validation_errors_are_shown_as_the_api_words_them() -> None:
+    # service/errors.py puts the field's location in front of each message, once: shown as it is.
+    age = "items.3.age: 150 is out of range [18, 60]"
+    detail = [
+        {"loc": ["body", "items", 3, "age"], "msg": age, "type": "value_error"},
+        {"loc": ["query", "wait"], "msg": "wait: Input should be less than or equal to 30", "type": "x"},
     ]
-    assert describe_validation(detail) == [
-        f"items.3.age: {age}",
-        f"items.3.age: {age}",
-        "wait: Input should be less than or equal to 30",
-        "features: Field required",
-    ]
+    assert describe_validation(detail) == [age, "wait: Input should be less than or equal to 30"]
     assert describe_validation("missing or invalid X-API-Key") == ["missing or invalid X-API-Key"]
+    response = httpx.Response(422, json={"detail": detail}, request=httpx.Request("POST", "http://api/x"))
+    with pytest.raises(ApiRejected) as rejected:
+        _raise_for_status(response, True)
+    assert rejected.value.problems == describe_validation(detail)
+    assert rejected.value.message.count("items.3.age") == 1
+
+
+def test_an_error_page_not_from_the_api_still_reads_as_a_sentence() -> None:
+    # A proxy in front of the API answers in HTML: its text stands in for the API's detail.
+    response = httpx.Response(502, text="<h1>Bad gateway</h1>", request=httpx.Request("GET", "http://api/x"))
+    with pytest.raises(ApiError) as failed:
+        _raise_for_status(response, False)
+    assert failed.value.message == "The API failed (502): <h1>Bad gateway</h1>"
 
 
 @pytest.mark.parametrize(
@@ -282,18 +261,6 @@ def test_a_refused_key_shows_the_apis_own_reason(code: int, said: str, key_sent:
         _raise_for_status(response, key_sent)
     assert refused.value.message.startswith(f"The API answered {code}: {said}.")
     assert hint in refused.value.message
-
-
-def test_history_pages_are_normalised() -> None:
-    bare = {"next_cursor": None, "total": None, "total_capped": False}
-    assert normalize_history_page([{"a": 1}]) == {"items": [{"a": 1}], **bare}
-    assert normalize_history_page({"items": [], "next_cursor": "abc"}) == {
-        **bare,
-        "items": [],
-        "next_cursor": "abc",
-    }
-    counted = normalize_history_page({"items": [], "next_cursor": None, "total": 204, "total_capped": False})
-    assert (counted["total"], counted["total_capped"]) == (204, False)
 
 
 class FakeLookups:
@@ -361,7 +328,7 @@ def test_requests_of_one_millisecond_get_distinct_picker_labels() -> None:
     # Three UUIDv7 ids minted in the same millisecond: same first 13 hex digits, random tails.
     items = [
         {"request_id": f"01a237ed-2f25-7{tail[:3]}-a0a5-{tail}", "created_at": "2026-12-02T18:03:40.123Z",
-         "model_name": "logistic", "status": "completed"}
+         "model_name": "logistic", "status": "completed", "result": None, "error": None}
         for tail in ("e57d39f1c2ab", "e308a4b1c9d0", "3b7f1ac05e62")
     ]  # fmt: skip
     labels = [request_label(row) for row in requests_frame(items).itertuples()]

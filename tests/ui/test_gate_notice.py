@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ui.promotion import gate_notice
+from ui.gate_notice import gate_notice
 
 
 def model(name: str, default: bool = False, **gate: Any) -> dict[str, Any]:

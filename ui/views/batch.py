@@ -10,14 +10,14 @@ import pandas as pd
 import streamlit as st
 
 from ui import batch_reasons, outcomes_upload
-from ui.api_client import ApiError
+from ui.api_client import ApiError, client
 from ui.batch_csv import CheckedFile, check_csv, problems_frame, results_frame, template_csv
 from ui.collect import collect
+from ui.feature_schema import Schema
 from ui.feedback import fetch, show_api_error
 from ui.layout import header
+from ui.models_and_schema import default_model, load_models, load_schema, model_label
 from ui.outcomes_csv import with_subject_refs
-from ui.reference import client, default_model, load_models, load_schema, model_label
-from ui.schema import Schema
 
 CHUNK_ROWS = 2_000  # rows per POST /predictions/batch (the API takes up to 10,000)
 RESULT_WAIT_SECONDS = 10.0  # how long to keep looking up answers still pending

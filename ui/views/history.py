@@ -8,14 +8,21 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from ui.api_client import ApiError, ApiNotFound
+from ui.api_client import ApiError, ApiNotFound, client
 from ui.factors import show_factors, value_text
+from ui.feature_schema import plain_words
 from ui.feedback import fetch, show_api_error
-from ui.history import history_table, ordered_features, page_caption, request_label, utc_time
 from ui.layout import header
-from ui.monitoring import STATUSES, requests_frame
-from ui.reference import client, load_models, load_schema, version_label
-from ui.schema import plain_words
+from ui.models_and_schema import load_models, load_schema, version_label
+from ui.request_table import (
+    STATUSES,
+    history_table,
+    ordered_features,
+    page_caption,
+    request_label,
+    requests_frame,
+    utc_time,
+)
 
 ANY = "Any"
 PERIODS = {
@@ -60,7 +67,7 @@ def show_request(request: dict[str, Any]) -> None:
         st.markdown(f"#### Request `{request.get('request_id')}`")
         st.markdown(
             f"Model **{request.get('model_name')}**"
-            + (f" · answered by version **{version_label(result.get('model_version'))}**" if result else "")
+            + (f" · answered by version **{version_label(result['model_version'])}**" if result else "")
         )
         c1, c2, c3, c4 = st.columns(4)
         c1.metric("Status", str(request.get("status")))

@@ -9,11 +9,12 @@ import pandas as pd
 import streamlit as st
 
 from ui import challengers, charts
+from ui.api_client import client
 from ui.feedback import fetch
+from ui.gate_notice import gate_notice
 from ui.layout import header
-from ui.promotion import gate_notice
+from ui.models_and_schema import load_models, version_label
 from ui.promotion_history import show_promotions
-from ui.reference import client, load_models, version_label
 
 HEADLINE = {
     "roc_auc": "ROC AUC",
@@ -101,8 +102,7 @@ def main() -> None:
     default = next((m for m in models if m.get("default")), None)
     if default:
         st.info(
-            f"Requests that name no model go to **{default['name']}** "
-            f"({version_label(default.get('version'))}).",
+            f"Requests that name no model go to **{default['name']}** ({version_label(default['version'])}).",
             icon=":material/star:",
         )
     notice = gate_notice(models)

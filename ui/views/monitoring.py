@@ -1,7 +1,6 @@
 """Monitoring: throughput, latency, statuses, probabilities per model, listeners alive, feature drift.
 
-Reads `GET /monitoring/summary?window_minutes=M`; against an older API without it (404), it computes
-what recent history can tell, and takes the count of live listeners from /metrics. The summary it reads:
+Reads `GET /monitoring/summary?window_minutes=M`, the API's own figures for the window:
 
     {"window": {"since": ts, "until": ts, "bucket_seconds": 60},
      "requests": 1234,
@@ -18,56 +17,19 @@ what recent history can tell, and takes the count of live listeners from /metric
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
-
-import pandas as pd
 import streamlit as st
 
 from ui import charts
-from ui.api_client import ApiClient, ApiError, ApiNotFound
+from ui.api_client import client
+from ui.feature_schema import plain_words
 from ui.feedback import fetch
 from ui.layout import header
-from ui.monitoring import (
-    WINDOWS,
-    MonitoringData,
-    bucket_label,
-    from_history,
-    from_summary,
-    prometheus_value,
-    requests_frame,
-)
-from ui.reference import client, load_metadata
-from ui.schema import plain_words
-
-HISTORY_SAMPLE = 2_000
-HISTORY_PAGE = 500
+from ui.models_and_schema import load_metadata
+from ui.summary_frames import WINDOWS, MonitoringData, bucket_label, from_summary
 
 
-def from_recent_history(api: ApiClient, minutes: int, bucket: str) -> MonitoringData:
-    since = (datetime.now(UTC) - timedelta(minutes=minutes)).isoformat()
-    items: list[dict] = []
-    cursor = None
-    while len(items) < HISTORY_SAMPLE:
-        page = api.history(since=since, limit=HISTORY_PAGE, cursor=cursor)
-        items += page["items"]
-        cursor = page["next_cursor"]
-        if not cursor or not page["items"]:
-            break
-    return from_history(requests_frame(items[:HISTORY_SAMPLE]), bucket, truncated=bool(cursor))
-
-
-def load(minutes: int, bucket: str) -> MonitoringData:
-    api = client()
-    try:
-        return from_summary(api.monitoring_summary(minutes))
-    except ApiNotFound:
-        data = from_recent_history(api, minutes, bucket)
-    try:
-        alive = prometheus_value(api.metrics_text(), "prediction_listeners_alive")
-    except ApiError:
-        alive = None
-    return replace(data, alive_from_metrics=None if alive is None else int(alive))
+def load(minutes: int) -> MonitoringData:
+    return from_summary(client().monitoring_summary(minutes))
 
 
 def fmt_ms(value: float | None) -> str:
@@ -76,14 +38,13 @@ def fmt_ms(value: float | None) -> str:
 
 def kpis(data: MonitoringData) -> None:
     # Two rows of three: six cards in one row cut a latency of "1,234.5 ms" to "1,23…" at 1400 px.
-    alive = data.listeners_alive
     cards = [
         ("Requests", f"{data.requests:,}"),
         ("Completed", f"{data.completed:,}"),
         ("Failed", f"{data.failed:,}"),
         ("Latency p50", fmt_ms(data.latency_ms("p50"))),
         ("Latency p95", fmt_ms(data.latency_ms("p95"))),
-        ("Listeners alive", "—" if alive is None else str(alive)),
+        ("Listeners alive", str(data.listeners_alive)),
     ]
     for row in (cards[:3], cards[3:]):
         for col, (label, value) in zip(st.columns(3), row, strict=True):
@@ -92,24 +53,12 @@ def kpis(data: MonitoringData) -> None:
 
 def listeners_panel(data: MonitoringData) -> None:
     st.subheader("Listeners")
-    if data.listeners is None:
-        alive = data.alive_from_metrics
-        if alive == 0:
-            st.error(
-                "**No listener is alive.** New requests will queue until one starts.",
-                icon=":material/sensors:",
-            )
-        elif alive is not None:
-            st.success(f"**{alive} listener(s) alive** (recent heartbeat).", icon=":material/sensors:")
-        st.caption("Per-listener details need the service's monitoring summary.")
-        return
     if data.listeners.empty:
         st.warning(
             "No listener has ever reported. Requests will wait until one starts.", icon=":material/sensors:"
         )
         return
-    alive = int(data.listeners["alive"].sum())
-    if alive == 0:
+    if data.listeners_alive == 0:
         st.error(
             "**No listener is alive.** New requests will queue until one starts.", icon=":material/sensors:"
         )
@@ -130,11 +79,6 @@ def listeners_panel(data: MonitoringData) -> None:
 
 def drift_panel(data: MonitoringData) -> None:
     st.subheader("Feature drift vs. training data")
-    if data.drift is None:
-        st.info(
-            "Drift needs the service's monitoring summary (not available yet).", icon=":material/query_stats:"
-        )
-        return
     if data.drift.empty:
         st.info("Not enough recent requests to measure drift.", icon=":material/query_stats:")
         return
@@ -151,16 +95,9 @@ def main() -> None:
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
     window = c1.segmented_control("Window", list(WINDOWS), default="Last hour", key="monitoring_window")
     c2.button("Refresh", icon=":material/refresh:", width="stretch")
-    minutes, bucket = WINDOWS[window or "Last hour"]
-    data = fetch(load, minutes, bucket)
-    threshold = fetch(load_metadata).get("threshold")
+    data = fetch(load, WINDOWS[window or "Last hour"])
+    threshold = float(fetch(load_metadata)["threshold"])
     kpis(data)
-    if data.source == "history":
-        more = " (the most recent only)" if data.truncated else ""
-        st.caption(
-            f"Computed from {data.requests:,} requests in the window{more}. "
-            "Drift and per-listener details appear once the service offers /monitoring/summary."
-        )
     if data.requests == 0:
         st.info("No requests in this window yet.", icon=":material/inbox:")
 
@@ -170,12 +107,11 @@ def main() -> None:
         if data.throughput.empty:
             st.caption("No traffic in this window.")
         else:
-            until = pd.Timestamp.now(tz="UTC")
-            since = until - pd.Timedelta(minutes=minutes)
-            width = data.bucket or pd.Timedelta(bucket)
-            chart = charts.throughput_chart(data.throughput, width, since, until)
+            chart = charts.throughput_chart(data.throughput, data.bucket, data.since, data.until)
             st.altair_chart(chart, width="stretch")
-            st.caption(f"Requests submitted per {bucket_label(width)}, coloured by where they stand now.")
+            st.caption(
+                f"Requests submitted per {bucket_label(data.bucket)}, coloured by where they stand now."
+            )
     with right:
         st.subheader("Requests by status")
         st.altair_chart(charts.status_chart(data.status_counts), width="stretch")
@@ -189,11 +125,10 @@ def main() -> None:
             st.caption("No completed requests in this window.")
     with right:
         st.subheader("Predicted probability by model")
-        if data.probabilities.empty or pd.to_numeric(data.probabilities["count"]).sum() == 0:
+        if data.probabilities["count"].sum() == 0:
             st.caption("No answers in this window.")
         else:
-            t = float(threshold) if isinstance(threshold, int | float) else None
-            st.altair_chart(charts.probability_chart(data.probabilities, t), width="stretch")
+            st.altair_chart(charts.probability_chart(data.probabilities, threshold), width="stretch")
 
     listeners_panel(data)  # full width: beside the drift chart its table was cut at 1400 px
     drift_panel(data)

@@ -7,9 +7,11 @@ from typing import Any
 
 import streamlit as st
 
+from ui.api_client import client
 from ui.feedback import fetch
 from ui.layout import header
-from ui.performance import (
+from ui.performance_charts import calibration_chart, over_time_chart
+from ui.performance_frames import (
     MIN_POINT_LABELS,
     WINDOWS,
     as_shown,
@@ -21,8 +23,6 @@ from ui.performance import (
     verdict,
     version_key,
 )
-from ui.performance_charts import calibration_chart, over_time_chart
-from ui.reference import client
 
 FIGURE = st.column_config.TextColumn(alignment="right")  # as_shown() wrote them: '0.812' or '—'
 SUMMARY_FIGURES = ("share who left", "ROC-AUC", "PR-AUC", "Brier", "Precision", "Recall", "F1")

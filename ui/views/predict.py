@@ -8,12 +8,12 @@ from typing import Any
 import streamlit as st
 
 from ui import charts
-from ui.api_client import ApiError
+from ui.api_client import ApiError, client
 from ui.factors import show_factors
+from ui.feature_schema import Feature, Schema, option_text
 from ui.feedback import fetch, show_api_error
 from ui.layout import header
-from ui.reference import (
-    client,
+from ui.models_and_schema import (
     default_model,
     load_models,
     load_schema,
@@ -21,7 +21,6 @@ from ui.reference import (
     model_threshold,
     version_label,
 )
-from ui.schema import Feature, Schema, option_text
 from ui.settings import get_settings
 
 FORM_COLUMNS = 2  # three cut long choices ('Research_Develop…') at 1400 px
@@ -120,7 +119,7 @@ def show_answer(result: dict[str, Any], threshold: float, elapsed_ms: float) -> 
     st.altair_chart(charts.probability_gauge(probability, threshold), width="stretch")
     st.caption(
         f"The black tick is the model's threshold ({threshold:.0%}): at or above it, the answer is "
-        f"*likely to leave*. Answered by version **{version_label(result.get('model_version'))}**."
+        f"*likely to leave*. Answered by version **{version_label(result['model_version'])}**."
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 NUMERIC_TYPES = ("integer", "number")
@@ -106,9 +106,7 @@ class Feature:
 @dataclass(frozen=True)
 class Schema:
     features: tuple[Feature, ...]
-    target: str = "attrition"
-    threshold: float | None = None
-    dataset: dict[str, Any] = field(default_factory=dict)
+    threshold: float  # the default model's decision threshold
 
     @property
     def names(self) -> list[str]:
@@ -122,51 +120,27 @@ class Schema:
 
 
 def parse_metadata(meta: dict[str, Any]) -> Schema:
-    """Build a Schema from /metadata/, tolerant of a list or a name-keyed mapping of features."""
-    raw = meta.get("feature_schema", meta.get("features", []))
-    if isinstance(raw, dict):
-        raw = [{"name": k, **v} for k, v in raw.items()]
-    features = tuple(_feature(f) for f in raw)
-    target = meta.get("target", "attrition")
-    target_name = target.get("name", "attrition") if isinstance(target, dict) else str(target)
-    threshold = meta.get("threshold")
-    dataset = meta.get("dataset") if isinstance(meta.get("dataset"), dict) else {"name": meta.get("dataset")}
+    """The Schema that GET /metadata/ serves."""
     return Schema(
-        features=features,
-        target=target_name,
-        threshold=float(threshold) if isinstance(threshold, int | float) else None,
-        dataset=dataset or {},
+        features=tuple(_feature(f) for f in meta["feature_schema"]), threshold=float(meta["threshold"])
     )
 
 
 def _feature(raw: dict[str, Any]) -> Feature:
-    kind = str(raw.get("type", "number")).lower()
-    categories = raw.get("categories") or raw.get("values") or raw.get("enum") or ()
-    if kind in ("categorical", "string", "str", "object", "enum"):
-        kind = "category"
-    if kind in ("int",):
-        kind = "integer"
-    if kind in ("float", "double", "numeric"):
-        kind = "number"
-    if categories and kind not in NUMERIC_TYPES:
-        kind = "category"
-    default = next((raw[k] for k in ("default", "median", "mode", "example") if raw.get(k) is not None), None)
+    """One served feature: range (numbers) or categories, and a typical `default` when the model has one."""
     return Feature(
-        name=str(raw["name"]),
-        type=kind,
-        description=str(raw.get("description") or ""),
-        minimum=_num(raw.get("min", raw.get("minimum"))),
-        maximum=_num(raw.get("max", raw.get("maximum"))),
-        categories=tuple(str(c) for c in categories),
-        default=default,
+        name=raw["name"],
+        type=raw["type"],
+        description=raw.get("description", ""),
+        minimum=_bound(raw.get("minimum")),
+        maximum=_bound(raw.get("maximum")),
+        categories=tuple(raw.get("categories", ())),
+        default=raw.get("default"),
     )
 
 
-def _num(value: Any) -> float | None:
-    try:
-        return None if value is None else float(value)
-    except (TypeError, ValueError):
-        return None
+def _bound(value: float | None) -> float | None:
+    return None if value is None else float(value)
 
 
 def clamp(value: float, lo: float | None, hi: float | None) -> float:

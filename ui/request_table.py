@@ -1,4 +1,5 @@
-"""What the History page shows, as pure functions: table rows, picker labels, times, feature order.
+"""Requests as the History page shows them, as pure functions: table rows, picker labels, times,
+feature order.
 
 Times are shown in UTC with a 24-hour clock everywhere (table, detail, charts), and say so.
 """
@@ -10,10 +11,46 @@ from typing import Any
 
 import pandas as pd
 
-from ui.reference import version_label
+from ui.models_and_schema import version_label
 
+STATUSES = ("pending", "running", "completed", "failed")
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
 TAIL = 12  # hex digits at the end of a UUIDv7 id: random, so they tell requests of one millisecond apart
+
+
+def requests_frame(items: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """Requests as the API serves them (history, lookup), one row each, with times parsed and
+    submit-to-result latency in ms."""
+    rows = []
+    for item in items:
+        result = item["result"] or {}
+        rows.append(
+            {
+                "request_id": item["request_id"],
+                "created_at": item["created_at"],
+                "model_name": item["model_name"],
+                "status": item["status"],
+                "prediction": result.get("prediction"),
+                "probability": result.get("probability"),
+                "model_version": result.get("model_version"),
+                "finished_at": result.get("created_at"),
+                "error": item["error"],
+            }
+        )
+    columns = ["request_id", "created_at", "model_name", "status", "prediction", "probability"]
+    columns += ["model_version", "finished_at", "error"]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["created_at"] = utc_times(frame["created_at"])
+    frame["finished_at"] = utc_times(frame["finished_at"])
+    frame["probability"] = pd.to_numeric(frame["probability"], errors="coerce")
+    frame["prediction"] = pd.to_numeric(frame["prediction"], errors="coerce").astype("Int64")
+    frame["latency_ms"] = (frame["finished_at"] - frame["created_at"]).dt.total_seconds() * 1000
+    return frame
+
+
+def utc_times(values: pd.Series) -> pd.Series:
+    """ISO 8601 texts as UTC timestamps (NaT where there is none)."""
+    return pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
 
 
 def short_id(request_id: str) -> str:

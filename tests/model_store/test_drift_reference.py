@@ -1,4 +1,5 @@
-"""The training reference of each feature, and the population stability index against it."""
+"""The drift reference of each feature (computed from a version's training rows), and the population
+stability index against it."""
 
 from __future__ import annotations
 
@@ -8,24 +9,33 @@ import math
 import pytest
 
 from model_store.data import TrainingData
-from model_store.features import FEATURES
-from model_store.reference import (
+from model_store.drift_reference import (
     MIN_SAMPLE,
     SHARE_FLOOR,
+    DriftReference,
+    FeatureReference,
+    drift_reference,
     feature_drift,
     psi,
     reference_from,
-    training_reference,
 )
+from model_store.features import FEATURES
 
 
 def rows_of(attrition: TrainingData, n: int, seed: int = 0) -> list[dict]:
     return json.loads(attrition.X.sample(n, random_state=seed).to_json(orient="records"))
 
 
-def test_the_reference_covers_every_feature_and_shares_sum_to_one(attrition: TrainingData) -> None:
-    reference = training_reference()
-    assert training_reference() is reference, "computed once per process"
+@pytest.fixture(scope="module")
+def training(attrition: TrainingData) -> tuple[FeatureReference, ...]:
+    """The reference of the packaged data: what the served versions were fitted on."""
+    return reference_from(attrition.X)
+
+
+def test_the_reference_covers_every_feature_and_shares_sum_to_one(
+    training: tuple[FeatureReference, ...],
+) -> None:
+    reference = training
     assert [r.name for r in reference] == [f.name for f in FEATURES]
     for ref, feature in zip(reference, FEATURES, strict=True):
         assert math.isclose(sum(ref.shares), 1.0), ref.name
@@ -49,24 +59,30 @@ def test_psi_is_zero_for_equal_shares_and_grows_with_the_shift() -> None:
         psi([0.5, 0.5], [0.2, 0.3, 0.5])
 
 
-def test_a_sample_of_the_training_data_does_not_drift(attrition: TrainingData) -> None:
-    drift = feature_drift(rows_of(attrition, 1000))
+def test_a_sample_of_the_training_data_does_not_drift(
+    attrition: TrainingData, training: tuple[FeatureReference, ...]
+) -> None:
+    drift = feature_drift(rows_of(attrition, 1000), training)
     values = [d.psi for d in drift]
     assert values == sorted(values, reverse=True), "worst first"
     assert max(values) < 0.05
 
 
-def test_a_shifted_sample_drifts_on_the_shifted_features_only(attrition: TrainingData) -> None:
+def test_a_shifted_sample_drifts_on_the_shifted_features_only(
+    attrition: TrainingData, training: tuple[FeatureReference, ...]
+) -> None:
     rows = [{**r, "over_time": "Yes", "monthly_income": min(r["monthly_income"] * 3, 20000)}
             for r in rows_of(attrition, 1000)]  # fmt: skip
-    drift = feature_drift(rows)
+    drift = feature_drift(rows, training)
     assert [d.name for d in drift[:2]] == ["over_time", "monthly_income"]
     assert drift[0].psi > 1.0 and drift[1].psi > 0.25
     assert all(d.psi < 0.05 for d in drift[2:])
 
 
-def test_below_the_minimum_sample_psi_is_unknown(attrition: TrainingData) -> None:
-    drift = feature_drift(rows_of(attrition, MIN_SAMPLE - 1))
+def test_below_the_minimum_sample_psi_is_unknown(
+    attrition: TrainingData, training: tuple[FeatureReference, ...]
+) -> None:
+    drift = feature_drift(rows_of(attrition, MIN_SAMPLE - 1), training)
     assert len(drift) == len(FEATURES) and {d.psi for d in drift} == {None}
     assert [d.name for d in drift] == [f.name for f in FEATURES], "unknowns keep the schema order"
 
@@ -77,3 +93,12 @@ def test_values_of_the_wrong_kind_count_nowhere(attrition: TrainingData) -> None
     assert age.counts([30, "thirty", None, True, float("nan"), 80.0]).sum() == 2
     travel = next(r for r in reference if r.name == "business_travel")
     assert travel.counts(["Travel_Rarely", "Sometimes", 3]).tolist() == [0, 1, 0]
+
+
+def test_the_stored_document_reads_back_as_the_same_reference(attrition: TrainingData) -> None:
+    reference = drift_reference(attrition)
+    stored = json.loads(json.dumps(reference.as_json()))  # what jsonb and the manifest hold
+    assert DriftReference.from_json(stored) == reference
+    assert stored["training_data_sha256"] == attrition.sha256 and stored["quantile_bins"] == 10
+    with pytest.raises(ValueError, match="drift reference format 2, this code reads 1"):
+        DriftReference.from_json({**stored, "format": 2})
