@@ -80,17 +80,8 @@ class Shadow:
 Loader = Callable[[DeployedModel], ModelHandle]
 
 
-def artifact_loader(store_dir: Path, stand_ins: bool = False) -> Loader:
-    """Load and verify a version from the model store (ENV=test: the stand-in of its name)."""
-    if stand_ins:
-        from model_store.stand_ins import StandInPredictor
-
-        def stand_in(model: DeployedModel) -> ModelHandle:
-            return ModelHandle(
-                model.name, model.version, model.sha256, model.threshold, StandInPredictor(model.name)
-            )
-
-        return stand_in
+def artifact_loader(store_dir: Path) -> Loader:
+    """Load and verify a version from the model store."""
     from model_store.loading import load_handle
 
     return lambda model: load_handle(model, store_dir)
