@@ -18,9 +18,10 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 
-from scripts.processes import python, start, stop_all, wait_serving  # noqa: E402
+from scripts.processes import python, start, stop_all, wait_serving, wait_until  # noqa: E402
 from sql.embedded import open_database  # noqa: E402
 from sql.migrate import migrate  # noqa: E402
+from sql.queries import QUERIES  # noqa: E402
 
 API_HOST = "127.0.0.1"
 API_PORT = int(os.environ.get("FUTURISYS_API_PORT", "8000"))
@@ -172,6 +173,20 @@ def wait_up(procs: list[tuple[str, subprocess.Popen]]) -> None:
         wait_serving(started[name], port, url, timeout=UP_TIMEOUT)
 
 
+def wait_listening(url: str, procs: list[tuple[str, subprocess.Popen]], launched: float) -> None:
+    """Return once a listener started by this run has registered: its heartbeat row appears when it is
+    LISTENing with its models loaded, so a request submitted from then on is answered at once."""
+
+    def registered() -> bool:
+        seen_since = {"alive_seconds": time.time() - launched}  # rows an earlier run left do not count
+        with psycopg.connect(url, autocommit=True) as conn:
+            row = conn.execute(QUERIES["listeners_alive"], seen_since).fetchone()
+        return bool(row and row[0])
+
+    listener = dict(procs)["listener"]
+    wait_until(registered, listener, "the listener registering", timeout=UP_TIMEOUT, interval=0.2)
+
+
 def main() -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
@@ -192,9 +207,11 @@ def main() -> int:
         env["FUTURISYS_API_URL"] = f"http://{API_HOST}:{API_PORT}"
         if key:
             env["FUTURISYS_API_KEY"] = key
+        launched = time.time() - 1  # the database's clock and ours: a second of slack
         procs = start_processes(env)
         try:
             wait_up(procs)
+            wait_listening(url, procs, launched)
         except (RuntimeError, TimeoutError) as exc:
             print(f"not started: {exc}; stopping the rest", file=sys.stderr)
             return 1

@@ -19,7 +19,9 @@ import pytest
 
 from scripts import processes
 from scripts.processes import python
-from tests.stack import ROOT, free_port, wait_http
+from tests.stack import ROOT, free_port
+
+READY_LINE = "Ctrl-C stops everything."  # what make run prints once the API, listener and dashboard are up
 
 EXAMPLE_REQUEST: dict[str, Any] = json.loads((ROOT / "docs" / "example-request.json").read_text())
 
@@ -104,10 +106,15 @@ def start_launcher(
 
 
 def launch(workdir: Path, store: Path, data_dir: Path, log_name: str = "run.log") -> MakeRun:
-    """`start_launcher`, returning once /health answers (else its error quotes the launcher's log)."""
+    """`start_launcher`, returning once it says it is ready, as a user waits before the README's second
+    terminal (else its error quotes the launcher's log)."""
     run = start_launcher(workdir, store, data_dir, log_name)
+
+    def ready() -> bool:
+        return run.log.is_file() and READY_LINE in run.log.read_text(errors="replace")
+
     try:
-        wait_http(run.api + "/health", run.launcher, timeout=120, log=run.log)
+        processes.wait_until(ready, run.launcher, "make run's ready line", timeout=180, log=run.log)
     except Exception:
         run.stop()
         raise
