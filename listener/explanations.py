@@ -18,7 +18,7 @@ from listener.connection import CONNECTION_LOST
 from listener.inference import describe
 from listener.outcomes import BatchOutcome, Claim
 from listener.timers import Every
-from sql.queries import QUERIES
+from sql.queries import QUERIES, class_rows
 
 log = logging.getLogger("listener")
 
@@ -58,6 +58,23 @@ class ExplanationClaim:
     model_sha256: str | None
     probability: float | None
     request_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    written: int
+    failed: int
+
+
+@dataclass(frozen=True, slots=True)
+class Swept:
+    requeued: int
+    failed: int
+
+
+CLAIMS = class_rows("claim_explanations", ExplanationClaim)
+RECORDED = class_rows("record_explanations", Recorded)
+SWEPT = class_rows("sweep_expired_explanations", Swept)
 
 
 @dataclass
@@ -149,17 +166,17 @@ class ExplanationWork:
         if self._sweep.due():
             self._sweep_leases(conn)
             self._sweep.done()
-        rows = conn.execute(
-            QUERIES["claim_explanations"],
-            {
-                "listener_id": self.listener_id,
-                "batch_size": self.batch_size,
-                "lease_seconds": self.lease_seconds,
-            },
-        ).fetchall()
-        if not rows:
+        with conn.cursor(row_factory=CLAIMS) as cur:
+            claims = cur.execute(
+                QUERIES["claim_explanations"],
+                {
+                    "listener_id": self.listener_id,
+                    "batch_size": self.batch_size,
+                    "lease_seconds": self.lease_seconds,
+                },
+            ).fetchall()
+        if not claims:
             return False
-        claims = [ExplanationClaim(*row) for row in rows]
         batch = ExplanationBatch()
         for claim in claims:
             if claim.model_version is None or claim.model_sha256 is None:
@@ -188,14 +205,14 @@ class ExplanationWork:
             model = (claim.model_name, outcome.model_versions[i], outcome.model_sha256s[i])
             groups.setdefault(model, []).append(
                 ExplanationClaim(
-                    request_id,
-                    None,
-                    claim.model_name,
-                    claim.features,
-                    model[1],
-                    model[2],
-                    outcome.probabilities[i],
-                    None,
+                    id=request_id,
+                    request_id=None,
+                    model_name=claim.model_name,
+                    features=claim.features,
+                    model_version=model[1],
+                    model_sha256=model[2],
+                    probability=outcome.probabilities[i],
+                    request_error=None,
                 )
             )
         batch = ExplanationBatch()
@@ -242,7 +259,7 @@ class ExplanationWork:
 
     def _record(self, conn: psycopg.Connection, batch: ExplanationBatch) -> None:
         try:
-            row = conn.execute(QUERIES["record_explanations"], batch.params()).fetchone()
+            row = _recorded(conn, batch)
         except CONNECTION_LOST:
             raise  # the claims' leases expire and the sweep hands them out again
         except psycopg.DatabaseError as exc:
@@ -250,21 +267,28 @@ class ExplanationWork:
             log.exception("listener %s could not record explanations; failing them", self.listener_id)
             fallback = ExplanationBatch()
             fallback.fail(batch.request_ids + batch.failed_ids, f"could not record it: {describe(exc)}")
-            row = conn.execute(QUERIES["record_explanations"], fallback.params()).fetchone()
-        assert row is not None
-        self.explained += row[0]
+            row = _recorded(conn, fallback)
+        self.explained += row.written
 
     def _sweep_leases(self, conn: psycopg.Connection) -> None:
-        row = conn.execute(
-            QUERIES["sweep_expired_explanations"], {"max_attempts": self.max_attempts}
-        ).fetchone()
-        if row is not None and (row[0] or row[1]):
+        with conn.cursor(row_factory=SWEPT) as cur:
+            row = cur.execute(
+                QUERIES["sweep_expired_explanations"], {"max_attempts": self.max_attempts}
+            ).fetchone()
+        if row is not None and (row.requeued or row.failed):
             log.info(
                 "listener %s: %d expired explanation lease(s) requeued, %d failed",
                 self.listener_id,
-                row[0],
-                row[1],
+                row.requeued,
+                row.failed,
             )
+
+
+def _recorded(conn: psycopg.Connection, batch: ExplanationBatch) -> Recorded:
+    with conn.cursor(row_factory=RECORDED) as cur:
+        row = cur.execute(QUERIES["record_explanations"], batch.params()).fetchone()
+    assert row is not None
+    return row
 
 
 def group_by_version(

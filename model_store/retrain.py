@@ -24,13 +24,22 @@ from model_store.manifest import artifact_file, sha256_hex, version_for, write_a
 from model_store.pipelines import build_pipeline
 from model_store.registration import register_version
 from model_store.training import artifact_bytes, trained_on
-from sql.queries import QUERIES
+from sql.queries import QUERIES, class_rows
 
 CV_FOLDS = 5
 FIXED_THRESHOLD = 0.5  # like the served logistic: a candidate's threshold is tuned only by a full evaluation
 MIN_ROWS_PER_CLASS = CV_FOLDS  # stratified folds need one of each class per fold
 SEED = 0
 LIVE_SOURCE = "labelled production requests"
+
+
+@dataclass(frozen=True)
+class Labelled:
+    features: dict[str, Any]
+    label: int
+
+
+LABELLED = class_rows("labelled_requests", Labelled)
 
 
 @dataclass(frozen=True)
@@ -44,10 +53,11 @@ class Retrained:
 
 def labelled_traffic(conn: psycopg.Connection[Any], since: datetime | None) -> TrainingData:
     """The labelled production requests as training data (schema column order)."""
-    rows = conn.execute(QUERIES["labelled_requests"], {"since": since}).fetchall()
+    with conn.cursor(row_factory=LABELLED) as cur:
+        rows = cur.execute(QUERIES["labelled_requests"], {"since": since}).fetchall()
     names = [f.name for f in FEATURES]
-    X = pd.DataFrame([features for features, _ in rows], columns=names)
-    y = np.array([label for _, label in rows], dtype=np.int64)
+    X = pd.DataFrame([r.features for r in rows], columns=names)
+    y = np.array([r.label for r in rows], dtype=np.int64)
     return TrainingData(X=X, y=y, sha256=fingerprint(X, y), source=LIVE_SOURCE)
 
 

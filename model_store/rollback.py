@@ -30,10 +30,11 @@ class RolledBack:
 
 
 def _deployed(conn: psycopg.Connection[Any], name: str) -> str:
-    row = conn.execute(QUERIES["deployed_version"], {"model_name": name}).fetchone()
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(QUERIES["deployed_version"], {"model_name": name}).fetchone()
     if row is None:
         raise ModelError(f"{name} is not deployed: nothing to roll back")
-    return str(row[0])
+    return str(row["version"])
 
 
 def _target(name: str, version: str, details: dict[str, Any], default: bool) -> tuple[str, str, bool] | None:
@@ -66,14 +67,15 @@ def rollback(
 ) -> RolledBack:
     """Return the default model (or `name`) to what answered before its last recorded change."""
     with psycopg.connect(conninfo) as conn, conn.transaction():
-        current = conn.execute(QUERIES["current_default"]).fetchone()
+        with conn.cursor(row_factory=dict_row) as cur:
+            current = cur.execute(QUERIES["current_default"]).fetchone()
         if name is None:
             if current is None:
                 raise ModelError("no default model deployed: nothing to roll back")
-            name, version = str(current[0]), str(current[1])
+            name, version = str(current["model_name"]), str(current["version"])
         else:
             version = _deployed(conn, name)
-        is_default = current is not None and current[0] == name
+        is_default = current is not None and current["model_name"] == name
         with conn.cursor(row_factory=dict_row) as cur:
             event = cur.execute(
                 QUERIES["last_change_to"], {"model_name": name, "version": version}
