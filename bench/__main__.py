@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import platform
-import socket
 import sys
 import time
 from collections.abc import Callable
@@ -107,13 +106,6 @@ TARGETS = {  # figure: (comparison, target) as issues 16 (what a user sees) and 
 }
 
 
-def free_port() -> int:
-    """A port nobody listens on now (another bench may run beside this one on a shared machine)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def mode() -> str:
     if os.environ.get("BENCH_SMOKE"):
         return "smoke"
@@ -130,7 +122,7 @@ class Bench:
         self.figures: dict[str, Any] = {}
 
     def api(self, url: str) -> tuple[Any, str, httpx.Client]:
-        proc, base = self.stack.start_api(url, free_port())
+        proc, base = self.stack.start_api(url)
         return proc, base, httpx.Client(base_url=base, timeout=60)
 
     def warm(self, client: httpx.Client, rows: list[dict]) -> None:

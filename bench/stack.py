@@ -4,24 +4,20 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import psutil
 import psycopg
 from psycopg import sql as pgsql
 
+from scripts import processes
+from scripts.processes import ROOT, python
 from sql.embedded import EmbeddedPostgres
 from sql.migrate import migrate
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 class BenchStack:
@@ -50,23 +46,18 @@ class BenchStack:
 
     def run_module(self, module: str, url: str, *args: str) -> None:
         subprocess.run(
-            [sys.executable, "-m", module, *args],
+            python("-m", module, *args),
             cwd=ROOT,
             env=self.env(url),
             check=True,
             stdout=subprocess.DEVNULL,
         )
 
+    def log(self, module: str) -> Path:
+        return self.workdir / f"{module}-{len(self.procs)}.log"
+
     def start(self, module: str, url: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-        log = open(self.workdir / f"{module}-{len(self.procs)}.log", "ab")  # noqa: SIM115
-        proc = subprocess.Popen(
-            [sys.executable, "-m", module, *args],
-            cwd=ROOT,
-            env=self.env(url, env),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        proc = processes.start(python("-m", module, *args), self.env(url, env), self.log(module))
         self.procs.append(proc)
         return proc
 
@@ -74,46 +65,36 @@ class BenchStack:
         """A listener, returned once it is LISTENing with its models loaded (its heartbeat row exists):
         on a busy machine its start alone may outlast a request's wait."""
         with psycopg.connect(url, autocommit=True) as conn:
-            before = conn.execute("SELECT count(*) FROM listener_heartbeats WHERE stopped_at IS NULL")
-            running = before.fetchone()[0]  # type: ignore[index]
-            proc = self.start("listener", url, *args)
-            deadline = time.monotonic() + 300
-            while time.monotonic() < deadline:
-                row = conn.execute("SELECT count(*) FROM listener_heartbeats WHERE stopped_at IS NULL")
-                if row.fetchone()[0] > running:  # type: ignore[index]
-                    return proc
-                if proc.poll() is not None:
-                    raise RuntimeError(f"listener exited with {proc.returncode}; see {self.workdir}")
-                time.sleep(0.02)
-        raise TimeoutError("the listener did not start within 300 s")
 
-    def start_api(self, url: str, port: int) -> tuple[subprocess.Popen, str]:
-        proc = self.start("service", url, "--host", "127.0.0.1", "--port", str(port))
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    return proc, base
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None:
-                raise RuntimeError(f"API exited with {proc.returncode}; see {self.workdir}")
-            time.sleep(0.1)
-        raise TimeoutError("API did not become healthy")
+            def alive() -> int:
+                row = conn.execute("SELECT count(*) FROM listener_heartbeats WHERE stopped_at IS NULL")
+                return row.fetchone()[0]  # type: ignore[index]
+
+            running = alive()
+            log = self.log("listener")
+            proc = self.start("listener", url, *args)
+            processes.wait_until(lambda: alive() > running, proc, "the listener's heartbeat", 300, log, 0.02)
+        return proc
+
+    def start_api(self, url: str) -> tuple[subprocess.Popen, str]:
+        """The API on a free port, returned with its base URL once /health is 200 from it: another bench
+        or test on a shared machine may take the port between its pick and the bind (then a new one)."""
+        log = self.log("service")
+        proc, base = processes.serve(
+            lambda port: python("-m", "service", "--host", "127.0.0.1", "--port", str(port)),
+            self.env(url),
+            "/health",
+            60,
+            log,
+        )
+        self.procs.append(proc)
+        return proc, base
 
     def stop(self, proc: subprocess.Popen) -> None:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        processes.stop(proc, timeout=20)
 
     def stop_all(self) -> None:
-        for proc in self.procs:
-            self.stop(proc)
+        processes.stop_all([("bench process", proc) for proc in self.procs], timeout=20)
         self.procs.clear()
 
     def cpu(self, **procs: subprocess.Popen) -> dict[str, float]:

@@ -342,9 +342,9 @@ def _require(database_url: str | None) -> str:
 
     from sql.embedded import open_database
 
-    url, release = open_database()
-    atexit.register(release)
-    return url
+    database = open_database()
+    atexit.register(database.release)
+    return database.url
 
 
 def main(argv: Sequence[str] | None = None) -> int:

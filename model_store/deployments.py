@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
 
 from model_store.errors import ModelError
+from sql.plans import Fetch, Plan, run, run_async
 from sql.queries import QUERIES
 
 
@@ -94,14 +94,17 @@ def from_rows(rows: Iterable[Mapping[str, Any]]) -> list[DeployedModel]:
     return sorted((from_row(r) for r in rows), key=lambda m: m.name)
 
 
+def deployed_models() -> Plan[list[DeployedModel]]:
+    """Read the deployed models: the one source of `fetch_deployed` and `fetch_deployed_async`."""
+    rows = yield Fetch(QUERIES["list_deployed_models"])
+    return from_rows(rows)
+
+
 def fetch_deployed(conn: psycopg.Connection[Any]) -> list[DeployedModel]:
     """Read the deployed models through a psycopg connection."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        return from_rows(cur.execute(QUERIES["list_deployed_models"]).fetchall())
+    return run(conn, deployed_models())
 
 
 async def fetch_deployed_async(aconn: psycopg.AsyncConnection[Any]) -> list[DeployedModel]:
     """Read the deployed models through a psycopg async connection (the API's pool)."""
-    async with aconn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(QUERIES["list_deployed_models"])
-        return from_rows(await cur.fetchall())
+    return await run_async(aconn, deployed_models())

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from service.settings import get_api_settings
-from sql.embedded import database_url, open_database
+from sql.embedded import open_database
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -37,8 +37,8 @@ def serve(host: str, port: int) -> int:
     from service.app import create_app
 
     # Released in the lifespan shutdown: uvicorn re-raises SIGTERM after it, so no `finally` would run.
-    url, release = open_database(process="api")
-    app = create_app(conninfo=url, on_shutdown=release)
+    database = open_database(process="api")
+    app = create_app(conninfo=database.url, on_shutdown=database.release)
     # uvicorn exits with 3 when the lifespan startup refuses (ENV=prod without an API key: the one place
     # that rule is checked is the app's startup, service/app.py, which logs why).
     uvicorn.run(app, host=host, port=port, access_log=get_api_settings().api_access_log, lifespan="on")
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "keys":
         from service.keys_cli import run
 
-        with database_url() as url:
+        with open_database() as url:
             return run(
                 url,
                 args.action,

@@ -12,6 +12,7 @@ import psycopg
 
 from service.repository.api_keys import (
     DEFAULT_SCOPES,
+    active_digests,
     checked_scopes,
     create_key,
     key_digest,
@@ -68,9 +69,9 @@ def run(
                 return 1
             print(f"API key {name!r} revoked", file=sys.stderr)
         else:
-            for key_name, key_scopes, created_at, revoked_at in list_keys(conn):
-                state = f"revoked {revoked_at:%Y-%m-%d %H:%M:%S}" if revoked_at else "active"
-                print(f"{key_name}\t{','.join(key_scopes)}\tcreated {created_at:%Y-%m-%d %H:%M:%S}\t{state}")
+            for k in list_keys(conn):
+                state = f"revoked {k.revoked_at:%Y-%m-%d %H:%M:%S}" if k.revoked_at else "active"
+                print(f"{k.name}\t{','.join(k.scopes)}\tcreated {k.created_at:%Y-%m-%d %H:%M:%S}\t{state}")
     return 0
 
 
@@ -84,7 +85,7 @@ def development_key(conninfo: str, key_file: Path) -> tuple[str, bool]:
     old = key_file.read_text().strip() if key_file.is_file() else ""
     with psycopg.connect(conninfo) as conn:
         state_actor(conn, cli_actor(), {"reason": "make run development key"})
-        active = {digest for digest, is_active in conn.execute(QUERIES["api_key_hashes"]) if is_active}
+        active = active_digests(conn)
         created = not old or key_digest(old) not in active
         name = DEV_KEY_PREFIX + f"{datetime.now():%Y%m%d-%H%M%S-%f}"
         key = create_key(conn, name, DEV_KEY_SCOPES) if created else old

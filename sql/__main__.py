@@ -12,7 +12,7 @@ import sys
 
 import psycopg
 
-from sql.embedded import database_url
+from sql.embedded import open_database
 from sql.migrate import SchemaDrift, migrate
 
 
@@ -67,10 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["retention"]:
         from sql.retention import main as retention
 
-        with database_url() as url:
+        with open_database() as url:
             return retention(argv[1:], url)
     args = parse_args(argv)
-    with database_url() as url:
+    with open_database() as url:
         if args.command == "erase":
             return cmd_erase(url, args.subject_ref, args.dry_run)
         return cmd_migrate(url)

@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 from sql.settings import Settings, get_settings
 
+Say = Callable[[str], object]
+
 
 def _own_runtime_dir() -> None:
     # pgserver picks its lock-file directory at import time; without XDG_RUNTIME_DIR it shares one
@@ -81,21 +83,46 @@ class EmbeddedPostgres:
             type(self._server)._instances.pop(self.data_dir, None)
 
 
+class Database:
+    """A resolved database: `url`, and `release()`, which stops the embedded cluster only if this one
+    started it (idempotent). As a context manager it yields the URL and releases on exit."""
+
+    def __init__(self, url: str, server: EmbeddedPostgres | None = None, say: Say | None = None) -> None:
+        self.url = url
+        self._server = server
+        self._say = say
+
+    def release(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.stop()
+        if self._say is not None and server.started:
+            self._say("embedded PostgreSQL stopped")
+
+    def __enter__(self) -> str:
+        return self.url
+
+    def __exit__(self, *_exc: object) -> None:
+        self.release()
+
+
 def open_database(
     settings: Settings | None = None,
-    say: Callable[[str], object] | None = None,
+    say: Say | None = None,
     process: Literal["api", "listener"] | None = None,
-) -> tuple[str, Callable[[], None]]:
-    """(url, release): `process`'s own URL (API_DATABASE_URL, ...), else DATABASE_URL, else the
-    embedded cluster in EMBEDDED_PG_DIR.
+) -> Database:
+    """The one "which database" rule of every CLI and of `make run`: `process`'s own URL
+    (API_DATABASE_URL, ...) when given, else DATABASE_URL, else the embedded cluster in EMBEDDED_PG_DIR
+    (started here unless it already runs).
 
-    release() stops the embedded cluster only if this call started it; a cluster already running
-    (e.g. under `make run`) stays up. `say` receives one line about which database is used.
+    Its release() stops the embedded cluster only if this call started it; a cluster already running
+    (e.g. under `make run`) stays up. `say` receives one line about the embedded cluster when one is used.
     """
     settings = settings or get_settings()
     url = settings.url_for(process) if process else settings.database_url
     if url:
-        return url, lambda: None
+        return Database(url)
     server = EmbeddedPostgres(settings.embedded_pg_dir)
     if say is not None:
         if server.started:
@@ -105,22 +132,8 @@ def open_database(
                 f"embedded PostgreSQL: using the one already running in {server.data_dir} "
                 f"(pid {server.pid}); not started here, so it stays up afterwards"
             )
-
-    def release() -> None:
-        server.stop()
-        if say is not None and server.started:
-            say("embedded PostgreSQL stopped")
-
-    return server.url(), release
-
-
-@contextmanager
-def database_url(
-    settings: Settings | None = None, say: Callable[[str], object] | None = None
-) -> Iterator[str]:
-    """`open_database` for the duration of a block."""
-    url, release = open_database(settings, say)
     try:
-        yield url
-    finally:
-        release()
+        return Database(server.url(), server, say)
+    except BaseException:
+        server.stop()
+        raise

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import psycopg
 
+from sql.plans import Fetch, Plan, run
 from sql.queries import QUERIES
 
 SCHEMA_DIR = Path(__file__).parent / "schema"
@@ -65,8 +66,7 @@ def migrate(conninfo: str, directory: Path = SCHEMA_DIR) -> list[str]:
         conn.execute(QUERIES["take_migration_lock"])
         conn.execute(BOOTSTRAP.read_text())
         conn.execute(GROUP_ROLES.read_text())
-        applied = dict(conn.execute(QUERIES["applied_migrations"]).fetchall())
-        pending = check_applied(applied, files)
+        pending = check_applied(run(conn, applied_files()), files)
         for f in pending:
             conn.execute(f.sql)
             conn.execute(QUERIES["record_migration"], {"filename": f.name, "checksum": f.checksum})
@@ -80,8 +80,20 @@ def hand_objects_to_owner(conn: psycopg.Connection) -> None:
     conn.execute(QUERIES["hand_objects_to_owner"])
 
 
-def pending_migrations(conn: psycopg.Connection, directory: Path = SCHEMA_DIR) -> list[str]:
-    """Names of schema files not yet applied (raises SchemaDrift on a changed file): for /health."""
-    row = conn.execute(QUERIES["migrations_table_exists"]).fetchone()
-    applied = dict(conn.execute(QUERIES["applied_migrations"]).fetchall()) if row and row[0] else {}
+def applied_files() -> Plan[dict[str, str]]:
+    """{file name: sha256} of the schema files the database has applied (schema_migrations exists)."""
+    rows = yield Fetch(QUERIES["applied_migrations"])
+    return {row["filename"]: row["checksum"] for row in rows}
+
+
+def pending_files(directory: Path = SCHEMA_DIR) -> Plan[list[str]]:
+    """Names of schema files not yet applied (raises SchemaDrift on a changed file): the one source of
+    `pending_migrations` here and of the API's async one (service/repository/schema.py, for /health)."""
+    (table,) = yield Fetch(QUERIES["migrations_table_exists"])
+    applied = (yield from applied_files()) if table["present"] else {}
     return [f.name for f in check_applied(applied, schema_files(directory))]
+
+
+def pending_migrations(conn: psycopg.Connection, directory: Path = SCHEMA_DIR) -> list[str]:
+    """Names of schema files not yet applied (raises SchemaDrift on a changed file)."""
+    return run(conn, pending_files(directory))

@@ -2,10 +2,11 @@
 
 Each query starts with a header line `-- name: some_query`, then `-- ` description lines and the SQL
 itself, with named parameters (`%(model_name)s`). The first description line starts with the query's
-shape: `:many (id, model_name, features)` or `:one (total)` (the columns it returns, in order), or
-`:none`. Code looks queries up by name, and reads rows by column name, never by position:
+shape: `:many (id, model_name, features)` or `:one (total)` (at most one row; the columns it returns,
+in order, a long list going on over the next lines), or `:none` (nothing the caller reads). Code looks
+queries up by name, and reads rows by column name, never by position:
 
-    claims = class_rows("claim_pending", Claim)      # checked: Claim's fields are the declared columns
+    claims = class_rows("claim_pending", Claim)  # checked: Claim has a field for each declared column
     with conn.cursor(row_factory=claims) as cur:
         rows = cur.execute(QUERIES["claim_pending"], {"listener_id": ..., "batch_size": 64}).fetchall()
 
@@ -25,7 +26,7 @@ from psycopg.rows import BaseRowFactory, class_row
 
 QUERY_DIR = Path(__file__).parent / "queries"
 _HEADER = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
-_SHAPE = re.compile(r"^--\s*:(many|one|none)\b(?:\s*\(([^)]*)\))?")
+_SHAPE = re.compile(r":(many|one|none)\b(?:\s*\(([^)]*)\))?")
 
 Returns = Literal["many", "one", "none"]
 T = TypeVar("T")
@@ -39,8 +40,10 @@ class Shape:
     columns: tuple[str, ...] | None
 
 
-def _shape(lines: list[str], name: str, source: str) -> Shape:
-    match = _SHAPE.match(lines[0].strip()) if lines else None
+def _shape(description: list[str], name: str, source: str) -> Shape:
+    """The shape the description's first line declares; a column list may go on over the next lines."""
+    text = " ".join(line.lstrip("-").strip() for line in description)
+    match = _SHAPE.match(text)
     if match is None:
         return Shape(None, None)
     returns = cast(Returns, match.group(1))
@@ -48,7 +51,7 @@ def _shape(lines: list[str], name: str, source: str) -> Shape:
         return Shape(returns, None)
     columns = tuple(c.strip() for c in match.group(2).split(","))
     if returns == "none" or not all(c.isidentifier() for c in columns) or len(set(columns)) < len(columns):
-        raise ValueError(f"query {name!r} in {source} declares bad columns: {lines[0].strip()!r}")
+        raise ValueError(f"query {name!r} in {source} declares bad columns: {match.group(0)!r}")
     return Shape(returns, columns)
 
 
@@ -58,9 +61,10 @@ def parse_queries(text: str, source: str = "<string>") -> dict[str, tuple[Litera
     queries: dict[str, tuple[LiteralString, Shape]] = {}
     for name, body in zip(parts[1::2], parts[2::2], strict=True):
         lines = body.strip().splitlines()
-        shape = _shape(lines, name, source)
+        description = []
         while lines and lines[0].lstrip().startswith("--"):
-            lines.pop(0)
+            description.append(lines.pop(0))
+        shape = _shape(description, name, source)
         sql = "\n".join(lines).strip().rstrip(";").strip()
         if not sql:
             raise ValueError(f"query {name!r} in {source} has no SQL")
@@ -93,18 +97,21 @@ SHAPES: Mapping[str, Shape] = _ByName({name: shape for name, (_, shape) in _ALL.
 
 
 def class_rows(query: str, cls: type[T]) -> BaseRowFactory[T]:
-    """psycopg's `class_row(cls)` for the rows of `query`, once the dataclass `cls` is checked to have
-    exactly the columns the query's header declares (call it at import: a mismatch fails at once)."""
+    """psycopg's `class_row(cls)` for the rows of `query`, once the dataclass `cls` is checked against the
+    columns the query's header declares: a field for each, and a default for any other field (call it
+    at import, so that a mismatch fails at once)."""
     declared = SHAPES[query].columns
     if declared is None:
         raise TypeError(f"query {query!r} declares no columns in its header, to read it as {cls.__name__}")
     if not dataclasses.is_dataclass(cls):
         raise TypeError(f"{cls!r} is not a dataclass")
-    fields = tuple(f.name for f in dataclasses.fields(cls) if f.init)
-    if set(fields) != set(declared):
-        missing, extra = sorted(set(declared) - set(fields)), sorted(set(fields) - set(declared))
+    fields = [f for f in dataclasses.fields(cls) if f.init]
+    missing = sorted(set(declared) - {f.name for f in fields})
+    required = {f.name for f in fields if f.default is f.default_factory is dataclasses.MISSING}
+    extra = sorted(required - set(declared))
+    if missing or extra:
         raise TypeError(
             f"{cls.__name__} does not match query {query!r} (columns {', '.join(declared)}): "
-            f"missing {missing}, not returned {extra}"
+            f"no field for {missing}, no column for {extra}"
         )
     return class_row(cls)

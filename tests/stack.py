@@ -1,28 +1,31 @@
-"""Start the real processes (API, listener) against a test database, and stop them afterwards."""
+"""Start the real processes (API, listener) against a test database, and stop them afterwards
+(with the launcher `make run` and `make bench` use: scripts/processes.py)."""
 
 from __future__ import annotations
 
+import http.server
 import os
 import signal
-import socket
 import subprocess
-import sys
-import time
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-
+from scripts import processes
+from scripts.processes import ROOT, free_port, python, wait_http
 from tests.logins import process_urls
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+__all__ = [
+    "ROOT",
+    "free_port",
+    "process_env",
+    "running_api",
+    "running_listener",
+    "start",
+    "stop",
+    "wait_http",
+]
 
 
 def process_env(db_url: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -38,27 +41,13 @@ def process_env(db_url: str, extra: Mapping[str, str] | None = None) -> dict[str
 
 def start(module: str, args: list[str], env: Mapping[str, str], log: Path | None = None) -> subprocess.Popen:
     """Start `python -m module args` in its own process group, output to `log` (or inherited)."""
-    out = open(log, "ab") if log else None  # noqa: SIM115 - closed with the process
-    return subprocess.Popen(
-        [sys.executable, "-m", module, *args],
-        cwd=ROOT,
-        env=dict(env),
-        stdout=out,
-        stderr=subprocess.STDOUT if out else None,
-        start_new_session=True,
-    )
+    return processes.start(python("-m", module, *args), env, log)
 
 
 def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
-    """Signal the process and wait; kill it if it outlives `timeout`. Returns its exit code."""
-    if proc.poll() is None:
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-    return proc.returncode
+    """Signal the process and wait; kill it (and its process group) if it outlives `timeout`.
+    Returns its exit code."""
+    return processes.stop(proc, sig, timeout)
 
 
 @contextmanager
@@ -77,26 +66,37 @@ def running_listener(
 def running_api(
     db_url: str, env: Mapping[str, str] | None = None, log: Path | None = None, timeout: float = 30.0
 ) -> Iterator[str]:
-    """`python -m service` on a free port; yields its base URL once /health answers."""
-    port = free_port()
-    proc = start("service", ["--host", "127.0.0.1", "--port", str(port)], process_env(db_url, env), log)
-    base = f"http://127.0.0.1:{port}"
+    """`python -m service` on a free port; yields its base URL once /health answers from it."""
+    proc, base = processes.serve(
+        lambda port: python("-m", "service", "--host", "127.0.0.1", "--port", str(port)),
+        process_env(db_url, env),
+        "/health",
+        timeout,
+        log,
+    )
     try:
-        wait_http(base + "/health", proc, timeout)
         yield base
     finally:
         stop(proc)
 
 
-def wait_http(url: str, proc: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
-        try:
-            if httpx.get(url, timeout=1.0).status_code < 500:
-                return
-        except httpx.HTTPError:
+@contextmanager
+def foreign_http_server() -> Iterator[int]:
+    """Someone else's HTTP server (a thread of the test process), answering 200 on every path of the
+    port it yields: what a launcher must not take for its own child's answer."""
+
+    class OK(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *_args: object) -> None:
             pass
-        time.sleep(0.1)
-    raise TimeoutError(f"{url} did not answer within {timeout}s")
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), OK)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()

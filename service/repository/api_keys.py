@@ -7,12 +7,12 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from sql.queries import QUERIES
+from sql.queries import QUERIES, class_rows
 
 # submit: write, and read back what the key submitted; read: read every request; admin: keys, audit.
 SCOPES = ("submit", "read", "admin")
@@ -26,6 +26,38 @@ class KeyInfo:
     id: int
     name: str
     scopes: frozenset[str]
+
+
+@dataclass(frozen=True)
+class CachedKey:
+    """A row of the API's key cache: any key, active or revoked."""
+
+    key_sha256: str
+    id: int
+    name: str
+    scopes: list[str]
+    active: bool
+
+
+@dataclass(frozen=True)
+class KeyHash:
+    key_sha256: str
+    active: bool
+
+
+@dataclass(frozen=True)
+class KeyListing:
+    """A key as `python -m service keys list` shows it (never its hash)."""
+
+    name: str
+    scopes: list[str]
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+CACHED_KEYS = class_rows("api_key_cache", CachedKey)
+KEY_HASHES = class_rows("api_key_hashes", KeyHash)
+KEY_LISTINGS = class_rows("list_api_keys", KeyListing)
 
 
 def key_digest(key: str) -> str:
@@ -51,9 +83,10 @@ def checked_scopes(scopes: Iterable[str]) -> list[str]:
 async def key_cache(pool: AsyncConnectionPool) -> tuple[dict[str, KeyInfo], bool]:
     """The active keys by digest, and whether any key (active or revoked) exists."""
     async with pool.connection() as conn:
-        cur = await conn.execute(QUERIES["api_key_cache"])
+        cur = conn.cursor(row_factory=CACHED_KEYS)
+        await cur.execute(QUERIES["api_key_cache"])
         rows = await cur.fetchall()
-    active = {digest: KeyInfo(id_, name, frozenset(scopes)) for digest, id_, name, scopes, on in rows if on}
+    active = {r.key_sha256: KeyInfo(r.id, r.name, frozenset(r.scopes)) for r in rows if r.active}
     return active, bool(rows)
 
 
@@ -67,10 +100,18 @@ def create_key(conn: psycopg.Connection, name: str, scopes: Iterable[str] = DEFA
 
 def revoke_key(conn: psycopg.Connection, name: str) -> datetime | None:
     """Revoke the active key called `name`; None when there is none."""
-    row = conn.execute(QUERIES["revoke_api_key"], {"name": name}).fetchone()
-    return row[1] if row else None
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(QUERIES["revoke_api_key"], {"name": name}).fetchone()
+    return row["revoked_at"] if row else None
 
 
-def list_keys(conn: psycopg.Connection) -> list[tuple[Any, ...]]:
-    """(name, scopes, created_at, revoked_at) of every key."""
-    return conn.execute(QUERIES["list_api_keys"]).fetchall()
+def active_digests(conn: psycopg.Connection) -> set[str]:
+    """The digests of the active keys."""
+    with conn.cursor(row_factory=KEY_HASHES) as cur:
+        return {k.key_sha256 for k in cur.execute(QUERIES["api_key_hashes"]).fetchall() if k.active}
+
+
+def list_keys(conn: psycopg.Connection) -> list[KeyListing]:
+    """Every key, oldest first, without its hash."""
+    with conn.cursor(row_factory=KEY_LISTINGS) as cur:
+        return cur.execute(QUERIES["list_api_keys"]).fetchall()

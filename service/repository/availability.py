@@ -8,7 +8,7 @@ from datetime import datetime
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from sql.queries import QUERIES
+from sql.queries import QUERIES, class_rows
 
 
 @dataclass(frozen=True)
@@ -17,12 +17,23 @@ class Unavailable:
     next_retry_at: datetime | None
 
 
+@dataclass(frozen=True)
+class UnavailableRow:
+    model_name: str
+    error: str
+    next_retry_at: datetime | None
+
+
+UNAVAILABLE = class_rows("unavailable_models", UnavailableRow)
+
+
 async def unavailable_models_on(
     conn: psycopg.AsyncConnection, alive_seconds: float
 ) -> dict[str, Unavailable]:
     """{model name: why} for each deployed model a live listener reports it cannot load."""
-    cur = await conn.execute(QUERIES["unavailable_models"], {"alive_seconds": alive_seconds})
-    return {name: Unavailable(reason, retry_at) for name, reason, retry_at in await cur.fetchall()}
+    cur = conn.cursor(row_factory=UNAVAILABLE)
+    await cur.execute(QUERIES["unavailable_models"], {"alive_seconds": alive_seconds})
+    return {r.model_name: Unavailable(r.error, r.next_retry_at) for r in await cur.fetchall()}
 
 
 async def unavailable_models(pool: AsyncConnectionPool, alive_seconds: float) -> dict[str, Unavailable]:

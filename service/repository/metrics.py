@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from sql.queries import QUERIES
+from sql.queries import QUERIES, class_rows
 
 
 @dataclass(frozen=True)
@@ -19,10 +20,29 @@ class LatencyBatch:
     last_id: int | None
 
 
+@dataclass(frozen=True)
+class StatusCount:
+    status: str
+    requests: int
+
+
+@dataclass(frozen=True)
+class LatencyBucket:
+    bucket: int
+    results: int
+    seconds: float
+    last_id: int
+
+
+STATUS_COUNTS = class_rows("queue_depth_by_status", StatusCount)
+LATENCY_BUCKETS = class_rows("result_latency_since", LatencyBucket)
+
+
 async def queue_depth(pool: AsyncConnectionPool) -> dict[str, int]:
     async with pool.connection() as conn:
-        cur = await conn.execute(QUERIES["queue_depth_by_status"])
-        return dict(await cur.fetchall())
+        cur = conn.cursor(row_factory=STATUS_COUNTS)
+        await cur.execute(QUERIES["queue_depth_by_status"])
+        return {row.status: row.requests for row in await cur.fetchall()}
 
 
 async def result_latency_since(
@@ -30,15 +50,17 @@ async def result_latency_since(
 ) -> LatencyBatch:
     params = {"after_id": after_id, "bounds": list(bounds), "settle_seconds": settle_seconds}
     async with pool.connection() as conn:
-        cur = await conn.execute(QUERIES["result_latency_since"], params)
+        cur = conn.cursor(row_factory=LATENCY_BUCKETS)
+        await cur.execute(QUERIES["result_latency_since"], params)
         rows = await cur.fetchall()
-    counts = {bucket: results for bucket, results, _, _ in rows}
-    last = max((last_id for *_, last_id in rows), default=None)
-    return LatencyBatch(counts, sum(seconds for _, _, seconds, _ in rows), last)
+    counts = {row.bucket: row.results for row in rows}
+    last = max((row.last_id for row in rows), default=None)
+    return LatencyBatch(counts, sum(row.seconds for row in rows), last)
 
 
 async def listeners_alive(pool: AsyncConnectionPool, alive_seconds: float) -> int:
     async with pool.connection() as conn:
-        cur = await conn.execute(QUERIES["listeners_alive"], {"alive_seconds": alive_seconds})
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(QUERIES["listeners_alive"], {"alive_seconds": alive_seconds})
         row = await cur.fetchone()
-    return row[0] if row else 0
+    return row["listeners"] if row else 0

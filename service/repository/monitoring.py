@@ -10,7 +10,7 @@ from typing import Any, LiteralString
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from sql.queries import QUERIES
+from sql.queries import QUERIES, class_rows
 
 LISTENERS_SHOWN = 200
 
@@ -76,7 +76,12 @@ class StoredReference:
     reference: dict[str, Any] | None
 
 
+STORED_REFERENCE = class_rows("monitoring_drift_reference", StoredReference)
+
+
 async def read_drift_reference(pool: AsyncConnectionPool) -> StoredReference | None:
     """The default version's drift reference; None when no model is the default."""
-    rows = await _rows(pool, QUERIES["monitoring_drift_reference"], {})
-    return StoredReference(**rows[0]) if rows else None
+    async with pool.connection() as conn:
+        cur = conn.cursor(row_factory=STORED_REFERENCE)
+        await cur.execute(QUERIES["monitoring_drift_reference"])
+        return await cur.fetchone()

@@ -9,7 +9,7 @@ from uuid import UUID
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from sql.queries import QUERIES
+from sql.queries import QUERIES, class_rows
 
 # Two posts recording the first outcome of one request at once: the loser's insert breaks the
 # one-current-outcome index and is retried, and then sees the winner's row.
@@ -36,6 +36,16 @@ class Recorded:
     @property
     def unchanged(self) -> int:
         return self.matched - self.recorded
+
+
+@dataclass(frozen=True)
+class Counts:
+    matched: int
+    recorded: int
+    unknown_items: list[int]  # 1-based
+
+
+COUNTS = class_rows("record_new_outcomes", Counts)
 
 
 async def record(
@@ -69,8 +79,8 @@ async def _record_once(pool: AsyncConnectionPool, params: dict) -> Recorded:
     async with pool.connection() as conn, conn.transaction():
         cur = await conn.execute(QUERIES["supersede_changed_outcomes"], params)
         corrected = cur.rowcount
-        cur = await conn.execute(QUERIES["record_new_outcomes"], params)
-        row = await cur.fetchone()
+        counts = conn.cursor(row_factory=COUNTS)
+        await counts.execute(QUERIES["record_new_outcomes"], params)
+        row = await counts.fetchone()
     assert row is not None
-    matched, recorded, unknown = row
-    return Recorded(matched, recorded, corrected, [i - 1 for i in unknown])
+    return Recorded(row.matched, row.recorded, corrected, [i - 1 for i in row.unknown_items])

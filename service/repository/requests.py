@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from service.db import MaybeStored
 from sql import json_codec
-from sql.queries import QUERIES
+from sql.queries import QUERIES, class_rows
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,21 @@ class SubmittedRow:
     replayed: bool = False
     features: dict[str, Any] | None = None
     api_key_id: int | None = None  # of a replayed row: the key that submitted the original
+
+
+@dataclass(frozen=True)
+class Original:
+    """A request an earlier batch submitted under one of a retried batch's idempotency keys."""
+
+    idempotency_key: str
+    request_id: UUID
+    api_key_id: int | None
+
+
+INSERTED = class_rows("insert_prediction_request", SubmittedRow)
+INSERTED_GROUP = class_rows("insert_prediction_requests_grouped", SubmittedRow)
+REPLAYED = class_rows("find_request_by_idempotency_key", SubmittedRow)
+ORIGINALS = class_rows("find_requests_by_idempotency_keys", Original)
 
 
 @dataclass(frozen=True)
@@ -72,17 +88,19 @@ async def submit(
     }
     async with pool.connection() as conn:
         async with storing(conn):
-            cur = await conn.execute(QUERIES["insert_prediction_request"], params)
+            cur = conn.cursor(row_factory=INSERTED)
+            await cur.execute(QUERIES["insert_prediction_request"], params)
             row = await cur.fetchone()
         if row is not None:
-            return SubmittedRow(*row)
+            return row
         # The key was used: read the original in a new statement, which sees a concurrent
         # retry's row once it has committed (ON CONFLICT waited for that commit).
-        cur = await conn.execute(QUERIES["find_request_by_idempotency_key"], params)
-        found = await cur.fetchone()
+        replayed = conn.cursor(row_factory=REPLAYED)
+        await replayed.execute(QUERIES["find_request_by_idempotency_key"], params)
+        found = await replayed.fetchone()
     if found is None:  # the original was deleted between the two statements
         raise LookupError(f"request with Idempotency-Key {idempotency_key!r} vanished")
-    return SubmittedRow(*found[:4], replayed=True, features=found[4], api_key_id=found[5])
+    return dataclasses.replace(found, replayed=True)
 
 
 async def submit_group(
@@ -105,9 +123,10 @@ async def submit_group(
         "api_key_ids": api_key_ids if any(k is not None for k in api_key_ids) else None,
     }
     async with pool.connection() as conn, storing(conn):
-        cur = await conn.execute(QUERIES["insert_prediction_requests_grouped"], params)
+        cur = conn.cursor(row_factory=INSERTED_GROUP)
+        await cur.execute(QUERIES["insert_prediction_requests_grouped"], params)
         rows = await cur.fetchall()
-    return {row[0]: SubmittedRow(*row) for row in rows}
+    return {row.request_id: row for row in rows}
 
 
 def batch_keys(idempotency_key: str | None, count: int) -> list[str] | None:
@@ -143,11 +162,12 @@ async def submit_batch(
         inserted = cur.rowcount
         if keys is None or inserted == len(items):
             return request_ids, inserted, set()
-        cur = await conn.execute(QUERIES["find_requests_by_idempotency_keys"], {"idempotency_keys": keys})
-        found = await cur.fetchall()
-    existing = {key: rid for key, rid, _ in found}
+        originals = conn.cursor(row_factory=ORIGINALS)
+        await originals.execute(QUERIES["find_requests_by_idempotency_keys"], {"idempotency_keys": keys})
+        found = await originals.fetchall()
+    existing = {o.idempotency_key: o.request_id for o in found}
     ids = [existing.get(key, rid) for key, rid in zip(keys, request_ids, strict=True)]
-    return ids, inserted, {submitter for _, _, submitter in found}
+    return ids, inserted, {o.api_key_id for o in found}
 
 
 async def get_prediction(pool: AsyncConnectionPool, request_id: UUID) -> dict[str, Any] | None:
@@ -183,6 +203,7 @@ async def history(
 async def history_total(pool: AsyncConnectionPool, where: HistoryFilter, cap: int) -> int:
     """How many requests match `where` (all pages), counting no further than `cap`."""
     async with pool.connection() as conn:
-        cur = await conn.execute(QUERIES["prediction_history_count"], {**where.__dict__, "cap": cap})
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(QUERIES["prediction_history_count"], {**where.__dict__, "cap": cap})
         row = await cur.fetchone()
-    return int(row[0]) if row else 0
+    return int(row["total"]) if row else 0

@@ -2,6 +2,7 @@
 -- (listener/availability.py), read by the API (/health, GET /models/).
 
 -- name: publish_model_availability
+-- :none.
 -- One listener's view of every deployed model, replacing its previous rows: parallel arrays, one
 -- element per model (error null when available). Rows of models no longer deployed are deleted.
 WITH fresh AS (

@@ -14,7 +14,9 @@ WHERE explanation_requests.status = 'failed'
 RETURNING status
 
 -- name: get_explanation
--- :one or none. Everything GET /predictions/{request_id}/explanation shows, by public request id:
+-- :one (request_id, model_name, request_status, request_error, explanation_status, explanation_error,
+--   model_version, method, scale, base_value, output_value, contributions, created_at, api_key_id).
+-- Everything GET /predictions/{request_id}/explanation shows, by public request id:
 -- the request's own status and error, the explanation request's, the explanation when it exists, and
 -- the key that submitted the request (who may see it).
 SELECT p.request_id, p.model_name, p.status AS request_status, p.error AS request_error,
@@ -51,7 +53,7 @@ WITH claimable AS (
     RETURNING e.request_id
 )
 SELECT p.id, p.request_id, p.model_name, p.features, r.model_version, r.model_sha256, r.probability,
-       p.error
+       p.error AS request_error
 FROM claimed AS c
 JOIN prediction_requests AS p ON p.id = c.request_id
 LEFT JOIN prediction_results AS r ON r.request_id = p.id
@@ -141,7 +143,9 @@ ORDER BY p.id
 ON CONFLICT (request_id) DO NOTHING
 
 -- name: lookup_explanations
--- :many, one row per id asked, in the order asked (ordinality): what get_explanation shows, with the
+-- :many (ord, request_id, model_name, request_status, request_error, api_key_id, explanation_status,
+--   explanation_error, model_version, method, scale, base_value, output_value, created_at, contributions).
+-- One row per id asked, in the order asked (ordinality): what get_explanation shows, with the
 -- contributions cut to the largest `top` (null: all); request columns null where no request has the id;
 -- api_key_id says who may see it.
 SELECT asked.ord, p.request_id, p.model_name, p.status AS request_status, p.error AS request_error,

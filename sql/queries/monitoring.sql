@@ -2,6 +2,7 @@
 -- of requests by submission time, [since, until), through prediction_requests_created_at_idx.
 
 -- name: monitoring_throughput
+-- :many (bucket, pending, running, completed, failed).
 -- Requests submitted per bucket of bucket_seconds (buckets aligned on the Unix epoch), counted by the
 -- status each request has now. Every bucket that overlaps the window is returned, empty ones as zeros.
 WITH counted AS (
@@ -29,6 +30,7 @@ WHERE b.bucket < %(until)s
 ORDER BY b.bucket
 
 -- name: monitoring_latency
+-- :one (count, percentiles, max).
 -- Submit-to-result latency in milliseconds (result created_at - request created_at) of the window's
 -- answered requests: how many, the 50th/90th/95th/99th percentiles (interpolated) and the maximum.
 SELECT count(*) AS count,
@@ -43,6 +45,7 @@ FROM (
 ) AS answered
 
 -- name: monitoring_probability_histogram
+-- :many (model_name, bin_start, bin_end, count).
 -- Predicted probabilities of the window's answered requests per model, in `bins` equal bins over [0, 1]
 -- (a probability of exactly 1 counts in the last bin). Every bin of every model that answered is
 -- returned, empty ones as zeros, in model then bin order.
@@ -65,6 +68,8 @@ LEFT JOIN binned c ON c.model_name = m.model_name AND c.bin = b.bin
 ORDER BY m.model_name, b.bin
 
 -- name: monitoring_listeners
+-- :many (listener_id, hostname, pid, mode, started_at, last_seen_at, stopped_at, processed, failed,
+--   alive).
 -- Listeners seen during the window (or alive now), alive first. Alive: not stopped, and a heartbeat
 -- within the last alive_seconds.
 SELECT listener_id, hostname, pid, mode, started_at, last_seen_at, stopped_at, processed, failed,
@@ -77,6 +82,7 @@ ORDER BY alive DESC, last_seen_at DESC
 LIMIT %(limit)s
 
 -- name: monitoring_feature_sample
+-- :many (features).
 -- Features of the window's most recent requests (newest first, at most `limit`): the sample whose
 -- drift against the default version's training rows the API measures.
 SELECT features
@@ -86,6 +92,7 @@ ORDER BY created_at DESC
 LIMIT %(limit)s
 
 -- name: monitoring_drift_reference
+-- :one (model_name, version, training_data_sha256, training_rows, reference).
 -- The default version's drift reference and what it was computed from (none when no model is the
 -- default; reference null for a version registered without one).
 SELECT v.model_name, v.version, v.training_data_sha256, v.training_rows, v.reference

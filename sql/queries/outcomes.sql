@@ -4,6 +4,7 @@
 -- transaction: first supersede_changed_outcomes, then record_new_outcomes.
 
 -- name: supersede_changed_outcomes
+-- :many (request_id).
 -- Corrections: the current outcome of a matched request whose label or observed_at differs from the
 -- posted one stops being current (kept as history). Returns one row per outcome superseded.
 UPDATE prediction_outcomes o
@@ -18,6 +19,7 @@ WHERE m.wins
 RETURNING o.request_id
 
 -- name: record_new_outcomes
+-- :one (matched, recorded, unknown_items).
 -- Insert the posted outcome of every matched request that has no current outcome (new, or just
 -- superseded); a request whose current outcome already says the same is left alone. Returns the
 -- counts: matched requests, outcomes recorded, and the (1-based) items that matched no request.

@@ -4,6 +4,8 @@
 -- only those with a current outcome are labelled.
 
 -- name: performance_by_version
+-- :many (model_name, version, bucket, predictions, labelled, positives, positive_rate, roc_auc, pr_auc,
+--   brier, precision, recall, f1, threshold, offline_metrics).
 -- Per model name, version and time bucket (bucket_seconds NULL: one bucket, starting at since, for the
 -- whole window): answered and labelled predictions, positives, ROC-AUC, average precision (PR-AUC),
 -- Brier score, and precision / recall / F1 of the decisions the version made at its threshold.
@@ -76,6 +78,7 @@ LEFT JOIN model_versions v ON v.model_name = n.model_name AND v.version = n.vers
 ORDER BY n.model_name, n.version, n.bucket
 
 -- name: performance_calibration
+-- :many (model_name, version, bin_start, bin_end, count, mean_predicted, observed_rate).
 -- Labelled predictions per model name and version in `bins` equal probability bins over [0, 1] (a
 -- probability of exactly 1 counts in the last bin): how many, their mean predicted probability and the
 -- share that really left. Every bin of every version with a labelled prediction is returned, empty

@@ -1,6 +1,7 @@
 -- Queries the API runs on prediction_requests and prediction_results (service/repository/requests.py).
 
 -- name: insert_prediction_request
+-- :one (request_id, model_name, status, created_at).
 -- Submit one request (the API picks its public uuid), recording the key that sent it. With an
 -- idempotency key already used, nothing is inserted and nothing returned: the caller then reads the
 -- original with find_request_by_idempotency_key.
@@ -10,6 +11,7 @@ ON CONFLICT DO NOTHING  -- the partition's unique index on idempotency_key (016)
 RETURNING request_id, model_name, status, created_at
 
 -- name: find_request_by_idempotency_key
+-- :one (request_id, model_name, status, created_at, features, api_key_id).
 -- The request an earlier submission made with this Idempotency-Key (a separate statement, so it sees
 -- a concurrent retry's row once that one committed), with the key that submitted it.
 SELECT request_id, model_name, status, created_at, features, api_key_id
@@ -17,6 +19,7 @@ FROM prediction_requests
 WHERE idempotency_key = %(idempotency_key)s
 
 -- name: insert_prediction_batch
+-- :none.
 -- Submit many requests for one model in one statement (so one prediction_requested notification).
 -- request_ids, items (a JSON array of feature objects), idempotency_keys and subject_refs (each array
 -- or NULL) are zipped in order; api_key_id is the key that sent them all.
@@ -31,6 +34,7 @@ FROM ROWS FROM (
 ON CONFLICT DO NOTHING  -- the partition's unique index on idempotency_key (016)
 
 -- name: find_requests_by_idempotency_keys
+-- :many (idempotency_key, request_id, api_key_id).
 -- The public ids of earlier requests submitted under these idempotency keys (a retried batch), and
 -- the keys that submitted them.
 SELECT idempotency_key, request_id, api_key_id
@@ -38,6 +42,9 @@ FROM prediction_requests
 WHERE idempotency_key = ANY(%(idempotency_keys)s::text[])
 
 -- name: get_prediction
+-- :one (request_id, model_name, status, created_at, features, error, prediction, probability,
+--   model_version, result_created_at, subject_ref, outcome_label, outcome_observed_at,
+--   outcome_recorded_at, outcome_source, api_key_id).
 -- One request with its result and current outcome, if any: the body of GET /predictions/{request_id}.
 SELECT r.request_id, r.model_name, r.status, r.created_at, r.features, r.error,
        res.prediction, res.probability, res.model_version, res.created_at AS result_created_at,
@@ -49,6 +56,9 @@ LEFT JOIN prediction_outcomes o ON o.request_id = r.id AND o.superseded_at IS NU
 WHERE r.request_id = %(request_id)s
 
 -- name: lookup_predictions
+-- :many (ord, request_id, model_name, status, created_at, features, error, prediction, probability,
+--   model_version, result_created_at, subject_ref, outcome_label, outcome_observed_at,
+--   outcome_recorded_at, outcome_source, api_key_id).
 -- Many requests with their results, one row per id asked, in the order asked (ordinality), with
 -- request columns null where no request has that id: the body of POST /predictions/lookup.
 SELECT asked.ord, r.request_id, r.model_name, r.status, r.created_at, r.features, r.error,
@@ -62,6 +72,9 @@ LEFT JOIN prediction_outcomes o ON o.request_id = r.id AND o.superseded_at IS NU
 ORDER BY asked.ord
 
 -- name: prediction_history
+-- :many (id, request_id, model_name, status, created_at, features, error, prediction, probability,
+--   model_version, result_created_at, subject_ref, outcome_label, outcome_observed_at,
+--   outcome_recorded_at, outcome_source, api_key_id).
 -- A page of requests with their results, newest first, by keyset on id (before_id: the cursor).
 -- Every filter is optional (NULL means no filter; api_key_id: only that key's requests, for a
 -- submit-only key); limit is the page size plus one.
@@ -96,11 +109,13 @@ FROM (
 ) AS matching
 
 -- name: listen_api_channels
+-- :none.
 -- The API's one LISTEN connection: completions wake waiting callers, promotions refresh the model
 -- catalog, key changes refresh the API-key cache.
 LISTEN prediction_completed; LISTEN model_promoted; LISTEN api_keys_changed
 
 -- name: insert_prediction_requests_grouped
+-- :many (request_id, model_name, status, created_at).
 -- Group commit: the single submissions that arrived together, one statement and one commit for all
 -- (so one prediction_requested notification). Parallel arrays zipped in order; with an idempotency key
 -- already used (or used twice in the group), that row is not inserted and not returned: the caller

@@ -2,13 +2,16 @@
 -- Statements with {placeholders} are DDL templates: the code fills in quoted identifiers.
 
 -- name: take_retention_lock
+-- :none.
 -- One maintenance run at a time (session lock: the run spans many transactions).
 SELECT pg_advisory_lock(hashtext('futurisys.retention'))
 
 -- name: release_retention_lock
-SELECT pg_advisory_unlock(hashtext('futurisys.retention'))
+-- :one (released).
+SELECT pg_advisory_unlock(hashtext('futurisys.retention')) AS released
 
 -- name: retention_lock_timeout
+-- :none.
 -- DDL waits at most this long for a lock, then gives up and is retried: traffic queued behind it waits
 -- no longer than that, and in a lock cycle with traffic this run is the one that yields (well before
 -- deadlock_timeout lets the deadlock detector pick a victim, which could be a client's insert).
@@ -21,7 +24,7 @@ SELECT table_name::text, partition_column::text FROM request_partition_family()
 -- name: unpartitioned_referencing_tables
 -- :many (table_name). Tables with a foreign key to prediction_requests that are not partitioned with it:
 -- their rows would make detaching a partition fail, so retention refuses to start.
-SELECT DISTINCT c.conrelid::regclass::text
+SELECT DISTINCT c.conrelid::regclass::text AS table_name
 FROM pg_constraint c
 JOIN pg_class t ON t.oid = c.conrelid
 WHERE c.contype = 'f' AND c.confrelid = 'prediction_requests'::regclass AND c.conparentid = 0
@@ -39,15 +42,17 @@ FROM (SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END AS next
 SELECT ensure_request_partition(%(epoch)s::int, %(table_name)s::regclass) AS created
 
 -- name: open_epoch
+-- :one (next_id).
 -- Move the id sequence to the first id of an epoch: new requests go to its partitions from now on.
 -- Never backwards (a second run that read an older epoch changes nothing).
 SELECT setval(pg_get_serial_sequence('prediction_requests', 'id'), %(epoch)s::bigint * request_epoch_width(), false)
+       AS next_id
 WHERE (SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END FROM prediction_requests_id_seq)
       < %(epoch)s::bigint * request_epoch_width()
 
 -- name: request_partitions
--- :many (epoch, partition, attached, detach_pending, oldest, newest). Every partition of
--- prediction_requests, attached or left detached by an interrupted run, with its time span.
+-- :many (epoch, partition, attached, detach_pending). Every partition of prediction_requests, attached
+-- or left detached by an interrupted run.
 SELECT substring(c.relname FROM '_p([0-9]+)$')::int AS epoch, c.relname::text AS partition,
        i.inhrelid IS NOT NULL AS attached, coalesce(i.inhdetachpending, false) AS detach_pending
 FROM pg_class c
@@ -68,14 +73,17 @@ LEFT JOIN pg_inherits i ON i.inhrelid = p.oid
 WHERE p.oid IS NOT NULL
 
 -- name: detach_partition
+-- :none.
 -- Only SHARE UPDATE EXCLUSIVE on the parent: inserts, claims and reads go on meanwhile.
 ALTER TABLE {parent} DETACH PARTITION {partition} CONCURRENTLY
 
 -- name: finalize_detach
+-- :none.
 -- A DETACH ... CONCURRENTLY that was interrupted (the run died) is finished.
 ALTER TABLE {parent} DETACH PARTITION {partition} FINALIZE
 
 -- name: archive_partition
+-- :none.
 -- The detached partition's rows, as CSV with a header, into the archive file.
 COPY {partition} TO STDOUT WITH (FORMAT csv, HEADER true)
 
@@ -84,10 +92,12 @@ COPY {partition} TO STDOUT WITH (FORMAT csv, HEADER true)
 SELECT count(*) AS n FROM {partition}
 
 -- name: drop_partition
+-- :none.
 -- The detached table alone: nobody reads it any more, so its lock blocks nobody.
 DROP TABLE {partition}
 
 -- name: state_retention_actor
+-- :none.
 -- Who runs retention, for the audit event written next in the same transaction.
 SELECT set_audit_context(%(actor)s, '{}'::jsonb)
 

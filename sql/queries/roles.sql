@@ -1,6 +1,7 @@
 -- Ownership and login roles (the group roles: sql/roles.sql; their grants: sql/grants.sql).
 
 -- name: hand_objects_to_owner
+-- :none.
 -- Run by python -m sql after the schema files: every table, view, sequence, function and type of
 -- the public schema that futurisys_owner does not own yet becomes its own (objects that later schema
 -- files add, created by whoever migrates), so only futurisys_owner (and superusers) can alter or drop

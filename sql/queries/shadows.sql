@@ -3,7 +3,9 @@
 -- and the trail of model changes (GET /models/events, model_store rollback).
 
 -- name: list_shadows
--- :many. Every shadow with the registered facts of its version, shaped like list_deployed_models
+-- :many (model_name, version, is_default, sha256, artifact_path, sklearn_version, threshold, metrics,
+--   feature_schema, trained_at, started_at).
+-- Every shadow with the registered facts of its version, shaped like list_deployed_models
 -- (is_default always false), by name.
 SELECT s.model_name, s.version, false AS is_default, v.sha256, v.artifact_path, v.sklearn_version,
        v.threshold, v.metrics, v.feature_schema, v.trained_at, s.started_at
@@ -12,6 +14,7 @@ JOIN model_versions v USING (model_name, version)
 ORDER BY s.model_name;
 
 -- name: start_shadow
+-- :one (version).
 -- Run `version` of `model_name` in the shadow of the default (replacing another version of that name).
 -- Fires NOTIFY model_promoted and the model.shadow_started audit event. Returns nothing when unchanged.
 INSERT INTO model_shadows (model_name, version)
@@ -53,7 +56,9 @@ WITH inserted AS (
 SELECT count(*) AS recorded FROM inserted;
 
 -- name: compare_challenger
--- :one. A challenger against the answers given to clients on the same requests submitted in
+-- :one (paired, shadow_errors, challenger_versions, agreement, mean_abs_difference, labelled, positives,
+--   primary_roc_auc, challenger_roc_auc, roc_auc_difference, difference_variance, z).
+-- A challenger against the answers given to clients on the same requests submitted in
 -- [since, until) (challenger version: the given one, else every version of the name): paired requests,
 -- shadow errors, agreement of decisions, mean absolute probability difference, and on the labelled pairs
 -- (current outcomes) both ROC-AUCs with DeLong's variance of their difference and its z statistic.
@@ -134,7 +139,8 @@ FROM counted c
 CROSS JOIN delong d;
 
 -- name: compare_primaries
--- :many. Which model versions answered the clients on the challenger's pairs in the window, with how many.
+-- :many (model_name, version, paired).
+-- Which model versions answered the clients on the challenger's pairs in the window, with how many.
 SELECT r.model_name, res.model_version AS version, count(*) AS paired
 FROM shadow_predictions s
 JOIN prediction_requests r ON r.id = s.request_id
@@ -146,7 +152,8 @@ GROUP BY r.model_name, res.model_version
 ORDER BY count(*) DESC, r.model_name, res.model_version;
 
 -- name: model_events
--- :many. Model changes from the audit trail, newest first: deployments, promotions, rollbacks, shadows
+-- :many (id, at, actor, action, subject, details).
+-- Model changes from the audit trail, newest first: deployments, promotions, rollbacks, shadows
 -- started and stopped, with who acted and the facts (versions, reason, evidence, verdict).
 SELECT id, at, actor, action, subject, details
 FROM audit_events
@@ -156,7 +163,8 @@ ORDER BY id DESC
 LIMIT %(limit)s::int;
 
 -- name: last_change_to
--- :one. The newest event that brought `model_name` to `version` as it stands now (a deployment,
+-- :one (id, at, action, details).
+-- The newest event that brought `model_name` to `version` as it stands now (a deployment,
 -- promotion or rollback): what a rollback undoes.
 SELECT id, at, action, details
 FROM audit_events
@@ -167,10 +175,6 @@ ORDER BY id DESC
 LIMIT 1;
 
 -- name: current_default
--- :one. The default model and the version answering for it (none when no model is the default).
+-- :one (model_name, version).
+-- The default model and the version answering for it (none when no model is the default).
 SELECT model_name, version FROM model_deployments WHERE is_default;
-
--- name: state_audit_context
--- Who acts and why (JSON: reason, evidence, verdict, "action" to rename the event) for the rest of the
--- transaction: the audit events the transaction writes carry both (sql/schema/010_audit_events.sql).
-SELECT set_audit_context(%(actor)s, %(details)s::jsonb);

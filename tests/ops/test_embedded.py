@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from sql.embedded import EmbeddedPostgres, database_url
+from sql.embedded import EmbeddedPostgres, open_database
 from sql.settings import PROJECT_ROOT, Settings
 
 
@@ -58,7 +58,7 @@ def test_a_cli_stops_the_cluster_it_started(data_dir: Path) -> None:
 
 def test_the_resolver_prefers_database_url_and_starts_nothing(data_dir: Path) -> None:
     settings = Settings(database_url="postgresql://nobody@127.0.0.1:1/none", embedded_pg_dir=data_dir)
-    with database_url(settings) as url:
+    with open_database(settings) as url:
         assert url == settings.database_url
     assert not data_dir.exists()
 
@@ -66,6 +66,28 @@ def test_the_resolver_prefers_database_url_and_starts_nothing(data_dir: Path) ->
 def test_the_same_process_can_start_the_cluster_again_after_stopping_it(data_dir: Path) -> None:
     settings = Settings(database_url=None, embedded_pg_dir=data_dir)
     for _ in range(2):
-        with database_url(settings) as url:
+        with open_database(settings) as url:
             assert answers(url)
         assert not answers(url)
+
+
+def test_the_resolver_gives_a_process_its_own_url_else_database_url(data_dir: Path) -> None:
+    settings = Settings(
+        database_url="postgresql://owner@127.0.0.1:1/none",
+        api_database_url="postgresql://api@127.0.0.1:1/none",
+        embedded_pg_dir=data_dir,
+    )
+    assert open_database(settings, process="api").url == settings.api_database_url
+    assert open_database(settings, process="listener").url == settings.database_url
+    assert open_database(settings).url == settings.database_url
+    assert not data_dir.exists()
+
+
+def test_releasing_twice_stops_the_cluster_once(data_dir: Path) -> None:
+    lines: list[str] = []
+    database = open_database(Settings(database_url=None, embedded_pg_dir=data_dir), say=lines.append)
+    assert answers(database.url)
+    database.release()
+    database.release()
+    assert not answers(database.url)
+    assert lines == [f"embedded PostgreSQL: started in {data_dir.resolve()}", "embedded PostgreSQL stopped"]
