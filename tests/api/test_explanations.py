@@ -25,7 +25,7 @@ from model_store.training import artifact_bytes
 from service.app import create_app
 from service.repository.api_keys import create_key
 from service.settings import ApiSettings
-from tests.api.conftest import employee, in_process
+from tests.api.conftest import employee, eventually, in_process
 from tests.listener.procs import log_text, wait_listening
 from tests.model_store.helpers import entry_for, register
 from tests.stack import ROOT, running_listener
@@ -82,10 +82,8 @@ async def test_an_explanation_asked_with_wait_arrives_in_the_same_call_for_every
     for model in MODELS:
         answered = await predict(api, model, features)
         request_id = answered["request_id"]
-        started = time.monotonic()
-        response = await api.post(f"/predictions/{request_id}/explanation?wait=5")
-        assert response.status_code == 200, (response.text, log_text(listener))
-        assert time.monotonic() - started < 5
+        response = await api.post(f"/predictions/{request_id}/explanation?wait=30")
+        assert response.status_code == 200, (response.text, log_text(listener))  # within the one call
         body = response.json()
         assert body["request_id"] == request_id and body["model_name"] == model
         assert body["model_version"] == answered["result"]["model_version"]
@@ -105,7 +103,7 @@ async def test_an_explanation_asked_with_wait_arrives_in_the_same_call_for_every
 
 async def test_overtime_raises_the_logistic_risk(api: httpx.AsyncClient, listener: Path) -> None:
     answered = await predict(api, "logistic", employee(over_time="Yes"))
-    body = (await api.post(f"/predictions/{answered['request_id']}/explanation?wait=5")).json()
+    body = (await api.post(f"/predictions/{answered['request_id']}/explanation?wait=30")).json()
     overtime = next(c for c in body["contributions"] if c["feature"] == "over_time")
     assert overtime["value"] == "Yes" and overtime["contribution"] > 0
 
@@ -130,12 +128,18 @@ async def test_the_explanation_uses_the_version_that_answered_also_after_a_promo
     new_version = add_logistic_version(models_db, trained_store, C=0.05)
     try:
         promote(models_db, "logistic", new_version)
-        await asyncio.sleep(0.5)  # the listener hears model_promoted and switches
-        newer = await predict(api, "logistic", employee())
+
+        async def answered_by_the_new_version() -> dict[str, Any] | None:
+            answer = await predict(api, "logistic", employee())
+            return answer if answer["result"]["model_version"] == new_version else None
+
+        newer = await eventually(
+            answered_by_the_new_version, "the listener hears model_promoted and switches"
+        )
         assert newer["result"]["model_version"] == new_version != old_version
 
-        old = await api.post(f"/predictions/{answered['request_id']}/explanation?wait=5")
-        new = await api.post(f"/predictions/{newer['request_id']}/explanation?wait=5")
+        old = await api.post(f"/predictions/{answered['request_id']}/explanation?wait=30")
+        new = await api.post(f"/predictions/{newer['request_id']}/explanation?wait=30")
         assert old.status_code == new.status_code == 200, (old.text, new.text)
         assert old.json()["model_version"] == old_version
         assert new.json()["model_version"] == new_version
@@ -200,7 +204,7 @@ async def test_asking_before_the_answer_waits_for_it_then_explains(
     log = tmp_path / "listener.log"
     with running_listener(models_db, env=real_env(trained_store), log=log) as proc:
         wait_listening(conn, proc, log=log)
-        response = await api.post(f"/predictions/{request_id}/explanation?wait=10")
+        response = await api.post(f"/predictions/{request_id}/explanation?wait=30")
         assert response.status_code == 200, (response.text, log_text(log))
 
 
@@ -220,6 +224,15 @@ async def test_a_failed_prediction_has_nothing_to_explain(
     assert response.status_code == 409 and "boom" in response.json()["detail"]
 
 
+async def keys_in_force(api: httpx.AsyncClient) -> None:
+    """Until NOTIFY api_keys_changed reaches the app: then a read without a key is refused."""
+
+    async def refused() -> bool:
+        return (await api.get("/predictions/history")).status_code == 401
+
+    await eventually(refused, "the app hears of the new keys")
+
+
 async def test_asking_for_an_explanation_needs_a_key_once_keys_exist(
     api: httpx.AsyncClient, conn: psycopg.Connection
 ) -> None:
@@ -228,7 +241,7 @@ async def test_asking_for_an_explanation_needs_a_key_once_keys_exist(
     )
     request_id = submitted.json()["request_id"]
     key = create_key(conn, "analyst", ["read"])  # reads (and may explain) every request
-    await asyncio.sleep(0.3)  # NOTIFY api_keys_changed reaches the app
+    await keys_in_force(api)
     assert (await api.post(f"/predictions/{request_id}/explanation")).status_code == 401
     asked = await api.post(f"/predictions/{request_id}/explanation", headers={"X-API-Key": key})
     assert asked.status_code == 202
@@ -305,7 +318,7 @@ async def test_many_explanations_follow_the_requests_keys_and_bound_their_body(
 ) -> None:
     owner, other = create_key(conn, "owner", ["submit"]), create_key(conn, "other", ["submit"])
     reader = create_key(conn, "analyst", ["read"])
-    await asyncio.sleep(0.3)  # NOTIFY api_keys_changed reaches the app
+    await keys_in_force(api)
     submitted = await api.post(
         "/predictions/request",
         json={"model_name": "logistic", "features": employee()},

@@ -160,7 +160,7 @@ def test_a_refused_artifact_is_reported_unavailable_and_served_again_once_restor
         assert models["logistic"]["available"] is False and models["logistic"]["unavailable_reason"] == reason
         assert models["dummy"]["available"] is True and models["dummy"]["unavailable_reason"] is None
 
-        failed = httpx.post(f"{base}/predictions/request?wait=10", json=body, timeout=20).json()
+        failed = httpx.post(f"{base}/predictions/request?wait=30", json=body, timeout=45).json()
         assert failed["status"] == "failed" and "sha256" in failed["error"]
         assert str(store) not in failed["error"] and artifact not in failed["error"]
 
@@ -169,6 +169,6 @@ def test_a_refused_artifact_is_reported_unavailable_and_served_again_once_restor
             log_text(listener_log)
         )
         assert httpx.get(f"{base}/models/logistic", timeout=10).json()["available"] is True
-        answered = httpx.post(f"{base}/predictions/request?wait=10", json=body, timeout=20).json()
+        answered = httpx.post(f"{base}/predictions/request?wait=30", json=body, timeout=45).json()
         assert answered["status"] == "completed", answered
         assert proc.poll() is None

@@ -110,12 +110,12 @@ class Traffic:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        with httpx.Client(base_url=self.base, timeout=30) as client:
+        with httpx.Client(base_url=self.base, timeout=45) as client:
             seed = 0
             while not self._stop.is_set():
                 seed += 1
                 response = client.post(
-                    "/predictions/request?wait=10", json={"features": valid_features(seed)}
+                    "/predictions/request?wait=30", json={"features": valid_features(seed)}
                 )
                 body = response.json()
                 result = body.get("result") or {}

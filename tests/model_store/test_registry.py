@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,18 @@ from model_store.registration import promote
 from model_store.registry import ModelRegistry
 from model_store.training import Split
 from tests.model_store.helpers import add_logistic_version, entry_for, register
+
+
+class Clock:
+    """The registry's clock (its `monotonic`), moved by the test: a backoff is read exactly, however
+    busy the machine, and sat out without sleeping."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.now = 0.0
+        monkeypatch.setattr("model_store.registry.monotonic", lambda: self.now)
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 def registry(registered: tuple[str, Path]) -> ModelRegistry:
@@ -172,6 +183,7 @@ def test_a_refused_artifact_is_retried_after_a_backoff_and_serves_once_restored(
     registered: tuple[str, Path], manifest: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("model_store.registry.RETRY_FIRST_SECONDS", 0.2)
+    clock = Clock(monkeypatch)
     _, store = registered
     entry = manifest["models"]["logistic"]
     path = store / entry["file"]
@@ -191,7 +203,7 @@ def test_a_refused_artifact_is_retried_after_a_backoff_and_serves_once_restored(
     with pytest.raises(ArtifactRejected):  # within the backoff: not read again
         reg.get("logistic")
     assert reg.retry_due() == []
-    time.sleep(0.25)
+    clock.advance(0.25)
     assert reg.retry_due() == ["logistic"]
     assert reg.get("logistic").version == entry["version"]
     assert [s.available for s in reg.availability() if s.name == "logistic"] == [True]
@@ -201,6 +213,7 @@ def test_the_retry_backoff_doubles_while_the_artifact_stays_refused(
     registered: tuple[str, Path], manifest: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("model_store.registry.RETRY_FIRST_SECONDS", 0.1)
+    clock = Clock(monkeypatch)
     _, store = registered
     (store / manifest["models"]["dummy"]["file"]).unlink()
     reg = registry(registered)
@@ -211,5 +224,5 @@ def test_the_retry_backoff_doubles_while_the_artifact_stays_refused(
         [state] = [s for s in reg.availability() if s.name == "dummy"]
         assert "missing or unreadable" in state.error
         waits.append(state.retry_in)
-        time.sleep(state.retry_in + 0.02)
+        clock.advance(state.retry_in + 0.02)
     assert waits[0] < 0.11 < waits[1] < 0.21 < waits[2] < 0.41
