@@ -91,7 +91,34 @@ def _data(m: dict[str, Any]) -> str:
 - {d["rows"]} employees, {d["positives"]} leavers ({d["positives"] / d["rows"]:.1%}).
   Target: `{d["target"]["name"]}` — {d["target"]["description"]}
 - Fingerprint (SHA-256 of the data as CSV): `{d["sha256"]}`.
-"""
+{_fitted_on(m)}"""
+
+
+def _fitted_on(m: dict[str, Any]) -> str:
+    """Which rows the served versions were fitted on, checked by their fingerprints, and their reference."""
+    fingerprint = m["data"]["sha256"]
+    other = [n for n, e in m["models"].items() if e.get("training_data_sha256") != fingerprint]
+    if other:
+        return "- Fitted on other rows than these: " + ", ".join(f"`{n}`" for n in other) + ".\n"
+    without = [n for n, e in m["models"].items() if e.get("reference") is None]
+    if without:
+        reference = (
+            ";\n  no drift reference is stored for "
+            + ", ".join(f"`{n}`" for n in without)
+            + " (trained before references were:\n  `python -m model_store register` computes it from the"
+            " packaged data, whose fingerprint this is)"
+        )
+    else:
+        bins = next(iter(m["models"].values()))["reference"]["quantile_bins"]
+        reference = (
+            "\n  and stores their drift reference: the share of the rows in each of a number's"
+            f" {bins} quantile bins,\n  or in each category, which `GET /monitoring/summary` compares"
+            " recent requests with"
+        )
+    return (
+        "- Every served version was fitted on all these rows (its `training_data_sha256` is this"
+        f" fingerprint){reference}.\n"
+    )
 
 
 def _features(m: dict[str, Any]) -> str:
