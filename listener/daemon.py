@@ -454,13 +454,12 @@ class Listener:
 
 
 def shadow_scoring(listener_id: str, registry: ModelRegistry | None) -> ShadowScoring:
-    """Shadows loaded from the settings' model store (stand-ins when ENV=test); none for a test's own
-    registry, which has no artifacts to load them from."""
+    """Shadows loaded from the settings' model store; none for a test's own registry, which has no
+    artifacts to load them from."""
     if registry is not None:
         return ShadowScoring(listener_id, None)
     from model_store.shadows import ShadowModels, artifact_loader
     from sql.settings import get_settings
 
     settings = get_settings()
-    loader = artifact_loader(settings.model_store_dir, stand_ins=settings.env == "test")
-    return ShadowScoring(listener_id, ShadowModels(loader))
+    return ShadowScoring(listener_id, ShadowModels(artifact_loader(settings.model_store_dir)))

@@ -98,11 +98,11 @@ class ExplanationBatch:
         return dict(self.__dict__)
 
 
-def loading_source(store_dir: Path, stand_ins: bool = False) -> ExplainerSource:
+def loading_source(store_dir: Path) -> ExplainerSource:
     """Explainers loaded by version from the model store (model_store.explain_loading), cached."""
     from model_store.explain_loading import ExplainerCache
 
-    return ExplainerCache(store_dir, stand_ins=stand_ins).get
+    return ExplainerCache(store_dir).get
 
 
 class ExplanationWork:
@@ -137,7 +137,7 @@ class ExplanationWork:
         settings = get_settings()
         return cls(
             listener_id,
-            loading_source(settings.model_store_dir, stand_ins=settings.env == "test"),
+            loading_source(settings.model_store_dir),
             lease_seconds=config.lease_seconds,
             max_attempts=config.max_attempts,
             sweep_seconds=config.sweep_seconds,

@@ -72,7 +72,7 @@ def bench(conninfo: str, store_dir: Path, repeat: int) -> list[dict[str, Any]]:
         for r in split.X_test.to_dict("records")
     ]
     batch = (rows * (BATCH // len(rows) + 1))[:BATCH]
-    registry = ModelRegistry(conninfo, store_dir, env="prod")
+    registry = ModelRegistry(conninfo, store_dir)
     manifest = read_manifest(store_dir)
     results = []
     for name in registry.names():

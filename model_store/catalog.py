@@ -1,7 +1,8 @@
 """The API's view of the models: what is deployed, the default, each model's feature schema.
 
 Reads rows only; never loads an artifact. Fetch once (sync or async connection), then use the
-pure functions on the list; refetch on NOTIFY model_promoted. ENV=test lists the stand-ins.
+pure functions on the list; refetch on NOTIFY model_promoted. Tests that want other models deploy them
+(model_store/stand_ins.py writes a store to register) or hand the API's catalog their own list.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import psycopg
 from model_store.deployments import DeployedModel, default_name, fetch_deployed, fetch_deployed_async
 from model_store.errors import UnknownModel
 from model_store.features import TARGET, TARGET_DESCRIPTION, Feature, schema_from_json, with_defaults
-from sql.settings import get_settings
 
 __all__ = [
     "DeployedModel",
@@ -28,27 +28,14 @@ __all__ = [
 ]
 
 
-def _stand_in_models() -> list[DeployedModel]:
-    # Imported on use: the stand-ins pull in scikit-learn, which the API otherwise never needs.
-    from model_store.stand_ins import stand_in_models
-
-    return stand_in_models()
+def list_models(conn: psycopg.Connection[Any]) -> list[DeployedModel]:
+    """Deployed models by name."""
+    return fetch_deployed(conn)
 
 
-def _stand_ins(env: str | None) -> bool:
-    return (env or get_settings().env) == "test"
-
-
-def list_models(conn: psycopg.Connection[Any], *, env: str | None = None) -> list[DeployedModel]:
-    """Deployed models by name (stand-ins when ENV=test)."""
-    return _stand_in_models() if _stand_ins(env) else fetch_deployed(conn)
-
-
-async def list_models_async(
-    aconn: psycopg.AsyncConnection[Any], *, env: str | None = None
-) -> list[DeployedModel]:
-    """Deployed models by name, through an async connection (stand-ins when ENV=test)."""
-    return _stand_in_models() if _stand_ins(env) else await fetch_deployed_async(aconn)
+async def list_models_async(aconn: psycopg.AsyncConnection[Any]) -> list[DeployedModel]:
+    """Deployed models by name, through an async connection."""
+    return await fetch_deployed_async(aconn)
 
 
 def find_model(models: Sequence[DeployedModel], name: str | None) -> DeployedModel:

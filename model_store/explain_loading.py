@@ -13,19 +13,11 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import psycopg
 
 from model_store.errors import ModelError
-from model_store.explain import (
-    ConstantExplainer,
-    Explainer,
-    ExplanationUnavailable,
-    LinearExplainer,
-    explainer_for,
-)
+from model_store.explain import Explainer, ExplanationUnavailable, explainer_for
 from model_store.loading import force_single_thread, read_verified, unpickle_pipeline, warn_on_version
-from model_store.stand_ins import BASE_RATE, CENTRES, STAND_IN_VERSION, StandInPredictor, stand_in_sha256
 from sql.queries import QUERIES
 
 CACHED_EXPLAINERS = 4
@@ -34,10 +26,9 @@ CACHED_EXPLAINERS = 4
 class ExplainerCache:
     """Explainers by (model name, version, sha256); the least recently used one goes first."""
 
-    def __init__(self, store_dir: Path, size: int = CACHED_EXPLAINERS, *, stand_ins: bool = False) -> None:
+    def __init__(self, store_dir: Path, size: int = CACHED_EXPLAINERS) -> None:
         self.store_dir = Path(store_dir)
         self.size = size
-        self.stand_ins = stand_ins  # ENV=test: the registry's stand-ins, which have no artifact
         self._explainers: OrderedDict[tuple[str, str, str], Explainer] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -58,8 +49,6 @@ class ExplainerCache:
         return explainer
 
     def _load(self, conn: psycopg.Connection[Any], name: str, version: str, sha256: str) -> Explainer:
-        if self.stand_ins and version == STAND_IN_VERSION and sha256 == stand_in_sha256(name):
-            return stand_in_explainer(name)
         row = conn.execute(
             QUERIES["explained_model_version"], {"model_name": name, "version": version}
         ).fetchone()
@@ -85,14 +74,3 @@ class ExplainerCache:
             raise ExplanationUnavailable(f"model {name} version {version}: {exc}") from None
         force_single_thread(pipeline)
         return explainer_for(pipeline)
-
-
-def stand_in_explainer(name: str) -> Explainer:
-    """ENV=test: the stand-in models are linear in a few raw features (the dummy a constant)."""
-    predictor = StandInPredictor(name)
-    if name == "dummy":
-        return ConstantExplainer(predictor.encoder, BASE_RATE)
-    baseline = np.zeros(predictor.encoder.width)
-    for feature, centre in CENTRES.items():
-        baseline[predictor.encoder.numeric.index(feature)] = centre
-    return LinearExplainer(predictor.encoder, predictor.weights, predictor.intercept, baseline)

@@ -22,7 +22,6 @@ from model_store.deployments import DeployedModel, fetch_deployed, flagged_defau
 from model_store.errors import ArtifactRejected, ModelError, UnknownModel
 from model_store.handle import ModelHandle
 from model_store.loading import load_handle
-from model_store.stand_ins import StandInPredictor, stand_in_models
 from sql.settings import get_settings
 
 __all__ = [
@@ -68,16 +67,11 @@ class _Failure:
 class ModelRegistry:
     """Deployed models by name, loaded on first use and verified against the database."""
 
-    def __init__(
-        self, conninfo: str | None, store_dir: Path | None = None, *, env: str | None = None
-    ) -> None:
-        settings = get_settings()
-        self.env = env or settings.env
-        self.stand_ins = self.env == "test"
-        if conninfo is None and not self.stand_ins:
-            raise ModelError("the model registry needs a database (DATABASE_URL), or ENV=test for stand-ins")
+    def __init__(self, conninfo: str | None, store_dir: Path | None = None) -> None:
+        if conninfo is None:
+            raise ModelError("the model registry needs a database (DATABASE_URL)")
         self.conninfo = conninfo
-        self.store_dir = Path(store_dir) if store_dir is not None else settings.model_store_dir
+        self.store_dir = Path(store_dir) if store_dir is not None else get_settings().model_store_dir
         self._lock = threading.RLock()
         self._deployed: dict[str, DeployedModel] | None = None
         self._default: str | None = None
@@ -162,9 +156,6 @@ class ModelRegistry:
         return self._deployed, self._default
 
     def _read_deployments(self) -> list[DeployedModel]:
-        if self.stand_ins:
-            return stand_in_models()
-        assert self.conninfo is not None
         try:
             with psycopg.connect(self.conninfo, autocommit=True) as conn:
                 return fetch_deployed(conn)
@@ -246,14 +237,10 @@ class ModelRegistry:
         return handle
 
     def _build(self, model: DeployedModel) -> ModelHandle:
-        if self.stand_ins:
-            return ModelHandle(
-                model.name, model.version, model.sha256, model.threshold, StandInPredictor(model.name)
-            )
         return load_handle(model, self.store_dir)
 
 
 def open_registry(conninfo: str | None = None) -> ModelRegistry:
-    """The registry for this process: stand-ins when ENV=test, else DATABASE_URL's deployments."""
+    """The registry for this process: DATABASE_URL's deployments, artifacts from MODEL_STORE_DIR."""
     settings = get_settings()
-    return ModelRegistry(conninfo or settings.database_url, settings.model_store_dir, env=settings.env)
+    return ModelRegistry(conninfo or settings.database_url, settings.model_store_dir)

@@ -1,23 +1,36 @@
-"""ENV=test stand-ins: four deterministic models that need no file and no database.
+"""Test stand-ins: four deterministic models, made in a blink instead of trained for minutes.
 
 P(attrition) is a fixed logistic of a few features (overtime, age, income, tenure, marital status),
 shifted per model; inputs go through the same encoder as real models, so a missing feature or an
-unknown category fails the same way. For fast unit tests only: end-to-end tests use real artifacts.
+unknown category fails the same way. Production code never picks them: a test reaches the processes
+through the seams production uses, either `write_stand_in_store` (real artifacts and a manifest, to
+register and serve from MODEL_STORE_DIR like trained ones) or `stand_in_models` (the deployed list
+handed to the API's catalog in process). End-to-end tests of the models themselves use trained artifacts.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+import joblib
 import numpy as np
+import pandas as pd
+import sklearn
 from scipy.special import expit
+from sklearn.dummy import DummyClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
 
 from model_store.deployments import DeployedModel
 from model_store.encoding import CategoryBlock, RowEncoder
+from model_store.explain import BASELINE_ATTRIBUTE
 from model_store.features import FEATURES, NUMERIC, schema_as_json
-from model_store.pipelines import DEFAULT_MODEL, MODEL_NAMES
+from model_store.manifest import artifact_file, sha256_hex, write_atomic, write_manifest
+from model_store.pipelines import DEFAULT_MODEL, MODEL_NAMES, preprocessor
 
 STAND_IN_VERSION = "test-1"
 ROWS, POSITIVES = 1470, 237  # the packaged data set's, whose base rate the stand-ins imitate
@@ -88,3 +101,52 @@ def stand_in_models() -> list[DeployedModel]:
         )
         for name in sorted(MODEL_NAMES)
     ]
+
+
+def stand_in_pipeline(name: str) -> Pipeline:
+    """The stand-in `name` as a fitted scikit-learn pipeline of the layout training makes (numbers passed
+    through, categories one-hot, then the estimator): loaded from a file, it predicts and explains exactly
+    as StandInPredictor and its centres say."""
+    predictor = StandInPredictor(name)
+    row = {f.name: f.categories[0] if f.type == "category" else 0 for f in FEATURES}
+    X = pd.DataFrame([row, row])
+    y = np.array([0, 1])
+    model: Any
+    if name == "dummy":
+        model = DummyClassifier(strategy="prior").fit(np.zeros((2, predictor.encoder.width)), y)
+        model.class_prior_ = np.array([1.0 - BASE_RATE, BASE_RATE])
+    else:
+        model = LogisticRegression().fit(np.eye(2, predictor.encoder.width), y)
+        model.coef_ = predictor.weights.reshape(1, -1).copy()
+        model.intercept_ = np.array([predictor.intercept])
+        baseline = np.zeros(predictor.encoder.width)
+        for feature, centre in CENTRES.items():
+            baseline[NUMERIC.index(feature)] = centre
+        setattr(model, BASELINE_ATTRIBUTE, baseline)
+    return Pipeline([("preprocess", preprocessor(scale_numbers=False).fit(X)), ("model", model)])
+
+
+def write_stand_in_store(store_dir: Path) -> dict[str, Any]:
+    """Write the four stand-ins into `store_dir` as a model store (joblib artifacts and manifest.json, as
+    training writes them, version STAND_IN_VERSION); `register_manifest` deploys them. Returns the
+    manifest."""
+    models = {}
+    for m in stand_in_models():
+        buffer = io.BytesIO()
+        joblib.dump(stand_in_pipeline(m.name), buffer)
+        data = buffer.getvalue()
+        file = artifact_file(m.name, m.version)
+        write_atomic(store_dir / file, data)
+        models[m.name] = {
+            "name": m.name,
+            "version": m.version,
+            "file": file,
+            "sha256": sha256_hex(data),
+            "sklearn_version": sklearn.__version__,
+            "threshold": m.threshold,
+            "metrics": m.metrics,
+            "feature_schema": m.feature_schema,
+        }
+    manifest = {"default_model": DEFAULT_MODEL, "models": models}
+    write_manifest(store_dir, manifest)
+    return manifest

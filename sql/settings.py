@@ -31,8 +31,8 @@ class Settings(BaseSettings):
         description="libpq URL the listener connects with (a login role in futurisys_listener); "
         "unset: DATABASE_URL.",
     )
-    env: Literal["dev", "test", "prod"] = Field(
-        default="dev", description="test: deterministic stand-in models, no artifact files."
+    env: Literal["dev", "prod"] = Field(
+        default="dev", description="prod: the API refuses to start without an API key."
     )
     model_store_dir: Path = Field(
         default=PROJECT_ROOT / "model_store" / "artifacts",

@@ -100,6 +100,26 @@ def trained_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return store
 
 
+@pytest.fixture(scope="session")
+def stand_in_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The four stand-in models written as a model store (artifacts and manifest.json, version test-1):
+    made in a blink, where the trained store takes minutes."""
+    from model_store.stand_ins import write_stand_in_store
+
+    store = tmp_path_factory.mktemp("stand_ins") / "store"
+    write_stand_in_store(store)
+    return store
+
+
+@pytest.fixture
+def stand_in_env(db_url: str, stand_in_store: Path) -> dict[str, str]:
+    """The stand-ins deployed in the test's database: the environment of an API or listener process
+    serving them (from MODEL_STORE_DIR, as it serves trained models)."""
+    from tests.stand_ins import deploy_stand_ins
+
+    return deploy_stand_ins(db_url, stand_in_store)
+
+
 @pytest.fixture
 def pg_data_dir() -> Iterator[Path]:
     """A data directory for an embedded cluster, outside pytest's tmp_path: as root, pgserver runs

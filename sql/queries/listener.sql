@@ -48,7 +48,8 @@ LIMIT %(batch_size)s::int
 FOR UPDATE SKIP LOCKED
 
 -- name: set_idle_transaction_limit
--- :one (set_config). Once per work connection: a transaction left idle this long (a listener frozen between lock_pending
+-- :one (set_config).
+-- Once per work connection: a transaction left idle this long (a listener frozen between lock_pending
 -- and its commit) ends with its session, so the rows it locked are claimable again after one lease.
 SELECT set_config('idle_in_transaction_session_timeout', %(milliseconds)s::text, false)
 

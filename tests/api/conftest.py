@@ -1,4 +1,5 @@
-"""Fixtures for the API tests: an in-process app on a fresh database, and a valid feature set."""
+"""Fixtures for the API tests: an in-process app on a fresh database serving the stand-in models, and a
+valid feature set."""
 
 from __future__ import annotations
 
@@ -14,19 +15,30 @@ import psycopg
 import pytest
 from fastapi import FastAPI
 
+from model_store.deployments import DeployedModel
+from model_store.stand_ins import stand_in_models
 from service.app import create_app
 from service.settings import ApiSettings
 from tests.employees import employee  # noqa: F401  (re-exported to the API tests)
 from tests.logins import process_urls
 
-TEST_ENV = {"ENV": "test"}
 T = TypeVar("T")
 
 
 def api_settings(db_url: str, **overrides: Any) -> ApiSettings:
-    """ENV=test settings on db_url; the app connects as the session's futurisys_api login role."""
+    """Settings on db_url; the app connects as the session's futurisys_api login role."""
     overrides.setdefault("api_database_url", process_urls(db_url).get("API_DATABASE_URL"))
-    return ApiSettings(database_url=db_url, env="test", **overrides)
+    return ApiSettings(database_url=db_url, env="dev", **overrides)
+
+
+async def stand_ins(_conn: psycopg.AsyncConnection[Any]) -> list[DeployedModel]:
+    """The catalog's source in process: the stand-in models, whatever the database deploys."""
+    return stand_in_models()
+
+
+def stand_in_app(settings: ApiSettings) -> FastAPI:
+    """The app for `settings`, listing and validating against the stand-in models (the catalog's seam)."""
+    return create_app(settings, model_source=stand_ins)
 
 
 @pytest.fixture
@@ -45,8 +57,8 @@ async def in_process(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def client(db_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    """The app in process on the test's fresh database, ENV=test."""
-    async with in_process(create_app(api_settings(db_url))) as c:
+    """The app in process on the test's fresh database, serving the stand-in models."""
+    async with in_process(stand_in_app(api_settings(db_url))) as c:
         yield c
 
 

@@ -16,10 +16,9 @@ import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from service.app import create_app
 from service.repository.api_keys import create_key
 from sql.queries import QUERIES
-from tests.api.conftest import api_settings, in_process
+from tests.api.conftest import api_settings, in_process, stand_in_app
 from tests.stack import ROOT, process_env
 
 pytestmark = pytest.mark.anyio
@@ -98,7 +97,7 @@ def trail(conn: psycopg.Connection) -> dict[str, str]:
 
 
 async def test_admin_keys_read_the_whole_trail_newest_first(db_url: str, trail: dict[str, str]) -> None:
-    async with in_process(create_app(api_settings(db_url))) as api:
+    async with in_process(stand_in_app(api_settings(db_url))) as api:
         response = await api.get("/audit", headers={"X-API-Key": trail["ops"]})
     assert response.status_code == 200, response.text
     items = response.json()["items"]
@@ -118,7 +117,7 @@ async def test_admin_keys_read_the_whole_trail_newest_first(db_url: str, trail: 
 
 async def test_the_trail_filters_by_action_and_time_and_pages(db_url: str, trail: dict[str, str]) -> None:
     ops = {"X-API-Key": trail["ops"]}
-    async with in_process(create_app(api_settings(db_url))) as api:
+    async with in_process(stand_in_app(api_settings(db_url))) as api:
         moves = {"action": ["model.promoted", "model.rolled_back"], "limit": 1}
         first = (await api.get("/audit", params=moves, headers=ops)).json()
         second = (
@@ -136,7 +135,7 @@ async def test_the_trail_filters_by_action_and_time_and_pages(db_url: str, trail
 async def test_only_admin_keys_read_everything_read_keys_the_model_events(
     db_url: str, trail: dict[str, str]
 ) -> None:
-    async with in_process(create_app(api_settings(db_url))) as api:
+    async with in_process(stand_in_app(api_settings(db_url))) as api:
         nobody = await api.get("/audit")
         client = await api.get("/audit", headers={"X-API-Key": trail["client"]})
         analyst = {"X-API-Key": trail["analyst"]}
@@ -176,7 +175,7 @@ async def test_an_admin_action_through_the_api_names_its_key_as_the_actor(
     db_url: str, conn: psycopg.Connection
 ) -> None:
     ops = create_key(conn, "ops", ["admin"])
-    app = create_app(api_settings(db_url))
+    app = stand_in_app(api_settings(db_url))
     async with in_process(app) as api:
         async with acting_as(app.state.services.pool, "key:ops", {"reason": "subject asked"}) as tx:
             await tx.execute("SELECT audit('data.erased', NULL, '{\"requests\": 2}')")

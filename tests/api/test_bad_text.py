@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.conftest import TEST_ENV, employee
+from tests.api.conftest import employee
 from tests.stack import running_api
 
 LONE = "\ud800"
@@ -95,8 +95,10 @@ def _exchange(sock: socket.socket, host: str, body: bytes) -> bytes:
 
 
 @pytest.mark.slow
-def test_the_keep_alive_connection_survives_a_lone_surrogate(db_url: str, tmp_path: Path) -> None:
-    with running_api(db_url, env=TEST_ENV, log=tmp_path / "api.log") as base:
+def test_the_keep_alive_connection_survives_a_lone_surrogate(
+    db_url: str, tmp_path: Path, stand_in_env: dict[str, str]
+) -> None:
+    with running_api(db_url, env=stand_in_env, log=tmp_path / "api.log") as base:
         host, port = base.removeprefix("http://").split(":")
         with socket.create_connection((host, int(port)), timeout=10) as sock:
             bad = json.dumps({"features": {LONE: 1}}).encode("ascii")

@@ -1,4 +1,4 @@
-"""The real processes: API + listener (ENV=test stand-ins) on one database, over HTTP."""
+"""The real processes: API + listener (serving the stand-in models) on one database, over HTTP."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.conftest import TEST_ENV, employee
+from tests.api.conftest import employee
 from tests.stack import running_api, running_listener
 
 pytestmark = pytest.mark.slow
@@ -25,10 +25,12 @@ def wait_for_listener(base: str) -> None:
 
 
 @pytest.mark.timing
-def test_submit_and_wait_returns_the_completed_result_in_the_same_call(db_url: str, tmp_path: Path) -> None:
+def test_submit_and_wait_returns_the_completed_result_in_the_same_call(
+    db_url: str, tmp_path: Path, stand_in_env: dict[str, str]
+) -> None:
     with (
-        running_api(db_url, env=TEST_ENV, log=tmp_path / "api.log") as base,
-        running_listener(db_url, env=TEST_ENV, log=tmp_path / "listener.log"),
+        running_api(db_url, env=stand_in_env, log=tmp_path / "api.log") as base,
+        running_listener(db_url, env=stand_in_env, log=tmp_path / "listener.log"),
     ):
         wait_for_listener(base)
         with httpx.Client(base_url=base, timeout=10) as client:
@@ -48,8 +50,10 @@ def test_submit_and_wait_returns_the_completed_result_in_the_same_call(db_url: s
     assert max(latencies) < 1.0, latencies
 
 
-def test_submit_and_wait_answers_202_when_no_listener_runs(db_url: str, tmp_path: Path) -> None:
-    with running_api(db_url, env=TEST_ENV, log=tmp_path / "api.log") as base:
+def test_submit_and_wait_answers_202_when_no_listener_runs(
+    db_url: str, tmp_path: Path, stand_in_env: dict[str, str]
+) -> None:
+    with running_api(db_url, env=stand_in_env, log=tmp_path / "api.log") as base:
         started = time.monotonic()
         response = httpx.post(
             f"{base}/predictions/request?wait=0.5", json={"features": employee()}, timeout=10
@@ -60,11 +64,13 @@ def test_submit_and_wait_answers_202_when_no_listener_runs(db_url: str, tmp_path
         assert response.headers["location"] == f"/predictions/{response.json()['request_id']}"
 
 
-def test_a_ten_thousand_row_batch_completes_end_to_end(db_url: str, tmp_path: Path) -> None:
+def test_a_ten_thousand_row_batch_completes_end_to_end(
+    db_url: str, tmp_path: Path, stand_in_env: dict[str, str]
+) -> None:
     items = [employee(age=18 + i % 50, monthly_income=1000 + i) for i in range(10_000)]
     with (
-        running_api(db_url, env=TEST_ENV, log=tmp_path / "api.log") as base,
-        running_listener(db_url, env=TEST_ENV, log=tmp_path / "listener.log"),
+        running_api(db_url, env=stand_in_env, log=tmp_path / "api.log") as base,
+        running_listener(db_url, env=stand_in_env, log=tmp_path / "listener.log"),
         httpx.Client(base_url=base, timeout=60) as client,
     ):
         response = client.post("/predictions/batch", json={"model_name": "logistic", "items": items})

@@ -11,10 +11,9 @@ import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from service.app import create_app
 from service.grouping import SubmissionGroups
 from service.ids import new_request_id
-from tests.api.conftest import api_settings, employee, eventually, in_process
+from tests.api.conftest import api_settings, employee, eventually, in_process, stand_in_app
 
 pytestmark = pytest.mark.anyio
 
@@ -22,7 +21,7 @@ pytestmark = pytest.mark.anyio
 async def test_concurrent_submissions_are_stored_each_as_sent_in_fewer_transactions(
     db_url: str, conn: psycopg.Connection
 ) -> None:
-    app = create_app(api_settings(db_url))
+    app = stand_in_app(api_settings(db_url))
     async with in_process(app) as client:
         bodies = [
             {"model_name": "logistic", "features": employee(age=20 + i), "subject_ref": f"emp-{i}"}

@@ -8,9 +8,8 @@ import httpx
 import psycopg
 import pytest
 
-from service.app import create_app
 from service.cursor import encode_cursor
-from tests.api.conftest import api_settings, employee, in_process, play_listener
+from tests.api.conftest import api_settings, employee, in_process, play_listener, stand_in_app
 
 pytestmark = pytest.mark.anyio
 
@@ -61,7 +60,7 @@ async def test_filters_by_status_model_and_time(
 
 
 async def test_page_size_is_capped_and_bad_parameters_name_themselves(db_url: str) -> None:
-    async with in_process(create_app(api_settings(db_url, api_history_max_page=4))) as client:
+    async with in_process(stand_in_app(api_settings(db_url, api_history_max_page=4))) as client:
         await submit(client, 6, "logistic")
         page = (await client.get("/predictions/history", params={"limit": 1000})).json()
         assert len(page["items"]) == 4 and page["next_cursor"]

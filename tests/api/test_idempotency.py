@@ -8,8 +8,7 @@ import httpx
 import psycopg
 import pytest
 
-from service.app import create_app
-from tests.api.conftest import api_settings, employee, in_process
+from tests.api.conftest import api_settings, employee, in_process, stand_in_app
 
 pytestmark = pytest.mark.anyio
 
@@ -42,8 +41,8 @@ async def test_concurrent_retries_with_one_key_create_exactly_one_row(
 ) -> None:
     # Two apps (two pools, like two API processes), twenty callers racing with one key.
     async with (
-        in_process(create_app(api_settings(db_url))) as a,
-        in_process(create_app(api_settings(db_url))) as b,
+        in_process(stand_in_app(api_settings(db_url))) as a,
+        in_process(stand_in_app(api_settings(db_url))) as b,
     ):
         calls = [
             client.post(

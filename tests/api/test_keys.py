@@ -12,8 +12,7 @@ import httpx
 import psycopg
 import pytest
 
-from service.app import create_app
-from tests.api.conftest import api_settings, employee, in_process
+from tests.api.conftest import api_settings, employee, in_process, stand_in_app
 from tests.stack import ROOT, free_port, process_env
 
 pytestmark = pytest.mark.anyio
@@ -48,7 +47,7 @@ async def until_status(client: httpx.AsyncClient, key: str | None, status: int, 
 
 
 async def test_requests_need_a_valid_key_once_one_exists(db_url: str, conn: psycopg.Connection) -> None:
-    async with in_process(create_app(api_settings(db_url))) as client:
+    async with in_process(stand_in_app(api_settings(db_url))) as client:
         assert await submit(client) == 202  # no key configured yet: open
 
         created = keys(db_url, "create", "dashboard", "--quiet")
@@ -75,7 +74,7 @@ async def test_requests_need_a_valid_key_once_one_exists(db_url: str, conn: psyc
 
 
 async def test_keys_can_be_required_before_any_exists(db_url: str) -> None:
-    async with in_process(create_app(api_settings(db_url, api_keys_required=True))) as client:
+    async with in_process(stand_in_app(api_settings(db_url, api_keys_required=True))) as client:
         assert await submit(client) == 401
 
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.app import create_app
-from tests.api.conftest import api_settings, employee, in_process
+from tests.api.conftest import api_settings, employee, in_process, stand_in_app
 
 pytestmark = pytest.mark.anyio
 
@@ -16,7 +15,7 @@ NOWHERE = "postgresql://futurisys@127.0.0.1:1/futurisys?connect_timeout=2"
 
 
 async def test_without_a_database_the_api_answers_503_and_metrics_say_database_down() -> None:
-    app = create_app(api_settings(NOWHERE, api_pool_timeout_seconds=0.5))
+    app = stand_in_app(api_settings(NOWHERE, api_pool_timeout_seconds=0.5))
     async with in_process(app) as client:
         submitted = await client.post("/predictions/request", json={"features": employee()})
         assert submitted.status_code == 503, submitted.text

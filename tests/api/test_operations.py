@@ -7,8 +7,7 @@ import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.app import create_app
-from tests.api.conftest import api_settings, employee, eventually, in_process
+from tests.api.conftest import api_settings, employee, eventually, in_process, stand_in_app
 from tests.pg import Databases, database_url
 
 pytestmark = pytest.mark.anyio
@@ -62,7 +61,7 @@ async def test_health_is_503_when_schema_files_are_not_applied(databases: Databa
     name = databases.create()  # empty: never migrated
     try:
         url = database_url(databases.server_url, name)
-        async with in_process(create_app(api_settings(url))) as client:
+        async with in_process(stand_in_app(api_settings(url))) as client:
             response = await client.get("/health")
         assert response.status_code == 503
         assert response.json()["migrations"] == "pending"
@@ -75,7 +74,7 @@ async def test_liveness_answers_without_the_database_where_readiness_refuses(dat
     name = databases.create()  # empty: never migrated, so /health is 503
     try:
         url = database_url(databases.server_url, name)
-        async with in_process(create_app(api_settings(url))) as client:
+        async with in_process(stand_in_app(api_settings(url))) as client:
             ready, live = await client.get("/health"), await client.get("/health/live")
         assert ready.status_code == 503
         assert live.status_code == 200 and live.json() == {"status": "alive"}

@@ -17,7 +17,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.api.conftest import COMPLETE, TEST_ENV, employee
+from tests.api.conftest import COMPLETE, employee
 from tests.link import Link
 from tests.stack import running_api
 
@@ -65,10 +65,10 @@ def waiting(base: str) -> float:
 
 
 def test_stopping_postgres_gives_503_and_restarting_it_restores_service(
-    tmp_path: Path, db_url: str, db_link: Link
+    tmp_path: Path, db_url: str, db_link: Link, stand_in_env: dict[str, str]
 ) -> None:
     with running_api(
-        db_url, env={**TEST_ENV, **db_link.process_env(db_url)}, log=tmp_path / "api.log"
+        db_url, env={**stand_in_env, **db_link.process_env(db_url)}, log=tmp_path / "api.log"
     ) as base:
         assert submit(base) == 202
 
@@ -109,9 +109,9 @@ def count(conn: psycopg.Connection) -> int:
 
 
 def test_waits_across_an_outage_answer_results_written_while_listen_reconnects(
-    tmp_path: Path, db_url: str, conn: psycopg.Connection, db_link: Link
+    tmp_path: Path, db_url: str, conn: psycopg.Connection, db_link: Link, stand_in_env: dict[str, str]
 ) -> None:
-    env = {**TEST_ENV, **db_link.process_env(db_url)}
+    env = {**stand_in_env, **db_link.process_env(db_url)}
     with running_api(db_url, env=env, log=tmp_path / "api.log") as base, ThreadPoolExecutor(2) as pool:
         eventually(lambda: httpx.get(f"{base}/health", timeout=10).json()["listening"], 15, "listening")
         request_id = httpx.post(f"{base}/predictions/request", json={"features": employee()}).json()[

@@ -8,8 +8,7 @@ import httpx
 import psycopg
 import pytest
 
-from service.app import create_app
-from tests.api.conftest import api_settings, employee, eventually, in_process
+from tests.api.conftest import api_settings, employee, eventually, in_process, stand_in_app
 
 pytestmark = pytest.mark.anyio
 
@@ -28,7 +27,7 @@ async def test_an_exhausted_pool_is_busy_and_its_503_says_nothing_was_stored(
     db_url: str, conn: psycopg.Connection
 ) -> None:
     settings = api_settings(db_url, api_pool_min=1, api_pool_max=1, api_pool_timeout_seconds=0.3)
-    app = create_app(settings)
+    app = stand_in_app(settings)
     async with in_process(app) as client:
         async with app.state.services.pool.connection():  # the pool's one connection, held
             health = await client.get("/health")

@@ -15,9 +15,8 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from service.app import create_app
 from service.repository.api_keys import create_key
-from tests.api.conftest import api_settings, employee, in_process, play_listener
+from tests.api.conftest import api_settings, employee, in_process, play_listener, stand_in_app
 
 pytestmark = pytest.mark.anyio
 
@@ -48,7 +47,7 @@ async def world(db_url: str, conn: psycopg.Connection) -> AsyncIterator[World]:
         "analyst": create_key(conn, "analyst", ["read"]),
         "ops": create_key(conn, "ops", ["admin"]),
     }
-    app = create_app(api_settings(db_url))
+    app = stand_in_app(api_settings(db_url))
     async with in_process(app) as api:
         alice = {"X-API-Key": keys["alice"]}
         body = {"model_name": "logistic", "features": FEATURES, "subject_ref": SECRET_SUBJECT}
@@ -225,7 +224,7 @@ async def test_each_request_remembers_the_key_that_submitted_it(
 
 
 async def test_keys_are_required_before_any_exists_when_forced(db_url: str) -> None:
-    async with in_process(create_app(api_settings(db_url, api_keys_required=True))) as api:
+    async with in_process(stand_in_app(api_settings(db_url, api_keys_required=True))) as api:
         response = await api.get(f"/predictions/{uuid.uuid4()}")
         assert response.status_code == 401 and "missing X-API-Key" in response.json()["detail"]
         assert (await api.get("/health")).status_code == 200
@@ -266,7 +265,7 @@ def api_routes(routes: list[Any]) -> list[APIRoute]:
 
 def test_every_route_outside_the_open_aggregates_checks_a_key(db_url: str) -> None:
     """A route added later without a key check fails here, before it can hand out employees' data."""
-    app = create_app(api_settings(db_url))
+    app = stand_in_app(api_settings(db_url))
     routes = api_routes(app.routes)
     operations = sum(len(ops) for ops in app.openapi()["paths"].values())
     assert sum(len(r.methods) for r in routes) == operations, "every documented operation is looked at"

@@ -9,8 +9,7 @@ import httpx
 import psycopg
 import pytest
 
-from service.app import create_app
-from tests.api.conftest import api_settings, employee, in_process
+from tests.api.conftest import api_settings, employee, in_process, stand_in_app
 
 pytestmark = pytest.mark.anyio
 
@@ -124,7 +123,7 @@ async def test_batch_size_limits(client: httpx.AsyncClient) -> None:
 
 
 async def test_an_oversized_body_is_413(db_url: str) -> None:
-    app = create_app(api_settings(db_url, api_max_body_bytes=4096))
+    app = stand_in_app(api_settings(db_url, api_max_body_bytes=4096))
     big = json.dumps({"items": [employee()] * 20}).encode()
 
     async def chunked() -> AsyncIterator[bytes]:  # no Content-Length: the limit is met while reading

@@ -8,8 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from service.app import create_app
-from tests.api.conftest import api_settings, employee, in_process
+from tests.api.conftest import api_settings, employee, in_process, stand_in_app
 from tests.pg import Databases, database_url
 from tests.stack import ROOT, process_env
 
@@ -41,7 +40,7 @@ async def test_submitting_before_migrating_answers_503_naming_the_fix_then_serve
     empty_db_url: str,
 ) -> None:
     # A generous pool timeout: on a loaded machine a slow first connection would be another 503.
-    async with in_process(create_app(api_settings(empty_db_url, api_pool_timeout_seconds=15))) as client:
+    async with in_process(stand_in_app(api_settings(empty_db_url, api_pool_timeout_seconds=15))) as client:
         response = await client.post("/predictions/request", json={"features": employee()})
         assert response.status_code == 503, response.text
         assert "python -m sql" in response.json()["detail"], response.text

@@ -7,7 +7,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +17,11 @@ import httpx
 import psutil
 import pytest
 
-from tests.stack import ROOT, free_port, wait_http
+from scripts import processes
+from scripts.processes import python
+from tests.stack import ROOT, free_port
+
+READY_LINE = "Ctrl-C stops everything."  # what make run prints once the API, listener and dashboard are up
 
 EXAMPLE_REQUEST: dict[str, Any] = json.loads((ROOT / "docs" / "example-request.json").read_text())
 
@@ -76,10 +79,12 @@ class MakeRun:
         return self.launcher.wait(60)
 
 
-def launch(workdir: Path, store: Path, data_dir: Path, log_name: str = "run.log") -> MakeRun:
-    """Start `make run`'s launcher on free ports, its cluster in `data_dir`, the rest in `workdir`;
-    return once /health answers."""
-    api_port, ui_port = free_port(), free_port()
+def start_launcher(
+    workdir: Path, store: Path, data_dir: Path, log_name: str = "run.log", api_port: int | None = None
+) -> MakeRun:
+    """Start `make run`'s launcher on free ports (or `api_port`), its cluster in `data_dir`, the rest in
+    `workdir`; return at once."""
+    api_port, ui_port = api_port or free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "ENV", "FUTURISYS_API_KEY"}} | {
         "EMBEDDED_PG_DIR": str(data_dir),
         "MODEL_STORE_DIR": str(store),
@@ -88,15 +93,8 @@ def launch(workdir: Path, store: Path, data_dir: Path, log_name: str = "run.log"
         "FUTURISYS_RUN_DIR": str(workdir / "run"),
     }
     log = workdir / log_name
-    launcher = subprocess.Popen(
-        [sys.executable, "scripts/run_stack.py"],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    run = MakeRun(
+    launcher = processes.start(python("scripts/run_stack.py"), env, log)
+    return MakeRun(
         launcher,
         f"http://127.0.0.1:{api_port}",
         f"http://127.0.0.1:{ui_port}",
@@ -105,12 +103,21 @@ def launch(workdir: Path, store: Path, data_dir: Path, log_name: str = "run.log"
         log,
         env,
     )
+
+
+def launch(workdir: Path, store: Path, data_dir: Path, log_name: str = "run.log") -> MakeRun:
+    """`start_launcher`, returning once it says it is ready, as a user waits before the README's second
+    terminal (else its error quotes the launcher's log)."""
+    run = start_launcher(workdir, store, data_dir, log_name)
+
+    def ready() -> bool:
+        return run.log.is_file() and READY_LINE in run.log.read_text(errors="replace")
+
     try:
-        wait_http(run.api + "/health", launcher, timeout=120)
-    except Exception as exc:
+        processes.wait_until(ready, run.launcher, "make run's ready line", timeout=180, log=run.log)
+    except Exception:
         run.stop()
-        tail = log.read_text(errors="replace")[-3000:]
-        raise RuntimeError(f"{exc}\n--- launcher log (tail) ---\n{tail}") from exc
+        raise
     return run
 
 

@@ -133,7 +133,7 @@ def test_predict_label_measure_shadow_compare_promote_roll_back(
     p_default = np.array([a["result"]["probability"] for a in second])
     from model_store.registry import ModelRegistry
 
-    p_logistic = ModelRegistry(db_url, trained_store, env="dev").get("logistic").predict(rows)[1]
+    p_logistic = ModelRegistry(db_url, trained_store).get("logistic").predict(rows)[1]
     auc_default, auc_logistic, p_value = delong(np.asarray(data.y), p_default, p_logistic)
     assert figures["primary_roc_auc"] == pytest.approx(auc_default, abs=TOLERANCE)
     assert figures["challenger_roc_auc"] == pytest.approx(auc_logistic, abs=TOLERANCE)

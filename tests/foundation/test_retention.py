@@ -19,7 +19,7 @@ import pytest
 from sql.queries import QUERIES
 from sql.retention import run_retention
 from tests.foundation.retention_data import fill_epoch, make_current
-from tests.listener.conftest import STANDIN_ENV
+from tests.listener.conftest import LISTENER_ENV
 from tests.listener.helpers import valid_features, wait_until
 from tests.listener.procs import wait_listening
 from tests.logins import login_url
@@ -225,7 +225,7 @@ def test_retention_refuses_a_table_referencing_requests_that_is_not_partitioned_
 
 
 def test_traffic_during_retention_loses_nothing(
-    db_url: str, conn: psycopg.Connection, tmp_path: Path
+    db_url: str, conn: psycopg.Connection, tmp_path: Path, stand_in_env: dict[str, str]
 ) -> None:
     # Two expired epochs of 100,000 requests, then a live one that a running listener serves.
     fill_epoch(conn, 0, 100_000, days_ago_from=90, days_ago_to=80)
@@ -262,7 +262,7 @@ def test_traffic_during_retention_loses_nothing(
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 
-    with running_listener(db_url, env=STANDIN_ENV, log=log) as proc:
+    with running_listener(db_url, env={**stand_in_env, **LISTENER_ENV}, log=log) as proc:
         wait_listening(conn, proc, log=log)
         submitter = threading.Thread(target=submit_forever)
         submitter.start()

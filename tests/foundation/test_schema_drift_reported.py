@@ -10,8 +10,7 @@ import httpx
 import psycopg
 import pytest
 
-from service.app import create_app
-from tests.api.conftest import api_settings, in_process
+from tests.api.conftest import api_settings, in_process, stand_in_app
 from tests.stack import ROOT, process_env
 
 
@@ -27,7 +26,7 @@ def migrate_with_the_cli(db_url: str) -> subprocess.CompletedProcess[str]:
 
 
 async def health(db_url: str) -> httpx.Response:
-    async with in_process(create_app(api_settings(db_url))) as client:
+    async with in_process(stand_in_app(api_settings(db_url))) as client:
         return await client.get("/health")
 
 

@@ -6,8 +6,14 @@ from pathlib import Path
 
 import pytest
 
-# Stand-in models (ENV=test), and a sweep so long that only NOTIFY or a reconnect can explain a fast answer.
-STANDIN_ENV = {"ENV": "test", "LISTENER_SWEEP_SECONDS": "60", "LISTENER_LOG_LEVEL": "INFO"}
+# A sweep so long that only NOTIFY or a reconnect can explain a fast answer.
+LISTENER_ENV = {"LISTENER_SWEEP_SECONDS": "60", "LISTENER_LOG_LEVEL": "INFO"}
+
+
+@pytest.fixture
+def standin_env(stand_in_env: dict[str, str]) -> dict[str, str]:
+    """A listener process on the stand-in models, deployed in the test's database (db_url)."""
+    return {**stand_in_env, **LISTENER_ENV}
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 
 import pytest
 
-from tests.listener.conftest import STANDIN_ENV
+from tests.listener.conftest import LISTENER_ENV
 from tests.pg import Databases, database_url
 from tests.stack import ROOT, process_env
 
@@ -19,7 +19,7 @@ def run_listener(
     return subprocess.run(
         [sys.executable, "-m", "listener", *args],
         cwd=ROOT,
-        env=process_env(db_url, {**STANDIN_ENV, **(env or {})}),
+        env=process_env(db_url, {**LISTENER_ENV, **(env or {})}),
         capture_output=True,
         text=True,
         timeout=60,

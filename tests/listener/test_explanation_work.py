@@ -65,7 +65,7 @@ def explained(conn: psycopg.Connection) -> set[int]:
 def test_an_answer_the_version_no_longer_gives_is_refused_not_explained_as_another(
     models_db: str, trained_store: Path, conn: psycopg.Connection
 ) -> None:
-    ids, _, _ = answer(conn, ModelRegistry(models_db, trained_store, env="dev"), 2)
+    ids, _, _ = answer(conn, ModelRegistry(models_db, trained_store), 2)
     # The stored answer is not what this version computes for these features (edited in the database).
     conn.execute("UPDATE prediction_results SET probability = 0.5 WHERE request_id = %s", [ids[0]])
     ask(conn, ids)
@@ -89,7 +89,7 @@ def test_a_version_whose_artifact_went_away_is_refused_for_each_request_and_logg
 ) -> None:
     store = tmp_path / "store"
     shutil.copytree(trained_store, store, ignore=shutil.ignore_patterns("random_forest*"))
-    ids, _, outcome = answer(conn, ModelRegistry(models_db, store, env="dev"), 2)
+    ids, _, outcome = answer(conn, ModelRegistry(models_db, store), 2)
     (store / f"logistic-{outcome.model_versions[0]}.joblib").unlink()  # retired after answering
     chores = work(loading_source(store))
     with caplog.at_level(logging.WARNING, logger="listener"):
@@ -122,7 +122,7 @@ class RenamedMethod:
 def test_explanations_the_database_refuses_fail_with_its_reason_instead_of_looping(
     models_db: str, trained_store: Path, conn: psycopg.Connection
 ) -> None:
-    ids, _, _ = answer(conn, ModelRegistry(models_db, trained_store, env="dev"), 3)
+    ids, _, _ = answer(conn, ModelRegistry(models_db, trained_store), 3)
     ask(conn, ids)
     real = loading_source(trained_store)
     chores = work(lambda c, name, version, sha256: RenamedMethod(real(c, name, version, sha256)))
@@ -137,7 +137,7 @@ def test_explanations_the_database_refuses_fail_with_its_reason_instead_of_loopi
 def test_an_explanation_at_answer_that_cannot_be_made_is_logged_and_fails_nothing(
     models_db: str, trained_store: Path, conn: psycopg.Connection, caplog: pytest.LogCaptureFixture
 ) -> None:
-    registry = ModelRegistry(models_db, trained_store, env="dev")
+    registry = ModelRegistry(models_db, trained_store)
 
     def refusing(c: psycopg.Connection, name: str, version: str, sha256: str) -> Any:
         raise ExplanationUnavailable(f"no exact explanation is implemented for {name}")
@@ -158,7 +158,7 @@ def test_an_explanation_at_answer_that_cannot_be_made_is_logged_and_fails_nothin
 def test_explain_at_answer_leaves_the_other_models_answers_alone(
     models_db: str, trained_store: Path, conn: psycopg.Connection
 ) -> None:
-    registry = ModelRegistry(models_db, trained_store, env="dev")
+    registry = ModelRegistry(models_db, trained_store)
     chores = work(loading_source(trained_store), at_answer=frozenset({"logistic"}))
     _, claims, outcome = answer(conn, registry, 2, "dummy")
     chores.explain_answers(conn, claims, outcome)

@@ -73,7 +73,7 @@ def test_each_model_answers_with_its_registered_version_hash_and_prediction(
     assert len(got) == len(rows)
     assert all(g[2] == "completed" and (g[3], g[4]) == (g[7], g[8]) for g in got)
     # The same answers as the registry gives in this process, model by model.
-    registry = ModelRegistry(models_db, trained_store, env="dev")
+    registry = ModelRegistry(models_db, trained_store)
     for name in MODELS:
         mine = [g for g in got if g[1] == name]
         classes, probabilities = registry.get(name).predict([f for m, f in rows if m == name])

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from tests.link import Link
-from tests.listener.conftest import STANDIN_ENV
+from tests.listener.conftest import LISTENER_ENV
 from tests.listener.helpers import (
     all_done,
     assert_exactly_one_result_each,
@@ -31,7 +31,7 @@ RECOVERY_SECONDS = 15  # ≪ the 60 s sweep
 # 60 s sweep and the 60 s ping, the only other ways a fresh row could complete (a deaf LISTEN connection
 # found by its ping is replaced, and the replacement claims what is pending).
 WAKE_SECONDS = 15
-ENV = {**STANDIN_ENV, "LISTENER_PING_SECONDS": "60"}  # a closed socket is noticed without the ping
+ENV = {**LISTENER_ENV, "LISTENER_PING_SECONDS": "60"}  # a closed socket is noticed without the ping
 
 
 def stays_pending(conn: psycopg.Connection, ids: list[int], seconds: float) -> bool:
@@ -44,9 +44,9 @@ def stays_pending(conn: psycopg.Connection, ids: list[int], seconds: float) -> b
 
 
 def test_listener_survives_its_listen_backend_being_terminated(
-    db_url: str, conn: psycopg.Connection, listener_log: Path
+    db_url: str, conn: psycopg.Connection, listener_log: Path, stand_in_env: dict[str, str]
 ) -> None:
-    with running_listener(db_url, env=ENV, log=listener_log) as proc:
+    with running_listener(db_url, env={**stand_in_env, **ENV}, log=listener_log) as proc:
         wait_listening(conn, proc, log=listener_log)
         [old_listen] = backends(conn, listen=True)
         missed = submit_silently(conn, 200)
@@ -66,10 +66,10 @@ def test_listener_survives_its_listen_backend_being_terminated(
 
 
 def test_listener_survives_a_postgres_restart(
-    db_url: str, conn: psycopg.Connection, db_link: Link, listener_log: Path
+    db_url: str, conn: psycopg.Connection, db_link: Link, listener_log: Path, stand_in_env: dict[str, str]
 ) -> None:
     """As the listener sees a restart: every connection cut, none accepted for a while (tests/link.py)."""
-    env = {**ENV, **db_link.process_env(db_url)}
+    env = {**stand_in_env, **ENV, **db_link.process_env(db_url)}
     with running_listener(db_url, env=env, log=listener_log) as proc:
         wait_listening(conn, proc, log=listener_log)
         missed = submit_silently(conn, 200)

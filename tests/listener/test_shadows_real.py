@@ -55,7 +55,7 @@ def test_a_refused_challenger_leaves_the_answers_untouched_and_a_good_one_scores
         assert wait_until(lambda: shadow_count(conn, ids) == 2 * len(ids), 30), log_text(listener_log)
         assert proc.poll() is None
 
-    registry = ModelRegistry(db_url, store, env="dev")
+    registry = ModelRegistry(db_url, store)
     rows = conn.execute(
         "SELECT r.status, res.model_version, res.probability FROM prediction_requests r"
         " JOIN prediction_results res ON res.request_id = r.id WHERE r.id = ANY(%s) ORDER BY r.id",

@@ -9,7 +9,6 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.listener.conftest import STANDIN_ENV
 from tests.listener.helpers import all_done, assert_exactly_one_result_each, submit, wait_until
 from tests.listener.procs import live_listeners, log_text, wait_listening
 from tests.stack import process_env, start, stop
@@ -30,9 +29,9 @@ def alive(pid: int) -> bool:
 
 
 def test_a_killed_worker_is_replaced_and_the_pool_keeps_serving(
-    db_url: str, conn: psycopg.Connection, listener_log: Path
+    db_url: str, conn: psycopg.Connection, listener_log: Path, standin_env: dict[str, str]
 ) -> None:
-    proc = start("listener", ["--concurrency", "2"], process_env(db_url, STANDIN_ENV), listener_log)
+    proc = start("listener", ["--concurrency", "2"], process_env(db_url, standin_env), listener_log)
     try:
         wait_listening(conn, proc, n=2, log=listener_log)
         first = worker_pids(conn)

@@ -12,13 +12,14 @@ import pytest
 from model_store import catalog
 from model_store.errors import UnknownModel
 from model_store.features import FEATURES, FeatureError, validate_features
+from model_store.stand_ins import stand_in_models
 from tests.model_store.test_features import valid_row
 
 
 def test_catalog_lists_the_registered_models(registered: tuple[str, Path], manifest: dict[str, Any]) -> None:
     conninfo, _ = registered
     with psycopg.connect(conninfo) as conn:
-        models = catalog.list_models(conn, env="dev")
+        models = catalog.list_models(conn)
     assert [m.name for m in models] == sorted(manifest["models"])
     assert catalog.default_name(models) == "random_forest_e04"
     e04 = catalog.find_model(models, None)
@@ -32,7 +33,7 @@ def test_catalog_lists_the_registered_models(registered: tuple[str, Path], manif
 
 def test_catalog_schema_validates_requests(registered: tuple[str, Path]) -> None:
     with psycopg.connect(registered[0]) as conn:
-        models = catalog.list_models(conn, env="dev")
+        models = catalog.list_models(conn)
     schema = catalog.feature_schema(models, "logistic")
     assert schema == FEATURES
     assert validate_features(valid_row(), schema)["age"] == 41
@@ -45,7 +46,7 @@ def test_catalog_schema_validates_requests(registered: tuple[str, Path]) -> None
 
 def test_catalog_unknown_model_lists_known_names(registered: tuple[str, Path]) -> None:
     with psycopg.connect(registered[0]) as conn:
-        models = catalog.list_models(conn, env="dev")
+        models = catalog.list_models(conn)
     with pytest.raises(UnknownModel, match="known: dummy, logistic, random_forest, random_forest_e04"):
         catalog.find_model(models, "svm")
 
@@ -53,12 +54,12 @@ def test_catalog_unknown_model_lists_known_names(registered: tuple[str, Path]) -
 def test_catalog_reads_through_an_async_connection(registered: tuple[str, Path]) -> None:
     async def read() -> list[str]:
         async with await psycopg.AsyncConnection.connect(registered[0]) as aconn:
-            return [m.name for m in await catalog.list_models_async(aconn, env="dev")]
+            return [m.name for m in await catalog.list_models_async(aconn)]
 
     assert len(asyncio.run(read())) == 4
 
 
-def test_catalog_lists_stand_ins_under_env_test() -> None:
-    models = catalog.list_models(None, env="test")  # type: ignore[arg-type]
+def test_the_stand_ins_deployed_list_has_the_catalogs_default() -> None:
+    models = stand_in_models()  # what the API tests hand the app's catalog
     assert catalog.default_name(models) == "random_forest_e04"
     assert {m.version for m in models} == {"test-1"}

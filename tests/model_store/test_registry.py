@@ -25,7 +25,7 @@ from tests.model_store.helpers import add_logistic_version, entry_for, register
 
 def registry(registered: tuple[str, Path]) -> ModelRegistry:
     conninfo, store = registered
-    return ModelRegistry(conninfo, store, env="dev")
+    return ModelRegistry(conninfo, store)
 
 
 def test_registry_serves_every_deployed_model_matching_scikit_learn(
@@ -159,9 +159,9 @@ def test_a_different_scikit_learn_version_warns(registered: tuple[str, Path]) ->
         registry(registered).get("dummy")
 
 
-def test_a_registry_without_database_outside_tests_is_an_error() -> None:
+def test_a_registry_without_database_is_an_error() -> None:
     with pytest.raises(ModelError, match="DATABASE_URL"):
-        ModelRegistry(None, env="dev")
+        ModelRegistry(None)
 
 
 def old_file(manifest: dict[str, Any]) -> str:

@@ -180,7 +180,7 @@ def test_the_api_role_may_not_erase(db_url: str) -> None:
 
 
 def test_erasing_while_a_listener_answers_loses_no_one_elses_request(
-    db_url: str, conn: psycopg.Connection, tmp_path: Path
+    db_url: str, conn: psycopg.Connection, tmp_path: Path, stand_in_env: dict[str, str]
 ) -> None:
     """Rows of the subject claimed by a listener are erased under it; it skips them and finishes the rest."""
     features = json.dumps(valid_features())
@@ -191,7 +191,7 @@ def test_erasing_while_a_listener_answers_loses_no_one_elses_request(
         [features, ERASED],
     )
     log = tmp_path / "listener.log"
-    env = {"ENV": "test", "LISTENER_SWEEP_SECONDS": "60", "LISTENER_BATCH_SIZE": "32"}
+    env = {**stand_in_env, "LISTENER_SWEEP_SECONDS": "60", "LISTENER_BATCH_SIZE": "32"}
     with running_listener(db_url, env=env, log=log) as proc:
         wait_until(lambda: conn.execute("SELECT count(*) FROM prediction_results").fetchone()[0] > 0, 30)
         done = erase_cli(db_url, "--subject-ref", ERASED)

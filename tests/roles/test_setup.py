@@ -19,7 +19,7 @@ from tests.logins import drop_login
 from tests.pg import Databases, database_url
 from tests.stack import running_api, running_listener
 
-STANDINS = {"ENV": "test", "LISTENER_SWEEP_SECONDS": "60"}
+LISTENER = {"LISTENER_SWEEP_SECONDS": "60"}
 
 
 def test_migrations_of_several_new_databases_at_once_share_the_servers_roles(databases: Databases) -> None:
@@ -86,9 +86,10 @@ def test_a_dba_who_is_a_member_of_futurisys_owner_migrates_without_being_superus
 
 @pytest.mark.slow
 def test_the_test_stack_runs_the_api_and_the_listener_as_their_own_roles(
-    db_url: str, conn: psycopg.Connection
+    db_url: str, conn: psycopg.Connection, stand_in_env: dict[str, str]
 ) -> None:
-    with running_listener(db_url, env=STANDINS) as proc, running_api(db_url, env=STANDINS) as api:
+    env = {**stand_in_env, **LISTENER}
+    with running_listener(db_url, env=env) as proc, running_api(db_url, env=env) as api:
         wait_listening(conn, proc)
         answer = httpx.post(
             f"{api}/predictions/request?wait=20", json={"model_name": "logistic", "features": employee()}

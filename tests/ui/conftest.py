@@ -1,4 +1,4 @@
-"""Fixtures of the dashboard tests: one real stack (API + listener, ENV=test) per test module.
+"""Fixtures of the dashboard tests: one real stack (API + listener, stand-in models) per test module.
 
 A module shares one disposable database and one API process: starting them per test would cost
 seconds each. Tests that need an empty history filter on their own model or time instead.
@@ -22,9 +22,9 @@ import pytest
 from model_store import register_manifest
 from tests.pg import Databases, database_url
 from tests.stack import ROOT, free_port, process_env, running_api, running_listener
+from tests.stand_ins import serving
 
 APP = str(ROOT / "ui" / "app.py")
-STACK_ENV = {"ENV": "test"}
 
 
 @dataclass(frozen=True)
@@ -87,9 +87,9 @@ def wait_for_listener(stack: Stack, listener: subprocess.Popen, timeout: float =
 
 
 @pytest.fixture(scope="module")
-def stack_env() -> dict[str, str]:
+def stack_env(stand_in_store: Path) -> dict[str, str]:
     """Environment of the module's API and listener: stand-in models unless a module overrides it."""
-    return STACK_ENV
+    return serving(stand_in_store)
 
 
 @pytest.fixture(scope="module")
