@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import psycopg
 
 from listener.outcomes import BatchOutcome, Claim
-from sql.queries import QUERIES
+from sql.queries import QUERIES, class_rows
 
 
 @dataclass(frozen=True)
@@ -23,15 +23,21 @@ class Swept:
     failed: int
 
 
+CLAIMED = class_rows("claim_pending", Claim)
+LOCKED = class_rows("lock_pending", Claim)
+RECORDED = class_rows("record_outcomes", Recorded)
+SWEPT = class_rows("sweep_expired_leases", Swept)
+
+
 def claim_pending(
     conn: psycopg.Connection, listener_id: str, batch_size: int, lease_seconds: float
 ) -> list[Claim]:
     """Claim up to `batch_size` pending rows (committed at once: autocommit), oldest first."""
-    rows = conn.execute(
-        QUERIES["claim_pending"],
-        {"listener_id": listener_id, "batch_size": batch_size, "lease_seconds": lease_seconds},
-    ).fetchall()
-    claims = [Claim(*row) for row in rows]
+    with conn.cursor(row_factory=CLAIMED) as cur:
+        claims = cur.execute(
+            QUERIES["claim_pending"],
+            {"listener_id": listener_id, "batch_size": batch_size, "lease_seconds": lease_seconds},
+        ).fetchall()
     claims.sort(key=lambda c: c.id)  # RETURNING has no order; keep arrival order within each model group
     return claims
 
@@ -39,8 +45,8 @@ def claim_pending(
 def lock_pending(conn: psycopg.Connection, batch_size: int) -> list[Claim]:
     """Lock up to `batch_size` pending rows, oldest first, without writing them: for a transaction that
     records their outcomes before it commits (`record_outcomes` claims them as it completes them)."""
-    rows = conn.execute(QUERIES["lock_pending"], {"batch_size": batch_size}).fetchall()
-    return [Claim(*row) for row in rows]  # ORDER BY id, so in arrival order
+    with conn.cursor(row_factory=LOCKED) as cur:
+        return cur.execute(QUERIES["lock_pending"], {"batch_size": batch_size}).fetchall()  # by id
 
 
 def limit_idle_transactions(conn: psycopg.Connection, seconds: float) -> None:
@@ -50,9 +56,10 @@ def limit_idle_transactions(conn: psycopg.Connection, seconds: float) -> None:
 
 def record_outcomes(conn: psycopg.Connection, listener_id: str, outcome: BatchOutcome) -> Recorded:
     """Results, failures and releases of one batch in one statement (hence one transaction)."""
-    row = conn.execute(QUERIES["record_outcomes"], outcome.params(listener_id)).fetchone()
+    with conn.cursor(row_factory=RECORDED) as cur:
+        row = cur.execute(QUERIES["record_outcomes"], outcome.params(listener_id)).fetchone()
     assert row is not None
-    return Recorded(*row)
+    return row
 
 
 def release_own_claims(conn: psycopg.Connection, listener_id: str) -> int:
@@ -63,6 +70,7 @@ def release_own_claims(conn: psycopg.Connection, listener_id: str) -> int:
 
 def sweep_expired_leases(conn: psycopg.Connection, max_attempts: int) -> Swept:
     """Requeue rows whose listener died holding them (or fail them past `max_attempts` claims)."""
-    row = conn.execute(QUERIES["sweep_expired_leases"], {"max_attempts": max_attempts}).fetchone()
+    with conn.cursor(row_factory=SWEPT) as cur:
+        row = cur.execute(QUERIES["sweep_expired_leases"], {"max_attempts": max_attempts}).fetchone()
     assert row is not None
-    return Swept(*row)
+    return row

@@ -37,7 +37,13 @@ log = logging.getLogger("listener")
 IDLE_BEAT_SECONDS = 0.2
 
 # What sends the loop to reconnect instead of crashing.
-RECONNECT_ON: tuple[type[Exception], ...] = (*CONNECTION_LOST, ListenConnectionSilent)
+# IdleInTransactionSessionTimeout: the server ended the work session inside a short transaction that
+# stalled past its lease (_claim_infer_record); its rows are pending again.
+RECONNECT_ON: tuple[type[Exception], ...] = (
+    *CONNECTION_LOST,
+    ListenConnectionSilent,
+    psycopg.errors.IdleInTransactionSessionTimeout,
+)
 
 
 class Listener:
@@ -199,10 +205,10 @@ class Listener:
                 outcome = infer_batch(self._registry, claims, self.shutdown.is_set)
                 self._unrecorded = outcome
                 recorded = record_outcomes(self._work, self.listener_id, outcome)
-        except CONNECTION_LOST:
+        except (*CONNECTION_LOST, psycopg.errors.IdleInTransactionSessionTimeout):
             raise  # the outcome is kept in _unrecorded, written after the reconnect
         except psycopg.DatabaseError as exc:
-            if outcome is None:
+            if outcome is None or self._work.broken:
                 raise
             # Rolled back: the rows are pending again; fail them with the reason, as _record does.
             self._record_refused(outcome, exc)

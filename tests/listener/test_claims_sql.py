@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import psycopg
+import pytest
 
-from listener.claims import claim_pending, record_outcomes, release_own_claims, sweep_expired_leases
+from listener.claims import (
+    claim_pending,
+    limit_idle_transactions,
+    lock_pending,
+    record_outcomes,
+    release_own_claims,
+    sweep_expired_leases,
+)
 from listener.outcomes import BatchOutcome
-from tests.listener.helpers import submit
+from tests.listener.helpers import submit, wait_until
 
 
 def expire_leases(conn: psycopg.Connection) -> None:
@@ -147,3 +155,69 @@ def test_results_keep_exact_probabilities_and_any_version_text(conn: psycopg.Con
         (1, 1.0, "NULL", "cd" * 32),
         (0, 0.0, "NULL", "cd" * 32),
     ]
+
+
+def test_a_claim_in_a_short_transaction_writes_each_row_once_when_its_outcome_is_recorded(
+    db_url: str, conn: psycopg.Connection
+) -> None:
+    ids = submit(conn, 5)
+    with psycopg.connect(db_url, autocommit=True) as work, work.transaction():
+        locked = lock_pending(work, batch_size=3)
+        assert [c.id for c in locked] == ids[:3]
+        assert locked[0].model_name == "logistic" and isinstance(locked[0].features, dict)
+        # Nothing written yet: still pending as others see them, and skipped by their claims.
+        assert conn.execute("SELECT DISTINCT status FROM prediction_requests").fetchall() == [("pending",)]
+        other = claim_pending(conn, "b:2:0", batch_size=5, lease_seconds=30)
+        assert [c.id for c in other] == ids[3:]
+        outcome = results_for(ids[:2], "v1")
+        outcome.add_failures([ids[2]], "inference failed: ValueError: bad")
+        recorded = record_outcomes(work, "a:1:0", outcome)
+        assert (recorded.completed, recorded.failed) == (2, 1)
+    rows = conn.execute(
+        "SELECT status, claimed_by, attempts, created_at <= claimed_at AND claimed_at <= completed_at"
+        " FROM prediction_requests ORDER BY id"
+    ).fetchall()
+    # Claimed (who, one attempt, when) by the same write that completed them, as a committed claim would have.
+    assert rows[:3] == [("completed", "a:1:0", 1, True)] * 2 + [("failed", "a:1:0", 1, True)]
+    assert [r[:3] for r in rows[3:]] == [("running", "b:2:0", 1)] * 2
+
+
+def test_a_short_transaction_that_never_commits_leaves_its_rows_as_if_never_claimed(
+    db_url: str, conn: psycopg.Connection
+) -> None:
+    ids = submit(conn, 3)
+    with psycopg.connect(db_url, autocommit=True) as work:
+        work.execute("BEGIN")
+        assert len(lock_pending(work, batch_size=3)) == 3
+        record_outcomes(work, "a:1:0", results_for(ids, "v1"))
+        work.execute("ROLLBACK")  # what a listener killed before its commit leaves
+    rows = conn.execute("SELECT DISTINCT status, attempts, claimed_by FROM prediction_requests").fetchall()
+    assert rows == [("pending", 0, None)]
+    assert conn.execute("SELECT count(*) FROM prediction_results").fetchone() == (0,)
+
+
+def test_a_listener_frozen_in_its_short_transaction_loses_its_rows_after_the_lease(
+    db_url: str, conn: psycopg.Connection
+) -> None:
+    submit(conn, 3)
+    frozen = psycopg.connect(db_url, autocommit=True)
+    try:
+        limit_idle_transactions(frozen, 0.5)
+        frozen.execute("BEGIN")
+        assert len(lock_pending(frozen, batch_size=3)) == 3
+        assert claim_pending(conn, "b:2:0", batch_size=3, lease_seconds=30) == []  # locked, skipped
+        # The frozen transaction never goes on: the server ends its session, and its locks with it.
+        claimed: list[int] = []
+
+        def taken_over() -> bool:
+            claimed.extend(c.id for c in claim_pending(conn, "b:2:0", batch_size=3, lease_seconds=30))
+            return len(claimed) == 3
+
+        assert wait_until(taken_over, 30, interval=0.1)
+        with pytest.raises(psycopg.Error):
+            frozen.execute("SELECT 1")
+        assert frozen.broken
+    finally:
+        frozen.close()
+    rows = conn.execute("SELECT DISTINCT status, attempts, claimed_by FROM prediction_requests").fetchall()
+    assert rows == [("running", 1, "b:2:0")]
