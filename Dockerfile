@@ -54,7 +54,7 @@ COPY model_store/ model_store/
 COPY service/ service/
 COPY listener/ listener/
 COPY ui/ ui/
-COPY scripts/run_stack.py scripts/
+COPY scripts/__init__.py scripts/processes.py scripts/run_stack.py scripts/
 COPY docker/entrypoint.sh docker/healthcheck.py docker/logins.py docker/
 COPY --from=train /app/model_store/artifacts/ model_store/artifacts/
 ENV PATH=/opt/venv/bin:$PATH \

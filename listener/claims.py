@@ -36,6 +36,18 @@ def claim_pending(
     return claims
 
 
+def lock_pending(conn: psycopg.Connection, batch_size: int) -> list[Claim]:
+    """Lock up to `batch_size` pending rows, oldest first, without writing them: for a transaction that
+    records their outcomes before it commits (`record_outcomes` claims them as it completes them)."""
+    rows = conn.execute(QUERIES["lock_pending"], {"batch_size": batch_size}).fetchall()
+    return [Claim(*row) for row in rows]  # ORDER BY id, so in arrival order
+
+
+def limit_idle_transactions(conn: psycopg.Connection, seconds: float) -> None:
+    """End this connection's session when a transaction stays idle `seconds` (its locks go with it)."""
+    conn.execute(QUERIES["set_idle_transaction_limit"], {"milliseconds": max(1, round(seconds * 1000))})
+
+
 def record_outcomes(conn: psycopg.Connection, listener_id: str, outcome: BatchOutcome) -> Recorded:
     """Results, failures and releases of one batch in one statement (hence one transaction)."""
     row = conn.execute(QUERIES["record_outcomes"], outcome.params(listener_id)).fetchone()

@@ -9,14 +9,21 @@ import time
 import psycopg
 
 from listener.availability import Availability
-from listener.claims import claim_pending, record_outcomes, release_own_claims, sweep_expired_leases
+from listener.claims import (
+    claim_pending,
+    limit_idle_transactions,
+    lock_pending,
+    record_outcomes,
+    release_own_claims,
+    sweep_expired_leases,
+)
 from listener.config import ListenerConfig, listener_id
 from listener.connection import CONNECTION_LOST, Backoff, close_quietly, connect, first_line
 from listener.explanations import ExplanationWork
 from listener.heartbeat import Heartbeat
 from listener.inference import ModelRegistry, describe, infer_batch, warm_up
 from listener.notifications import ListenConnection, ListenConnectionSilent, PingCheck, Wakes
-from listener.outcomes import BatchOutcome
+from listener.outcomes import BatchOutcome, Claim
 from listener.shadows import ShadowScoring
 from listener.shutdown import ShutdownEvent
 from listener.timers import Every
@@ -76,6 +83,9 @@ class Listener:
         self._explain_once = True
         # A batch whose outcome could not be written yet (connection lost): written after reconnecting.
         self._unrecorded: BatchOutcome | None = None
+        # The last claim filled its batch: a backlog is waiting, so rows are claimed (committed, under a
+        # lease) before their inference; otherwise claim, inference and outcome share one transaction.
+        self._backlog = False
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -145,12 +155,17 @@ class Listener:
 
     def _process_one_batch(self) -> bool:
         assert self._work is not None and self._registry is not None
-        claims = claim_pending(
-            self._work, self.listener_id, self.config.batch_size, self.config.lease_seconds
-        )
-        if claims:
-            outcome = infer_batch(self._registry, claims, self.shutdown.is_set)
-            self._record(outcome)
+        if self._backlog:
+            claims = claim_pending(
+                self._work, self.listener_id, self.config.batch_size, self.config.lease_seconds
+            )
+            outcome = infer_batch(self._registry, claims, self.shutdown.is_set) if claims else None
+            if outcome is not None:
+                self._record(outcome)
+        else:
+            claims, outcome = self._claim_infer_record()
+        self._backlog = len(claims) >= self.config.batch_size
+        if outcome is not None:
             # After the commit: the challengers never delay nor fail the answers just written.
             self.shadows.score(self._work, self._registry, claims, outcome)
             if outcome.failed_ids:
@@ -168,6 +183,34 @@ class Listener:
             return True
         return False
 
+    def _claim_infer_record(self) -> tuple[list[Claim], BatchOutcome | None]:
+        """No backlog: lock the pending rows, infer and record in one short transaction, so each row is
+        written once (pending to completed) instead of twice (claimed, then completed), with one commit.
+        Dying before the commit leaves the rows pending (never claimed); stalling in the transaction ends
+        the session after one lease (limit_idle_transactions), which frees them the same way."""
+        assert self._work is not None and self._registry is not None
+        claims: list[Claim] = []
+        outcome: BatchOutcome | None = None
+        try:
+            with self._work.transaction():
+                claims = lock_pending(self._work, self.config.batch_size)
+                if not claims:
+                    return claims, None
+                outcome = infer_batch(self._registry, claims, self.shutdown.is_set)
+                self._unrecorded = outcome
+                recorded = record_outcomes(self._work, self.listener_id, outcome)
+        except CONNECTION_LOST:
+            raise  # the outcome is kept in _unrecorded, written after the reconnect
+        except psycopg.DatabaseError as exc:
+            if outcome is None:
+                raise
+            # Rolled back: the rows are pending again; fail them with the reason, as _record does.
+            self._record_refused(outcome, exc)
+            return claims, outcome
+        self._unrecorded = None
+        self.heartbeat.count(recorded.completed, recorded.failed)
+        return claims, outcome
+
     def _record(self, outcome: BatchOutcome) -> None:
         assert self._work is not None
         self._unrecorded = outcome
@@ -176,14 +219,22 @@ class Listener:
         except CONNECTION_LOST:
             raise  # kept in _unrecorded, written after the reconnect
         except psycopg.DatabaseError as exc:
-            # The database refused the batch (a bug, a constraint): fail its rows with the reason
-            # rather than release them to be claimed, and refused, forever.
-            log.exception("listener %s could not record a batch; failing its rows", self.listener_id)
-            fallback = BatchOutcome()
-            ids = outcome.result_ids + outcome.failed_ids
-            fallback.add_failures(ids, f"could not record the outcome: {describe(exc)}")
-            fallback.add_released(outcome.released_ids)
-            recorded = record_outcomes(self._work, self.listener_id, fallback)
+            self._record_refused(outcome, exc)
+            return
+        self._unrecorded = None
+        self.heartbeat.count(recorded.completed, recorded.failed)
+
+    def _record_refused(self, outcome: BatchOutcome, exc: psycopg.DatabaseError) -> None:
+        """The database refused the batch (a bug, a constraint): fail its rows with the reason rather
+        than release them to be claimed, and refused, forever."""
+        assert self._work is not None
+        log.exception("listener %s could not record a batch; failing its rows", self.listener_id)
+        fallback = BatchOutcome()
+        ids = outcome.result_ids + outcome.failed_ids
+        fallback.add_failures(ids, f"could not record the outcome: {describe(exc)}")
+        fallback.add_released(outcome.released_ids)
+        self._unrecorded = outcome
+        recorded = record_outcomes(self._work, self.listener_id, fallback)
         self._unrecorded = None
         self.heartbeat.count(recorded.completed, recorded.failed)
 
@@ -336,6 +387,7 @@ class Listener:
         """Work connection, then LISTEN, then recover: after this, anything committed wakes us, and the
         first claim (the hint is set) finds whatever was committed before."""
         self._work = connect(self.config.database_url, f"listener {self.listener_id}")
+        limit_idle_transactions(self._work, self.config.lease_seconds)
         if not self.config.poll_only:
             self._listen = ListenConnection.open(
                 self.config.database_url, f"listener {self.listener_id} LISTEN"

@@ -11,6 +11,7 @@ from psycopg.types.json import Jsonb
 
 from model_store.errors import ModelError, UnknownModel
 from model_store.manifest import read_manifest
+from sql.audit import state_actor
 from sql.queries import QUERIES
 
 
@@ -125,7 +126,7 @@ def promote(
             known = [r[1] for r in conn.execute(QUERIES["list_model_versions"]).fetchall() if r[0] == name]
             raise ModelError(f"{name} has no registered version {version!r}; registered: {', '.join(known)}")
         if actor is not None or details is not None:
-            conn.execute(QUERIES["state_audit_context"], {"actor": actor, "details": Jsonb(details or {})})
+            state_actor(conn, actor, details)
         conn.execute(QUERIES["clear_other_defaults"], {"model_name": name})
         conn.execute(QUERIES["promote_model"], {"model_name": name, "version": version})
     return version

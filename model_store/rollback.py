@@ -13,7 +13,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from model_store.errors import ModelError
-from model_store.shadows import cli_actor, state_actor
+from sql.audit import cli_actor, state_actor
 from sql.queries import QUERIES
 
 

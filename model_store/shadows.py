@@ -6,8 +6,6 @@ listeners); `ShadowModels` is the listener's view: the shadows' registered facts
 
 from __future__ import annotations
 
-import getpass
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,22 +18,10 @@ from psycopg.rows import dict_row
 from model_store.deployments import DeployedModel, from_rows
 from model_store.errors import ModelError, UnknownModel
 from model_store.handle import ModelHandle
+from sql.audit import cli_actor, state_actor
 from sql.queries import QUERIES
 
 log = logging.getLogger(__name__)
-
-
-def cli_actor() -> str:
-    """Who acts from a terminal, as audit_events records it."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli:unknown"
-
-
-def state_actor(conn: psycopg.Connection[Any], actor: str, details: dict[str, Any] | None = None) -> None:
-    """set_audit_context for the rest of the transaction (audit events carry who and why)."""
-    conn.execute(QUERIES["state_audit_context"], {"actor": actor, "details": json.dumps(details or {})})
 
 
 def registered_version(conn: psycopg.Connection[Any], name: str, version: str | None) -> str:

@@ -18,6 +18,7 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 
+from scripts.processes import python, start, stop_all, wait_serving  # noqa: E402
 from sql.embedded import open_database  # noqa: E402
 from sql.migrate import migrate  # noqa: E402
 
@@ -26,6 +27,8 @@ API_PORT = int(os.environ.get("FUTURISYS_API_PORT", "8000"))
 UI_PORT = int(os.environ.get("FUTURISYS_UI_PORT", "8501"))
 UI_HOST = os.environ.get("FUTURISYS_UI_HOST", "127.0.0.1")  # 0.0.0.0 in the image's space mode
 RUN_DIR = Path(os.environ.get("FUTURISYS_RUN_DIR", ROOT / ".run"))
+#: How long the API and the dashboard may take to answer their health URLs once started.
+UP_TIMEOUT = 300.0
 
 
 class Stop(Exception):
@@ -34,10 +37,6 @@ class Stop(Exception):
 
 def _on_signal(signum: int, _frame: object) -> None:
     raise Stop(signal.Signals(signum).name)
-
-
-def python(*args: str) -> list[str]:
-    return [sys.executable, *args]
 
 
 def dev_api_key(url: str) -> str | None:
@@ -124,7 +123,8 @@ def start_processes(env: dict[str, str]) -> list[tuple[str, subprocess.Popen]]:
             ),
         ),
     ]
-    return [(name, subprocess.Popen(cmd, cwd=ROOT, env=child_env(env, name))) for name, cmd in specs]
+    # In the launcher's process group: a terminal's Ctrl-C reaches them too, as it did before.
+    return [(name, start(cmd, child_env(env, name), own_session=False)) for name, cmd in specs]
 
 
 def child_env(env: dict[str, str], name: str) -> dict[str, str]:
@@ -137,18 +137,8 @@ def child_env(env: dict[str, str], name: str) -> dict[str, str]:
     return {k: v for k, v in env.items() if k not in drop}
 
 
-def stop_processes(procs: list[tuple[str, subprocess.Popen]]) -> None:
-    for _, proc in procs:
-        if proc.poll() is None:
-            proc.terminate()
-    deadline = time.monotonic() + 15
-    for name, proc in procs:
-        try:
-            proc.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            print(f"{name} did not stop in time; killing it", file=sys.stderr)
-            proc.kill()
-            proc.wait()
+def warn(line: str) -> None:
+    print(line, file=sys.stderr)
 
 
 def supervise(procs: list[tuple[str, subprocess.Popen]]) -> None:
@@ -162,6 +152,24 @@ def supervise(procs: list[tuple[str, subprocess.Popen]]) -> None:
         if os.getppid() != parent:
             return
         time.sleep(0.5)
+
+
+def health_urls() -> dict[str, tuple[int, str]]:
+    """What says each server is up: (its port, its health URL), asked on the loopback interface when
+    it listens on every address."""
+    ui_host = "127.0.0.1" if UI_HOST in ("0.0.0.0", "::", "") else UI_HOST
+    return {
+        "api": (API_PORT, f"http://{API_HOST}:{API_PORT}/health"),
+        "ui": (UI_PORT, f"http://{ui_host}:{UI_PORT}/_stcore/health"),
+    }
+
+
+def wait_up(procs: list[tuple[str, subprocess.Popen]]) -> None:
+    """Return once the API and the dashboard answer their health URLs, each from the process started
+    here (not another one on the same port). RuntimeError/TimeoutError otherwise."""
+    started = dict(procs)
+    for name, (port, url) in health_urls().items():
+        wait_serving(started[name], port, url, timeout=UP_TIMEOUT)
 
 
 def main() -> int:
@@ -185,6 +193,11 @@ def main() -> int:
         if key:
             env["FUTURISYS_API_KEY"] = key
         procs = start_processes(env)
+        try:
+            wait_up(procs)
+        except (RuntimeError, TimeoutError) as exc:
+            print(f"not started: {exc}; stopping the rest", file=sys.stderr)
+            return 1
         print(f"\nAPI        http://{API_HOST}:{API_PORT}  (docs: /docs)")
         print(f"dashboard  http://{UI_HOST}:{UI_PORT}")
         print("Ctrl-C stops everything.\n")
@@ -194,7 +207,7 @@ def main() -> int:
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        stop_processes(procs)
+        stop_all(procs, say=warn)
         if database is not None:
             database.release()
     return 0

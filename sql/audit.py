@@ -8,10 +8,10 @@ API as `key:<key name>`.
 from __future__ import annotations
 
 import getpass
-import json
 from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from sql.queries import QUERIES
 
@@ -25,6 +25,7 @@ def cli_actor() -> str:
     return f"cli:{user}"
 
 
-def state_actor(conn: psycopg.Connection, actor: str, details: dict[str, Any] | None = None) -> None:
-    """Name the actor (and details such as a reason) of what this transaction does next."""
-    conn.execute(QUERIES["state_audit_actor"], {"actor": actor, "details": json.dumps(details or {})})
+def state_actor(conn: psycopg.Connection, actor: str | None, details: dict[str, Any] | None = None) -> None:
+    """Name the actor (and details such as a reason) of what this transaction does next; None: nobody
+    named (the trail's default actor)."""
+    conn.execute(QUERIES["state_audit_actor"], {"actor": actor, "details": Jsonb(details or {})})

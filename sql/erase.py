@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import psycopg
+from psycopg.rows import dict_row
 
 from sql.queries import QUERIES
 
@@ -31,11 +32,12 @@ def erase(conninfo: str, subject_ref: str, actor: str, dry_run: bool = False) ->
     """Delete everything about `subject_ref` in one transaction (rolled back when `dry_run`)."""
     if not 1 <= len(subject_ref) <= MAX_SUBJECT_REF:
         raise ValueError(f"a subject_ref has 1 to {MAX_SUBJECT_REF} characters, got {len(subject_ref)}")
-    with psycopg.connect(conninfo) as conn:
+    with psycopg.connect(conninfo, row_factory=dict_row) as conn:
         conn.execute(QUERIES["state_erasure_actor"], {"actor": actor})
-        rows = {table: n for table, n in conn.execute(QUERIES["erase_subject"], {"subject_ref": subject_ref})}
+        erased = conn.execute(QUERIES["erase_subject"], {"subject_ref": subject_ref}).fetchall()
         row = conn.execute(QUERIES["erasure_event_id"]).fetchone()
         assert row is not None
         if dry_run:
             conn.rollback()
-    return Erasure(rows, row[0], committed=not dry_run)
+    rows = {r["table_name"]: r["rows_erased"] for r in erased}
+    return Erasure(rows, row["id"], committed=not dry_run)

@@ -12,6 +12,7 @@ import secrets
 import psycopg
 from psycopg import sql as pgsql
 from psycopg.conninfo import make_conninfo
+from psycopg.rows import dict_row
 
 from sql.migrate import GROUP_ROLES
 from sql.queries import QUERIES
@@ -38,8 +39,9 @@ def ensure_login(admin_url: str, login: str, process: str, password: str) -> str
     name, secret = pgsql.Identifier(login), pgsql.Literal(password)
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(GROUP_ROLES.read_text())
-        row = conn.execute(QUERIES["role_exists"], {"role": login}).fetchone()
-        if not (row and row[0]):
+        with conn.cursor(row_factory=dict_row) as cur:
+            row = cur.execute(QUERIES["role_exists"], {"role": login}).fetchone()
+        if not (row and row["exists"]):
             # Another process may create it at this very moment: its password is set below either way.
             with contextlib.suppress(psycopg.errors.DuplicateObject):
                 conn.execute(pgsql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(name, secret))

@@ -28,9 +28,12 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.abc import Query
+from psycopg.rows import dict_row
 
 from sql.queries import QUERIES
 
@@ -106,17 +109,36 @@ def _timed(conn: psycopg.Connection, report: RetentionReport, label: str, stmt: 
         return
 
 
+def _rows(
+    conn: psycopg.Connection, query: Query, params: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(query, params).fetchall()
+
+
+def _row(
+    conn: psycopg.Connection, query: Query, params: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(query, params).fetchone()
+
+
 def _family(conn: psycopg.Connection) -> list[str]:
-    return [row[0] for row in conn.execute(QUERIES["partition_family"]).fetchall()]
+    return [row["table_name"] for row in _rows(conn, QUERIES["partition_family"])]
+
+
+def _current_epoch(conn: psycopg.Connection) -> int:
+    row = _row(conn, QUERIES["current_epoch"])
+    return row["epoch"] if row else 0
 
 
 def roll_partitions(conn: psycopg.Connection, report: RetentionReport, partition_hours: float) -> None:
     """Keep the current and the next epoch's partitions; open the next once the current is full."""
-    epoch, _next_id = conn.execute(QUERIES["current_epoch"]).fetchone() or (0, 0)
+    epoch = _current_epoch(conn)
     for e in (epoch, epoch + 1):
         _ensure(conn, report, e)
-    span = conn.execute(_ddl(QUERIES["partition_span"], partition=f"{PARENT}_p{epoch}")).fetchone()
-    oldest = span[0] if span else None
+    span = _row(conn, _ddl(QUERIES["partition_span"], partition=f"{PARENT}_p{epoch}"))
+    oldest = span["oldest"] if span else None
     now = conn.execute("SELECT clock_timestamp()").fetchone()[0]  # type: ignore[index]
     if oldest is not None and oldest <= now - timedelta(hours=partition_hours):
         conn.execute(QUERIES["open_epoch"], {"epoch": epoch + 1})
@@ -132,11 +154,11 @@ def _ensure(conn: psycopg.Connection, report: RetentionReport, epoch: int) -> No
         for attempt in range(ATTEMPTS):
             started = time.perf_counter()
             try:
-                row = conn.execute(QUERIES["ensure_partition"], {"epoch": epoch, "table_name": table})
+                row = _row(conn, QUERIES["ensure_partition"], {"epoch": epoch, "table_name": table})
             except psycopg.errors.LockNotAvailable as exc:
                 _yielding(attempt, exc)
                 continue
-            if row.fetchone() != (0,):
+            if row is None or row["created"] != 0:
                 report.blocking_ddl_seconds[f"attach {table}_p{epoch}"] = time.perf_counter() - started
             break
 
@@ -145,15 +167,16 @@ def _remove_partition(
     conn: psycopg.Connection, report: RetentionReport, table: str, epoch: int, archive_dir: Path | None
 ) -> None:
     part = f"{table}_p{epoch}"
-    state = conn.execute(QUERIES["partition_state"], {"partition": part}).fetchone()
+    state = _row(conn, QUERIES["partition_state"], {"partition": part})
     if state is None:
         return  # gone already (an earlier run dropped it)
     for attempt in range(ATTEMPTS):
-        attached, pending = conn.execute(QUERIES["partition_state"], {"partition": part}).fetchone()  # type: ignore[misc]
-        if not attached:
+        state = _row(conn, QUERIES["partition_state"], {"partition": part})
+        assert state is not None  # only this run (it holds the retention lock) drops partitions
+        if not state["attached"]:
             break
         # A detach that gave up half-way (its second phase) is left pending: it is finalized.
-        template = QUERIES["finalize_detach"] if pending else QUERIES["detach_partition"]
+        template = QUERIES["finalize_detach"] if state["detach_pending"] else QUERIES["detach_partition"]
         started = time.perf_counter()
         try:
             conn.execute(_ddl(template, parent=table, partition=part))
@@ -175,24 +198,27 @@ def _remove_partition(
         os.replace(partial, target)
         report.archived.append(target.name)
     else:
-        rows = conn.execute(_ddl(QUERIES["count_partition"], partition=part)).fetchone()[0]  # type: ignore[index]
+        counted = _row(conn, _ddl(QUERIES["count_partition"], partition=part))
+        assert counted is not None
+        rows = counted["n"]
     report.rows[table] = report.rows.get(table, 0) + rows
     _timed(conn, report, f"drop {part}", _ddl(QUERIES["drop_partition"], partition=part))
 
 
 def expired_epochs(conn: psycopg.Connection, cutoff: datetime) -> list[int]:
     """Closed epochs whose newest request is older than cutoff, and ones an interrupted run left."""
-    current, _ = conn.execute(QUERIES["current_epoch"]).fetchone() or (0, 0)
+    current = _current_epoch(conn)
     expired = []
-    for epoch, part, attached, pending in conn.execute(QUERIES["request_partitions"]).fetchall():
-        if not attached or pending:
-            expired.append(epoch)
+    for p in _rows(conn, QUERIES["request_partitions"]):
+        if not p["attached"] or p["detach_pending"]:
+            expired.append(p["epoch"])
             continue
-        if epoch >= current:
+        if p["epoch"] >= current:
             continue
-        _oldest, newest = conn.execute(_ddl(QUERIES["partition_span"], partition=part)).fetchone()  # type: ignore[misc]
+        span = _row(conn, _ddl(QUERIES["partition_span"], partition=p["partition"]))
+        newest = span["newest"] if span else None
         if newest is None or newest < cutoff:
-            expired.append(epoch)
+            expired.append(p["epoch"])
     return expired
 
 
@@ -214,7 +240,7 @@ def run_retention(
         conn.execute(QUERIES["take_retention_lock"])
         try:
             conn.execute(QUERIES["retention_lock_timeout"])
-            stray = [row[0] for row in conn.execute(QUERIES["unpartitioned_referencing_tables"]).fetchall()]
+            stray = [row["table_name"] for row in _rows(conn, QUERIES["unpartitioned_referencing_tables"])]
             if stray:
                 raise RetentionRefused(
                     f"tables {', '.join(stray)} reference prediction_requests but are not partitioned "
@@ -235,8 +261,9 @@ def run_retention(
                 with conn.transaction():
                     who = actor or f"cli:{getpass.getuser()}"
                     conn.execute(QUERIES["state_retention_actor"], {"actor": who})
-                    row = conn.execute(QUERIES["audit_retention"], {"details": json.dumps(report.details())})
-                    report.audit_id = row.fetchone()[0]  # type: ignore[index]
+                    row = _row(conn, QUERIES["audit_retention"], {"details": json.dumps(report.details())})
+                    assert row is not None
+                    report.audit_id = row["id"]
         finally:
             conn.execute(QUERIES["release_retention_lock"])
     return report

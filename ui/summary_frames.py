@@ -35,6 +35,7 @@ class MonitoringData:
     probabilities: pd.DataFrame  # model_name, bin_start, bin_end, count
     listeners: pd.DataFrame  # listener_id, hostname, pid, mode, last_seen_at, processed, failed, alive
     drift: pd.DataFrame  # feature, psi, band — worst first
+    drift_missing: str | None  # why the API has no reference to measure drift against (None: it has one)
     bucket: pd.Timedelta  # the throughput buckets' width
     since: pd.Timestamp  # the window (UTC): requests submitted at or after `since`, before `until`
     until: pd.Timestamp
@@ -90,6 +91,7 @@ def from_summary(summary: Mapping[str, Any]) -> MonitoringData:
         probabilities=probs,
         listeners=listeners_frame(summary["listeners"]),
         drift=drift_frame(summary["drift"]),
+        drift_missing=summary["drift"]["missing"],
         bucket=pd.Timedelta(seconds=int(window["bucket_seconds"])),
         since=pd.to_datetime(window["since"], utc=True),
         until=pd.to_datetime(window["until"], utc=True),

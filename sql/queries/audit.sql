@@ -2,8 +2,8 @@
 
 -- name: state_audit_actor
 -- :none.
--- Who acts (actor) and why (details, a JSON object) for the rest of the transaction: the audit
--- events that the triggers or audit() write in it carry both.
+-- Who acts (actor) and why (details, a JSON object: reason, evidence, verdict, "action" to rename the
+-- event) for the rest of the transaction: the audit events that the triggers or audit() write in it carry both.
 SELECT set_audit_context(%(actor)s, %(details)s::jsonb)
 
 -- name: audit_trail

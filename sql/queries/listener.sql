@@ -33,13 +33,35 @@ WHERE r.id IN (
 )
 RETURNING r.id, r.model_name, r.features
 
+-- name: lock_pending
+-- :many (id, model_name, features). The claim of a short transaction, taken when no backlog is waiting
+-- (the last claim was short of its batch size): lock up to batch_size pending rows, oldest first,
+-- skipping rows another listener holds, WITHOUT writing them; record_outcomes, in the same transaction,
+-- then marks them claimed and completed in one write per row instead of two. A listener that dies before
+-- its commit leaves them pending and unclaimed; one that stalls loses its session after its lease
+-- (set_idle_transaction_limit), which releases them too.
+SELECT id, model_name, features
+FROM prediction_requests
+WHERE status = 'pending'
+ORDER BY id
+LIMIT %(batch_size)s::int
+FOR UPDATE SKIP LOCKED
+
+-- name: set_idle_transaction_limit
+-- :one (set_config).
+-- Once per work connection: a transaction left idle this long (a listener frozen between lock_pending
+-- and its commit) ends with its session, so the rows it locked are claimable again after one lease.
+SELECT set_config('idle_in_transaction_session_timeout', %(milliseconds)s::text, false)
+
 -- name: record_outcomes
 -- :one (completed, failed, released). One statement, one transaction, one round trip per batch:
 -- insert the results (parallel arrays), mark completed exactly the rows whose result THIS statement
 -- inserted, mark the failures failed with their error, and hand back the released rows.
 -- Rows already completed or failed (a late writer whose lease expired and whose row someone else
 -- finished) are skipped: locking them first makes a concurrent writer or sweep wait, then see them closed;
--- ON CONFLICT keeps a second result impossible even so.
+-- ON CONFLICT keeps a second result impossible even so. Rows still pending were locked by lock_pending in
+-- this transaction (or were requeued after this listener's lease expired): they are claimed here too
+-- (claimed_by, claimed_at, one attempt), as a claim_pending would have.
 WITH results AS (
     SELECT *
     FROM unnest(%(result_ids)s::bigint[], %(predictions)s::smallint[], %(probabilities)s::float8[],
@@ -61,15 +83,22 @@ WITH results AS (
     RETURNING request_id
 ), completed AS (
     UPDATE prediction_requests AS p
-    SET status = 'completed', completed_at = clock_timestamp(), lease_until = NULL, error = NULL
-    FROM inserted AS i
-    WHERE p.id = i.request_id
+    SET status = 'completed', completed_at = clock_timestamp(), lease_until = NULL, error = NULL,
+        claimed_by = CASE WHEN p.status = 'pending' THEN %(listener_id)s ELSE p.claimed_by END,
+        claimed_at = CASE WHEN p.status = 'pending' THEN greatest(now(), p.created_at) ELSE p.claimed_at END,
+        attempts   = p.attempts + (p.status = 'pending')::int
+    -- = ANY of an array, not a join: an index probe per row in each partition (a join was planned as a
+    -- hash over a scan of the whole table, whatever its size, on every batch).
+    WHERE p.id = ANY (ARRAY(SELECT request_id FROM inserted))
     RETURNING p.id
 ), failed AS (
     UPDATE prediction_requests AS p
-    SET status = 'failed', completed_at = clock_timestamp(), lease_until = NULL, error = f.error
+    SET status = 'failed', completed_at = clock_timestamp(), lease_until = NULL, error = f.error,
+        claimed_by = CASE WHEN p.status = 'pending' THEN %(listener_id)s ELSE p.claimed_by END,
+        claimed_at = CASE WHEN p.status = 'pending' THEN greatest(now(), p.created_at) ELSE p.claimed_at END,
+        attempts   = p.attempts + (p.status = 'pending')::int
     FROM failures AS f JOIN still_open AS o ON o.id = f.request_id
-    WHERE p.id = f.request_id
+    WHERE p.id = f.request_id AND p.id = ANY (%(failed_ids)s::bigint[])
     RETURNING p.id
 ), released AS (
     -- Claimed but never started (shutdown arrived mid-batch): pending again, the claim not counted.

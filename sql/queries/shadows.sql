@@ -178,9 +178,3 @@ LIMIT 1;
 -- :one (model_name, version).
 -- The default model and the version answering for it (none when no model is the default).
 SELECT model_name, version FROM model_deployments WHERE is_default;
-
--- name: state_audit_context
--- :none.
--- Who acts and why (JSON: reason, evidence, verdict, "action" to rename the event) for the rest of the
--- transaction: the audit events the transaction writes carry both (sql/schema/010_audit_events.sql).
-SELECT set_audit_context(%(actor)s, %(details)s::jsonb);

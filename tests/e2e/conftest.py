@@ -7,7 +7,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +17,8 @@ import httpx
 import psutil
 import pytest
 
+from scripts import processes
+from scripts.processes import python
 from tests.stack import ROOT, free_port, wait_http
 
 EXAMPLE_REQUEST: dict[str, Any] = json.loads((ROOT / "docs" / "example-request.json").read_text())
@@ -76,10 +77,12 @@ class MakeRun:
         return self.launcher.wait(60)
 
 
-def launch(workdir: Path, store: Path, data_dir: Path, log_name: str = "run.log") -> MakeRun:
-    """Start `make run`'s launcher on free ports, its cluster in `data_dir`, the rest in `workdir`;
-    return once /health answers."""
-    api_port, ui_port = free_port(), free_port()
+def start_launcher(
+    workdir: Path, store: Path, data_dir: Path, log_name: str = "run.log", api_port: int | None = None
+) -> MakeRun:
+    """Start `make run`'s launcher on free ports (or `api_port`), its cluster in `data_dir`, the rest in
+    `workdir`; return at once."""
+    api_port, ui_port = api_port or free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "ENV", "FUTURISYS_API_KEY"}} | {
         "EMBEDDED_PG_DIR": str(data_dir),
         "MODEL_STORE_DIR": str(store),
@@ -88,15 +91,8 @@ def launch(workdir: Path, store: Path, data_dir: Path, log_name: str = "run.log"
         "FUTURISYS_RUN_DIR": str(workdir / "run"),
     }
     log = workdir / log_name
-    launcher = subprocess.Popen(
-        [sys.executable, "scripts/run_stack.py"],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    run = MakeRun(
+    launcher = processes.start(python("scripts/run_stack.py"), env, log)
+    return MakeRun(
         launcher,
         f"http://127.0.0.1:{api_port}",
         f"http://127.0.0.1:{ui_port}",
@@ -105,12 +101,16 @@ def launch(workdir: Path, store: Path, data_dir: Path, log_name: str = "run.log"
         log,
         env,
     )
+
+
+def launch(workdir: Path, store: Path, data_dir: Path, log_name: str = "run.log") -> MakeRun:
+    """`start_launcher`, returning once /health answers (else its error quotes the launcher's log)."""
+    run = start_launcher(workdir, store, data_dir, log_name)
     try:
-        wait_http(run.api + "/health", launcher, timeout=120)
-    except Exception as exc:
+        wait_http(run.api + "/health", run.launcher, timeout=120, log=run.log)
+    except Exception:
         run.stop()
-        tail = log.read_text(errors="replace")[-3000:]
-        raise RuntimeError(f"{exc}\n--- launcher log (tail) ---\n{tail}") from exc
+        raise
     return run
 
 

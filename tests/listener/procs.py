@@ -23,8 +23,9 @@ def live_listeners(conn: psycopg.Connection) -> list[tuple[str, int, str]]:
 def wait_listening(
     conn: psycopg.Connection, proc: subprocess.Popen, n: int = 1, log: Path | None = None
 ) -> None:
-    """Wait until n listeners registered (each registers after its LISTEN is in place)."""
-    ok = wait_until(lambda: len(live_listeners(conn)) >= n or proc.poll() is not None, 30)
+    """Wait until n listeners registered (each registers after its LISTEN is in place): generously, as
+    starting Python processes that import the models can take half a minute on a busy machine."""
+    ok = wait_until(lambda: len(live_listeners(conn)) >= n or proc.poll() is not None, 90)
     assert ok and proc.poll() is None, f"listener did not start (exit {proc.poll()}):\n{log_text(log)}"
 
 

@@ -76,11 +76,12 @@ def test_the_readme_table_names_every_setting_with_the_default_that_applies() ->
     missing = {name for name in declared if f"`{name}`" not in section}
     assert not missing, "settings the README's table does not mention"
     for name in documented:
-        assert table[name].startswith(spelled(declared[name])), (name, table[name], declared[name])
+        default, cell = spelled(declared[name]), table[name]
+        assert cell == default or cell.startswith(default + " "), (name, cell, declared[name])
 
 
 def test_a_setting_given_to_a_class_that_does_not_declare_it_is_refused() -> None:
-    # Not dropped silently: Settings(api_keys_required=True) once gave an app that required no key.
+    # Not dropped silently: Settings(api_keys_required=True) would otherwise stand for an app asking no key.
     with pytest.raises(ValidationError, match="api_keys_required"):
         Settings(api_keys_required=True)
     assert ApiSettings(api_keys_required=True).api_keys_required
@@ -94,3 +95,21 @@ def test_the_listener_reads_its_variables_and_a_config_reads_none(monkeypatch: p
     config = ListenerConfig.from_settings(settings, "postgresql://db", batch_size=None, concurrency=3)
     assert (config.batch_size, config.concurrency, config.database_url) == (7, 3, "postgresql://db")
     assert ListenerConfig(database_url="postgresql://db").batch_size == 512
+
+
+def test_the_listener_flags_help_states_the_defaults_of_their_settings(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from listener.__main__ import parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    for variable in (
+        "LISTENER_POLL_SECONDS",
+        "LISTENER_CONCURRENCY",
+        "LISTENER_BATCH_SIZE",
+        "LISTENER_SWEEP_SECONDS",
+    ):
+        default = spelled(variables(ListenerSettings)[variable])
+        assert f"({variable}, default {default})" in shown

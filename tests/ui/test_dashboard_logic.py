@@ -162,7 +162,8 @@ SUMMARY = {
         {**LISTENER, "listener_id": "h:1:0", "last_seen_at": "2025-01-01T10:59:58Z", "alive": True},
         {**LISTENER, "listener_id": "h:2:0", "last_seen_at": "2025-01-01T09:30:00Z", "alive": False},
     ],
-    "drift": {"reference": "training data", "sample_size": 23, "features": [{"name": "age", "psi": 0.02}]},
+    "drift": {"reference": "training data", "missing": None, "sample_size": 23,
+              "features": [{"name": "age", "psi": 0.02}]},
 }  # fmt: skip
 
 
@@ -177,7 +178,7 @@ def test_the_monitoring_summary_shape_asked_of_the_api_is_read_whole() -> None:
     assert data.latency_ms("p95") == 11.0
     assert data.listeners_alive == 1
     assert data.listeners["listener_id"].tolist() == ["h:1:0", "h:2:0"], "alive first"
-    assert data.drift["feature"].tolist() == ["age"]
+    assert data.drift["feature"].tolist() == ["age"] and data.drift_missing is None
     assert data.bucket == pd.Timedelta(minutes=1), "the API's bucket width is what the chart draws"
     assert (data.since, data.until) == (pd.Timestamp("2025-01-01T10:00Z"), pd.Timestamp("2025-01-01T11:00Z"))
 

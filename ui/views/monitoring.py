@@ -11,7 +11,8 @@ Reads `GET /monitoring/summary?window_minutes=M`, the API's own figures for the 
          {"model_name": "logistic", "bin_start": 0.0, "bin_end": 0.05, "count": 12}, ...],
      "listeners": [{"listener_id": "h:42:0", "hostname": "h", "pid": 42, "mode": "notify", "started_at": ts,
                     "last_seen_at": ts, "stopped_at": null, "processed": 1200, "failed": 3, "alive": true}],
-     "drift": {"reference": "training data", "sample_size": 500,
+     "drift": {"reference": "training data", "model_name": "random_forest_e04", "version": "v3",
+               "training_rows": 1176, "training_data_sha256": "…", "missing": null, "sample_size": 500,
                "features": [{"name": "monthly_income", "psi": 0.31}, ...]}}
 """
 
@@ -79,6 +80,9 @@ def listeners_panel(data: MonitoringData) -> None:
 
 def drift_panel(data: MonitoringData) -> None:
     st.subheader("Feature drift vs. training data")
+    if data.drift_missing:
+        st.info(f"No drift is measured: {data.drift_missing}.", icon=":material/query_stats:")
+        return
     if data.drift.empty:
         st.info("Not enough recent requests to measure drift.", icon=":material/query_stats:")
         return
