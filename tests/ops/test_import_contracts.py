@@ -1,6 +1,7 @@
 """`make lint` checks the layering with import-linter ([tool.importlinter] in pyproject.toml), and the
 contracts do catch a breach: a copy of the tree with one forbidden import fails, the same copy without it
-passes."""
+passes. The API's contract carries no exception (no ignored import, no indirect path allowed): a lazy
+import deep in model_store that the API reaches breaks it too."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -67,3 +69,30 @@ def test_the_api_reaching_a_model_loader_breaks_it(tmp_path: Path, module: str, 
     assert out.returncode == 1, out.stdout + out.stderr
     assert "the API loads no model BROKEN" in out.stdout
     assert f"{module} -> {imported.split('.')[0]}" in out.stdout
+
+
+def test_the_api_contract_has_no_exception() -> None:
+    contracts = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["tool"]["importlinter"][
+        "contracts"
+    ]
+    [api] = [c for c in contracts if c["name"] == "the API loads no model"]
+    assert not api.get("ignore_imports") and not api.get("allow_indirect_imports"), api
+    assert {"model_store.stand_ins", "model_store.registry", "sklearn", "pandas"} <= set(
+        api["forbidden_modules"]
+    )
+
+
+def test_a_lazy_import_of_the_stand_ins_behind_the_catalog_breaks_it(tmp_path: Path) -> None:
+    """The path the contract once ignored: the API imports model_store.catalog, which must not reach the
+    stand-ins (and through them scikit-learn), not even inside a function."""
+    bad = copy_tree(tmp_path / "tree")
+    path = bad / "model_store" / "catalog.py"
+    path.write_text(
+        path.read_text()
+        + "\n\ndef _stand_ins() -> list:  # the deliberate breach\n"
+        + "    from model_store.stand_ins import stand_in_models\n\n    return stand_in_models()\n"
+    )
+    out = lint_imports(bad)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "the API loads no model BROKEN" in out.stdout
+    assert "model_store.catalog -> model_store.stand_ins" in out.stdout
