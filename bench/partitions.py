@@ -21,7 +21,7 @@ import psycopg
 from bench import workload
 from listener.claims import claim_pending, record_outcomes
 from listener.outcomes import BatchOutcome
-from sql.queries import QUERIES
+from sql.named_queries import QUERIES
 from sql.retention import run_retention
 
 if TYPE_CHECKING:

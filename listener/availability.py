@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 import psycopg
 
-from sql.queries import QUERIES
+from sql.named_queries import QUERIES
 
 
 class ModelState(Protocol):

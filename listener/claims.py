@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import psycopg
 
 from listener.outcomes import BatchOutcome, Claim
-from sql.queries import QUERIES, class_rows
+from sql.named_queries import QUERIES, class_rows
 
 
 @dataclass(frozen=True)

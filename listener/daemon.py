@@ -28,7 +28,7 @@ from listener.shadows import ShadowScoring
 from listener.shutdown import ShutdownEvent
 from listener.timers import Every
 from sql.json_codec import use_fast_json
-from sql.queries import QUERIES
+from sql.named_queries import QUERIES
 
 log = logging.getLogger("listener")
 

@@ -18,7 +18,7 @@ from listener.connection import CONNECTION_LOST
 from listener.inference import describe
 from listener.outcomes import BatchOutcome, Claim
 from listener.timers import Every
-from sql.queries import QUERIES, class_rows
+from sql.named_queries import QUERIES, class_rows
 
 log = logging.getLogger("listener")
 

@@ -7,7 +7,7 @@ import socket
 
 import psycopg
 
-from sql.queries import QUERIES
+from sql.named_queries import QUERIES
 
 
 class Heartbeat:

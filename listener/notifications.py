@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import psycopg
 
 from listener.connection import close_quietly, connect
-from sql.queries import QUERIES
+from sql.named_queries import QUERIES
 
 REQUESTED = "prediction_requested"
 PROMOTED = "model_promoted"

@@ -14,7 +14,7 @@ import psycopg
 from listener.connection import CONNECTION_LOST
 from listener.inference import ModelRegistry, describe, predict
 from listener.outcomes import BatchOutcome, Claim
-from sql.queries import QUERIES
+from sql.named_queries import QUERIES
 
 log = logging.getLogger("listener")
 

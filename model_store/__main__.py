@@ -310,7 +310,7 @@ def cmd_list(database_url: str | None) -> int:
     import psycopg
     from psycopg.rows import dict_row
 
-    from sql.queries import QUERIES
+    from sql.named_queries import QUERIES
 
     with psycopg.connect(_require(database_url)) as conn, conn.cursor(row_factory=dict_row) as cur:
         for v in cur.execute(QUERIES["list_model_versions"]):

@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from sql.queries import QUERIES
+from sql.named_queries import QUERIES
 
 TEST_NAME = "DeLong paired test of two correlated ROC-AUCs (two-sided)"
 DEFAULT_ALPHA = 0.05

@@ -10,8 +10,8 @@ from typing import Any
 import psycopg
 
 from model_store.errors import ModelError
+from sql.named_queries import QUERIES
 from sql.plans import Fetch, Plan, run, run_async
-from sql.queries import QUERIES
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import psycopg
 from model_store.errors import ModelError
 from model_store.explain import Explainer, ExplanationUnavailable, explainer_for
 from model_store.loading import force_single_thread, read_verified, unpickle_pipeline, warn_on_version
-from sql.queries import QUERIES
+from sql.named_queries import QUERIES
 
 CACHED_EXPLAINERS = 4
 

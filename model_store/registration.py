@@ -12,7 +12,7 @@ from psycopg.types.json import Jsonb
 from model_store.errors import ModelError, UnknownModel
 from model_store.manifest import read_manifest
 from sql.audit import state_actor
-from sql.queries import QUERIES
+from sql.named_queries import QUERIES
 
 
 def register_manifest(conninfo: str, store_dir: Path) -> None:

@@ -24,7 +24,7 @@ from model_store.manifest import artifact_file, sha256_hex, version_for, write_a
 from model_store.pipelines import build_pipeline
 from model_store.registration import register_version
 from model_store.training import artifact_bytes, trained_on
-from sql.queries import QUERIES, class_rows
+from sql.named_queries import QUERIES, class_rows
 
 CV_FOLDS = 5
 FIXED_THRESHOLD = 0.5  # like the served logistic: a candidate's threshold is tuned only by a full evaluation

@@ -14,7 +14,7 @@ from psycopg.rows import dict_row
 
 from model_store.errors import ModelError
 from sql.audit import cli_actor, state_actor
-from sql.queries import QUERIES
+from sql.named_queries import QUERIES
 
 
 @dataclass(frozen=True)

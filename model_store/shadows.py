@@ -19,7 +19,7 @@ from model_store.deployments import DeployedModel, from_rows
 from model_store.errors import ModelError, UnknownModel
 from model_store.handle import ModelHandle
 from sql.audit import cli_actor, state_actor
-from sql.queries import QUERIES
+from sql.named_queries import QUERIES
 
 log = logging.getLogger(__name__)
 

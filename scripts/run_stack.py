@@ -21,7 +21,7 @@ import psycopg  # noqa: E402
 from scripts.processes import python, start, stop_all, wait_serving, wait_until  # noqa: E402
 from sql.embedded import open_database  # noqa: E402
 from sql.migrate import migrate  # noqa: E402
-from sql.queries import QUERIES  # noqa: E402
+from sql.named_queries import QUERIES  # noqa: E402
 
 API_HOST = "127.0.0.1"
 API_PORT = int(os.environ.get("FUTURISYS_API_PORT", "8000"))

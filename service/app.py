@@ -10,8 +10,8 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from service import errors
-from service.catalog import ModelSource
 from service.db import DATABASE_DOWN, SCHEMA_BEHIND
+from service.deployed_models import ModelSource
 from service.keys_cli import NO_KEY_IN_PROD
 from service.metrics import HttpMetricsMiddleware
 from service.routes import (

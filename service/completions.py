@@ -19,7 +19,7 @@ from uuid import UUID
 import psycopg
 
 from sql.backoff import Backoff
-from sql.queries import QUERIES
+from sql.named_queries import QUERIES
 
 log = logging.getLogger(__name__)
 

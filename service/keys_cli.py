@@ -20,7 +20,7 @@ from service.repository.api_keys import (
     revoke_key,
 )
 from sql.audit import cli_actor, state_actor
-from sql.queries import QUERIES
+from sql.named_queries import QUERIES
 
 NO_KEY_IN_PROD = "ENV=prod needs at least one API key: python -m service keys create NAME"
 DEV_KEY_PREFIX = "make-run-"

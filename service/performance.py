@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from service.monitoring import bucket_seconds
+from service.monitoring_summary import bucket_seconds
 from service.outcome_schemas import (
     CalibrationBin,
     Performance,

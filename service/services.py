@@ -9,9 +9,9 @@ from fastapi import Depends, Request
 from psycopg_pool import AsyncConnectionPool
 
 from service.auth import ApiKeys
-from service.catalog import ModelCatalog, ModelSource
 from service.completions import CompletionHub
 from service.db import make_pool
+from service.deployed_models import ModelCatalog, ModelSource
 from service.grouping import ReadGroups, SubmissionGroups
 from service.metrics import ApiMetrics
 from service.performance_metrics import LivePerformance

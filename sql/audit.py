@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from sql.queries import QUERIES
+from sql.named_queries import QUERIES
 
 
 def cli_actor() -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg.rows import dict_row
 
-from sql.queries import QUERIES
+from sql.named_queries import QUERIES
 
 MAX_SUBJECT_REF = 200
 

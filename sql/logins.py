@@ -15,7 +15,7 @@ from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 
 from sql.migrate import GROUP_ROLES
-from sql.queries import QUERIES
+from sql.named_queries import QUERIES
 
 #: The group role each process logs in through.
 GROUPS = {

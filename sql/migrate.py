@@ -8,8 +8,8 @@ from pathlib import Path
 
 import psycopg
 
+from sql.named_queries import QUERIES
 from sql.plans import Fetch, Plan, run
-from sql.queries import QUERIES
 
 SCHEMA_DIR = Path(__file__).parent / "schema"
 BOOTSTRAP = Path(__file__).parent / "schema_migrations.sql"

@@ -21,7 +21,7 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class Fetch:
     """One statement of a plan, and how its rows come back (by default as dicts: read by column name,
-    never by position, as sql/queries.py says)."""
+    never by position, as sql/named_queries.py says)."""
 
     query: LiteralString
     params: Mapping[str, Any] | None = None

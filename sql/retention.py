@@ -35,7 +35,7 @@ from psycopg import sql
 from psycopg.abc import Query
 from psycopg.rows import dict_row
 
-from sql.queries import QUERIES
+from sql.named_queries import QUERIES
 
 PARENT = "prediction_requests"
 

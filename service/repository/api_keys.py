@@ -12,7 +12,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from sql.queries import QUERIES, class_rows
+from sql.named_queries import QUERIES, class_rows
 
 # submit: write, and read back what the key submitted; read: read every request; admin: keys, audit.
 SCOPES = ("submit", "read", "admin")

@@ -8,7 +8,7 @@ from datetime import datetime
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from sql.queries import QUERIES, class_rows
+from sql.named_queries import QUERIES, class_rows
 
 
 @dataclass(frozen=True)

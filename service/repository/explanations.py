@@ -8,7 +8,7 @@ from uuid import UUID
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from sql.queries import QUERIES
+from sql.named_queries import QUERIES
 
 
 async def get_explanation(pool: AsyncConnectionPool, request_id: UUID) -> dict[str, Any] | None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from sql.queries import QUERIES, class_rows
+from sql.named_queries import QUERIES, class_rows
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import Any, LiteralString
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from sql.queries import QUERIES, class_rows
+from sql.named_queries import QUERIES, class_rows
 
 LISTENERS_SHOWN = 200
 

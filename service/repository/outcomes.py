@@ -9,7 +9,7 @@ from uuid import UUID
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from sql.queries import QUERIES, class_rows
+from sql.named_queries import QUERIES, class_rows
 
 # Two posts recording the first outcome of one request at once: the loser's insert breaks the
 # one-current-outcome index and is retried, and then sees the winner's row.

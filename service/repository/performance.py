@@ -10,7 +10,7 @@ from typing import Any
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from sql.queries import QUERIES
+from sql.named_queries import QUERIES
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from service.db import MaybeStored
 from sql import json_codec
-from sql.queries import QUERIES, class_rows
+from sql.named_queries import QUERIES, class_rows
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from service import monitoring
+from service.monitoring_summary import summary
 from service.schemas import MonitoringSummary, error_responses
 from service.services import ServicesDep
 
@@ -27,4 +27,4 @@ async def monitoring_summary(
     model (20 bins), listeners with their heartbeats, and the population stability index of each
     feature of the most recent requests (up to 1,000) against the training data, worst first (null
     below 50 requests)."""
-    return await monitoring.summary(svc, window_minutes)
+    return await summary(svc, window_minutes)

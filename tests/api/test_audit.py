@@ -17,7 +17,7 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from service.repository.api_keys import create_key
-from sql.queries import QUERIES
+from sql.named_queries import QUERIES
 from tests.api.conftest import api_settings, in_process, stand_in_app
 from tests.stack import ROOT, process_env
 

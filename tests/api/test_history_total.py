@@ -6,7 +6,7 @@ import httpx
 import psycopg
 import pytest
 
-from sql.queries import QUERIES
+from sql.named_queries import QUERIES
 from tests.api.conftest import employee
 
 pytestmark = pytest.mark.anyio

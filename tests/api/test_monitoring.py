@@ -18,8 +18,8 @@ from model_store.data import load_attrition
 from model_store.features import FEATURES
 from model_store.registration import register_version
 from model_store.training import trained_on
-from service.monitoring import MAX_BUCKETS, bucket_seconds
-from sql.queries import QUERIES
+from service.monitoring_summary import MAX_BUCKETS, bucket_seconds
+from sql.named_queries import QUERIES
 from tests.api.conftest import employee
 from tests.model_store.helpers import entry_for
 

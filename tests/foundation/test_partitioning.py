@@ -15,7 +15,7 @@ import pytest
 
 from service.ids import new_request_id
 from sql.migrate import SCHEMA_DIR, migrate
-from sql.queries import QUERIES
+from sql.named_queries import QUERIES
 from tests.pg import Databases, database_url
 
 PARTITIONING = "016_partitioned_requests.sql"

@@ -13,8 +13,8 @@ from psycopg.rows import tuple_row
 from model_store.deployments import default_name, fetch_deployed, fetch_deployed_async
 from model_store.registration import register_version
 from sql.migrate import SchemaDrift, pending_files
+from sql.named_queries import QUERIES
 from sql.plans import Fetch, Plan, run, run_async
-from sql.queries import QUERIES
 from tests.pg import Databases, database_url
 
 pytestmark = pytest.mark.anyio

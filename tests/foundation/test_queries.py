@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from psycopg import pq
 
-from sql.queries import QUERIES, SHAPES, Shape, class_rows, parse_queries
+from sql.named_queries import QUERIES, SHAPES, Shape, class_rows, parse_queries
 from tests.pg import Databases, database_url
 
 TEXT_OID, VOID_OID = 25, 2278

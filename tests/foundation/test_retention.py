@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from sql.queries import QUERIES
+from sql.named_queries import QUERIES
 from sql.retention import run_retention
 from tests.foundation.retention_data import fill_epoch, make_current
 from tests.listener.conftest import LISTENER_ENV

@@ -59,7 +59,7 @@ def test_the_tree_as_it_is_keeps_every_contract(tree: Path) -> None:
 
 @pytest.mark.parametrize(
     ("module", "imported"),
-    [("service.routes.models", "model_store.registry"), ("service.catalog", "sklearn.linear_model")],
+    [("service.routes.models", "model_store.registry"), ("service.deployed_models", "sklearn.linear_model")],
 )
 def test_the_api_reaching_a_model_loader_breaks_it(tmp_path: Path, module: str, imported: str) -> None:
     bad = copy_tree(tmp_path / "tree")
