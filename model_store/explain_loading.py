@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 
 from model_store.errors import ModelError
 from model_store.explain import Explainer, ExplanationUnavailable, explainer_for
@@ -49,12 +50,14 @@ class ExplainerCache:
         return explainer
 
     def _load(self, conn: psycopg.Connection[Any], name: str, version: str, sha256: str) -> Explainer:
-        row = conn.execute(
-            QUERIES["explained_model_version"], {"model_name": name, "version": version}
-        ).fetchone()
+        with conn.cursor(row_factory=dict_row) as cur:
+            row = cur.execute(
+                QUERIES["explained_model_version"], {"model_name": name, "version": version}
+            ).fetchone()
         if row is None:
             raise ExplanationUnavailable(f"model {name} version {version} is no longer registered")
-        artifact_path, registered, sklearn_version = row
+        artifact_path, registered = row["artifact_path"], row["sha256"]
+        sklearn_version = row["sklearn_version"]
         if registered != sha256:
             raise ExplanationUnavailable(
                 f"model {name} version {version} is registered with sha256 {registered}, "

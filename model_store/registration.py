@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from model_store.errors import ModelError, UnknownModel
@@ -118,13 +119,7 @@ def promote(
     Returns the version now deployed.
     """
     with psycopg.connect(conninfo) as conn, conn.transaction():
-        version = version or current_or_newest(conn, name)
-        if (
-            conn.execute(QUERIES["model_version_sha256"], {"model_name": name, "version": version}).fetchone()
-            is None
-        ):
-            known = [r[1] for r in conn.execute(QUERIES["list_model_versions"]).fetchall() if r[0] == name]
-            raise ModelError(f"{name} has no registered version {version!r}; registered: {', '.join(known)}")
+        version = registered_version(conn, name, version)
         if actor is not None or details is not None:
             state_actor(conn, actor, details)
         conn.execute(QUERIES["clear_other_defaults"], {"model_name": name})
@@ -134,10 +129,10 @@ def promote(
 
 def current_default(conninfo: str) -> tuple[str, str] | None:
     """(name, version) of the default model, None when no model is the default."""
-    with psycopg.connect(conninfo) as conn:
-        for row in conn.execute(QUERIES["list_deployed_models"]).fetchall():
-            if row[2]:
-                return str(row[0]), str(row[1])
+    with psycopg.connect(conninfo) as conn, conn.cursor(row_factory=dict_row) as cur:
+        for row in cur.execute(QUERIES["list_deployed_models"]).fetchall():
+            if row["is_default"]:
+                return str(row["model_name"]), str(row["version"])
     return None
 
 
@@ -146,13 +141,25 @@ def resolve_version(conninfo: str, name: str, version: str | None) -> str:
     if version:
         return version
     with psycopg.connect(conninfo) as conn:
-        return current_or_newest(conn, name)
+        return registered_version(conn, name, None)
 
 
-def current_or_newest(conn: psycopg.Connection[Any], name: str) -> str:
-    for query in ("deployed_version", "newest_model_version"):
-        row = conn.execute(QUERIES[query], {"model_name": name}).fetchone()
-        if row is not None:
-            return str(row[0])
-    names = {r[0] for r in conn.execute(QUERIES["list_model_versions"]).fetchall()}
+def registered_version(conn: psycopg.Connection[Any], name: str, version: str | None) -> str:
+    """`version` of `name` if registered (ModelError naming the registered ones if not), else (None) its
+    deployed version, else its newest one (UnknownModel when `name` has none)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        if version is not None:
+            wanted = {"model_name": name, "version": version}
+            if cur.execute(QUERIES["model_version_sha256"], wanted).fetchone():
+                return version
+            versions = cur.execute(QUERIES["list_model_versions"]).fetchall()
+            known = [r["version"] for r in versions if r["model_name"] == name]
+            raise ModelError(
+                f"{name} has no registered version {version!r}; registered: {', '.join(known) or 'none'}"
+            )
+        for query in ("deployed_version", "newest_model_version"):
+            row = cur.execute(QUERIES[query], {"model_name": name}).fetchone()
+            if row is not None:
+                return str(row["version"])
+        names = {r["model_name"] for r in cur.execute(QUERIES["list_model_versions"]).fetchall()}
     raise UnknownModel(name, names)

@@ -16,29 +16,13 @@ import psycopg
 from psycopg.rows import dict_row
 
 from model_store.deployments import DeployedModel, from_rows
-from model_store.errors import ModelError, UnknownModel
+from model_store.errors import ModelError
 from model_store.handle import ModelHandle
+from model_store.registration import registered_version
 from sql.audit import cli_actor, state_actor
 from sql.named_queries import QUERIES
 
 log = logging.getLogger(__name__)
-
-
-def registered_version(conn: psycopg.Connection[Any], name: str, version: str | None) -> str:
-    """`version` of `name` if registered, else (None) its deployed version, else its newest one."""
-    if version is not None:
-        if conn.execute(QUERIES["model_version_sha256"], {"model_name": name, "version": version}).fetchone():
-            return version
-        known = [r[1] for r in conn.execute(QUERIES["list_model_versions"]).fetchall() if r[0] == name]
-        raise ModelError(
-            f"{name} has no registered version {version!r}; registered: {', '.join(known) or 'none'}"
-        )
-    for query in ("deployed_version", "newest_model_version"):
-        row = conn.execute(QUERIES[query], {"model_name": name}).fetchone()
-        if row is not None:
-            return str(row[0])
-    names = {r[0] for r in conn.execute(QUERIES["list_model_versions"]).fetchall()}
-    raise UnknownModel(name, names)
 
 
 def start_shadow(conninfo: str, name: str, version: str | None = None, actor: str | None = None) -> str:
@@ -46,8 +30,9 @@ def start_shadow(conninfo: str, name: str, version: str | None = None, actor: st
     Returns the version; running listeners start scoring it at their next batch."""
     with psycopg.connect(conninfo) as conn, conn.transaction():
         version = registered_version(conn, name, version)
-        default = conn.execute(QUERIES["current_default"]).fetchone()
-        if default is not None and tuple(default) == (name, version):
+        with conn.cursor(row_factory=dict_row) as cur:
+            default = cur.execute(QUERIES["current_default"]).fetchone()
+        if default is not None and (default["model_name"], default["version"]) == (name, version):
             raise ModelError(f"{name} {version} is the default model: it cannot run in its own shadow")
         state_actor(conn, actor or cli_actor())
         conn.execute(QUERIES["start_shadow"], {"model_name": name, "version": version})
@@ -58,8 +43,9 @@ def stop_shadow(conninfo: str, name: str, actor: str | None = None, reason: str 
     """Stop scoring `name` in the shadow; the version that ran, or None when it was not a shadow."""
     with psycopg.connect(conninfo) as conn, conn.transaction():
         state_actor(conn, actor or cli_actor(), {"reason": reason} if reason else None)
-        row = conn.execute(QUERIES["stop_shadow"], {"model_name": name}).fetchone()
-    return None if row is None else str(row[0])
+        with conn.cursor(row_factory=dict_row) as cur:
+            row = cur.execute(QUERIES["stop_shadow"], {"model_name": name}).fetchone()
+    return None if row is None else str(row["version"])
 
 
 def fetch_shadows(conn: psycopg.Connection[Any]) -> list[DeployedModel]:
