@@ -303,6 +303,9 @@ class Listener:
                 self.config.max_attempts,
             )
         self.heartbeat.count(0, swept.failed)
+        if self._registry is not None:
+            # Shadow rows a killed listener (or a crashed server) never wrote for answered requests.
+            self.shadows.catch_up(self._work, self._registry)
         if self._listen is not None or swept.requeued:
             # The sweep doubles as the catch-all for missed notifications. With --poll-only the poll
             # interval alone decides when to look, so polling at 5 s really means every 5 s.

@@ -29,31 +29,91 @@ RETURNING version;
 -- Fires NOTIFY model_promoted and the model.shadow_stopped audit event.
 DELETE FROM model_shadows WHERE model_name = %(model_name)s RETURNING version;
 
--- name: record_shadow_answers
--- :one (recorded). One challenger's answers for requests already answered: scalars for the challenger,
--- arrays for the rows (the least to send on the hot path). A second row for one request and challenger
--- is skipped (a late writer after a lease expired).
-WITH inserted AS (
-    INSERT INTO shadow_predictions
-        (request_id, model_name, model_version, model_sha256, prediction, probability)
-    SELECT t.request_id, %(model_name)s, %(model_version)s, %(model_sha256)s, t.prediction, t.probability
-    FROM unnest(%(request_ids)s::bigint[], %(predictions)s::smallint[], %(probabilities)s::float8[])
-         AS t(request_id, prediction, probability)
-    ON CONFLICT (request_id, model_name) DO NOTHING
-    RETURNING 1
-)
-SELECT count(*) AS recorded FROM inserted;
+-- name: begin_shadow_write
+-- :one (synchronous_commit, lock_timeout).
+-- First statement of a transaction writing shadow rows: it commits without waiting for the WAL flush (a
+-- row lost to a server crash is scored again by the catch-up: shadow_catch_up), and waits at most 50 ms
+-- for an erasure holding the shadow lock (then the rows are left to the catch-up, the answers go on).
+SELECT set_config('synchronous_commit', 'off', true) AS synchronous_commit,
+       set_config('lock_timeout', '50ms', true) AS lock_timeout
 
--- name: record_shadow_errors
--- :one (recorded). Why one challenger could not answer these requests (one row each, like an answer).
-WITH inserted AS (
-    INSERT INTO shadow_predictions (request_id, model_name, model_version, error)
-    SELECT t.request_id, %(model_name)s, %(model_version)s, %(error)s
-    FROM unnest(%(request_ids)s::bigint[]) AS t(request_id)
-    ON CONFLICT (request_id, model_name) DO NOTHING
-    RETURNING 1
+-- name: lock_shadow_writes
+-- :none.
+-- Second statement: the shared side of the lock erase_subject() takes exclusively (schema 021). Its own
+-- statement, so that the insert after it sees an erasure that committed while this one waited.
+SELECT pg_advisory_xact_lock_shared(shadow_writes_lock_key())
+
+-- name: record_shadow_rows
+-- :none.
+-- The challengers' answers, or their errors, for requests already answered: parallel arrays, one
+-- element per row (model_sha256, prediction and probability null where error is set). Rows of requests
+-- that no longer exist (erased since their answer) are left out. A row written twice (a listener that
+-- stalled past its lease, a catch-up that went first) fails the whole statement: the listener then
+-- writes the batch again with record_shadow_rows_again.
+INSERT INTO shadow_predictions
+    (request_id, model_name, model_version, model_sha256, prediction, probability, error)
+SELECT t.request_id, t.model_name, t.model_version, t.model_sha256, t.prediction, t.probability, t.error
+FROM unnest(%(request_ids)s::bigint[], %(model_names)s::text[], %(model_versions)s::text[],
+            %(model_sha256s)s::text[], %(predictions)s::smallint[], %(probabilities)s::float8[],
+            %(errors)s::text[])
+     AS t(request_id, model_name, model_version, model_sha256, prediction, probability, error)
+-- = ANY of an array: an index probe per row and partition, never a scan of the requests.
+WHERE t.request_id = ANY (ARRAY(SELECT id FROM prediction_requests WHERE id = ANY (%(request_ids)s::bigint[])))
+
+-- name: record_shadow_rows_again
+-- :none.
+-- As record_shadow_rows, skipping the rows already written (the catch-up, and a retry after a conflict).
+INSERT INTO shadow_predictions
+    (request_id, model_name, model_version, model_sha256, prediction, probability, error)
+SELECT t.request_id, t.model_name, t.model_version, t.model_sha256, t.prediction, t.probability, t.error
+FROM unnest(%(request_ids)s::bigint[], %(model_names)s::text[], %(model_versions)s::text[],
+            %(model_sha256s)s::text[], %(predictions)s::smallint[], %(probabilities)s::float8[],
+            %(errors)s::text[])
+     AS t(request_id, model_name, model_version, model_sha256, prediction, probability, error)
+WHERE t.request_id = ANY (ARRAY(SELECT id FROM prediction_requests WHERE id = ANY (%(request_ids)s::bigint[])))
+ON CONFLICT (request_id, model_name) DO NOTHING
+
+-- name: shadow_catch_up_start
+-- :one (started_at, after_id).
+-- Where a listener's catch-up of one shadow starts: just before the first request submitted since the
+-- shadow started (none yet: after the newest request). None when the shadow is no longer attached.
+SELECT s.started_at,
+       coalesce((SELECT r.id - 1 FROM prediction_requests r WHERE r.created_at >= s.started_at
+                 ORDER BY r.created_at LIMIT 1),
+                (SELECT max(id) FROM prediction_requests), 0) AS after_id
+FROM model_shadows s
+WHERE s.model_name = %(model_name)s AND s.version = %(model_version)s
+
+-- name: shadow_catch_up
+-- :one (scanned_through, first_unsettled, ids, features).
+-- The next `limit` requests of the default model after `after_id`, submitted since the shadow started:
+-- the last id looked at; the first that is not settled yet (open, or answered less than `grace_seconds`
+-- ago: its listener may still be writing its shadow rows), before which the next scan starts again; and
+-- the answered ones without a shadow row of this challenger (a listener killed between the answer's commit
+-- and the shadow's, a server crash that lost an asynchronous commit), with their features, by id. A
+-- request the challenger's own version answered (promoted while still a shadow) is not compared with itself.
+WITH scanned AS (
+    SELECT r.id, r.status, r.features, r.created_at,
+           r.status IN ('completed', 'failed')
+               AND r.completed_at < clock_timestamp() - make_interval(secs => %(grace_seconds)s::float8) AS settled
+    FROM prediction_requests r
+    WHERE r.model_name = %(default_model)s AND r.id > %(after_id)s::bigint
+    ORDER BY r.id
+    LIMIT %(limit)s::int
+), missing AS (
+    SELECT s.id, s.features
+    FROM scanned s
+    WHERE s.settled AND s.status = 'completed' AND s.created_at >= %(started_at)s::timestamptz
+      AND NOT EXISTS (SELECT 1 FROM shadow_predictions p
+                      WHERE p.request_id = s.id AND p.model_name = %(model_name)s::text)
+      AND NOT EXISTS (SELECT 1 FROM prediction_results res
+                      WHERE res.request_id = s.id AND %(model_name)s::text = %(default_model)s::text
+                        AND res.model_version = %(model_version)s::text)
 )
-SELECT count(*) AS recorded FROM inserted;
+SELECT (SELECT max(id) FROM scanned) AS scanned_through,
+       (SELECT min(id) FROM scanned WHERE NOT settled) AS first_unsettled,
+       coalesce((SELECT array_agg(id ORDER BY id) FROM missing), '{}') AS ids,
+       coalesce((SELECT array_agg(features ORDER BY id) FROM missing), '{}') AS features
 
 -- name: compare_challenger
 -- :one (paired, shadow_errors, challenger_versions, agreement, mean_abs_difference, labelled, positives,
