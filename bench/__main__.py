@@ -266,9 +266,11 @@ class Bench:
 
     def shadows(self) -> None:
         """The default model's drain rate with no shadow, then with `logistic` scored in its shadow (until
-        the last shadow row is written, so the challenger's whole cost counts)."""
+        the last shadow row is written, so the challenger's whole cost counts), twice, alternating: on a
+        shared machine the best of each arm compares the two more fairly than one run of each."""
         n = self.size["batch"]
-        for shadows in (0, 1):
+        rates: dict[int, list[float]] = {0: [], 1: []}
+        for shadows in (0, 1, 0, 1):
             url = self.stack.new_database()
             api, _, client = self.api(url)
             if shadows:
@@ -282,10 +284,15 @@ class Bench:
             workload.wait_until_done(url, n, timeout=600)
             workload.wait_until_shadowed(url, n * shadows, timeout=120)
             after = self.stack.cpu(listener=listener)
-            self.figures[f"throughput.shadows_{shadows}.cpu_ms_per_1000_rows"] = {
-                k: round((after[k] - before[k]) * 1e6 / n, 1) for k in after
-            }
-            self.figures[f"throughput.shadows_{shadows}.random_forest_e04"] = round(workload.drain_rate(url))
+            rate = workload.drain_rate(url)
+            key = f"throughput.shadows_{shadows}"
+            if not rates[shadows] or rate > max(rates[shadows]):
+                self.figures[f"{key}.cpu_ms_per_1000_rows"] = {
+                    k: round((after[k] - before[k]) * 1e6 / n, 1) for k in after
+                }
+            rates[shadows].append(rate)
+            self.figures[f"{key}.random_forest_e04"] = round(max(rates[shadows]))
+            self.figures[f"{key}.runs_per_s"] = [round(r) for r in rates[shadows]]
             for p in (listener, api):
                 self.stack.stop(p)
         without, with_one = (self.figures[f"throughput.shadows_{k}.random_forest_e04"] for k in (0, 1))
