@@ -89,8 +89,9 @@ class Listener:
         self._explain_once = True
         # A batch whose outcome could not be written yet (connection lost): written after reconnecting.
         self._unrecorded: BatchOutcome | None = None
-        # The last claim filled its batch: a backlog is waiting, so rows are claimed (committed, under a
-        # lease) before their inference; otherwise claim, inference and outcome share one transaction.
+        # The last claim filled its batch: a backlog is waiting. With backlog_claim = lease (the default)
+        # its rows are then claimed (committed, under a lease) before their inference; otherwise, and
+        # whenever no backlog waits, claim, inference and outcome share one short transaction.
         self._backlog = False
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -104,11 +105,12 @@ class Listener:
 
             self._registry = open_registry(self.config.database_url)
         log.info(
-            "listener %s starting (%s mode, batch %d, lease %.0fs, sweep %.0fs)",
+            "listener %s starting (%s mode, batch %d, lease %.0fs, backlog claimed by %s, sweep %.0fs)",
             self.listener_id,
             self.config.mode,
             self.config.batch_size,
             self.config.lease_seconds,
+            self.config.backlog_claim,
             self.config.sweep_seconds,
         )
         self._warm_up()
@@ -161,7 +163,7 @@ class Listener:
 
     def _process_one_batch(self) -> bool:
         assert self._work is not None and self._registry is not None
-        if self._backlog:
+        if self._backlog and self.config.backlog_claim == "lease":
             claims = claim_pending(
                 self._work, self.listener_id, self.config.batch_size, self.config.lease_seconds
             )
@@ -190,8 +192,9 @@ class Listener:
         return False
 
     def _claim_infer_record(self) -> tuple[list[Claim], BatchOutcome | None]:
-        """No backlog: lock the pending rows, infer and record in one short transaction, so each row is
-        written once (pending to completed) instead of twice (claimed, then completed), with one commit.
+        """No backlog (or backlog_claim = transaction): lock the pending rows, infer and record in one short
+        transaction, so each row is written once (pending to completed) instead of twice (claimed, then
+        completed), with one commit.
         Dying before the commit leaves the rows pending (never claimed); stalling in the transaction ends
         the session after one lease (limit_idle_transactions), which frees them the same way."""
         assert self._work is not None and self._registry is not None
