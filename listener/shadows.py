@@ -151,19 +151,22 @@ class ShadowScoring:
         self.caught_up = 0
         self._warned: set[tuple[str, str]] = set()
         self._catch_up: dict[tuple[str, str], CatchUp] = {}
+        self._catch_up_backend: int | None = None
 
     def refresh(self, conn: psycopg.Connection) -> None:
-        """Reread which versions run in the shadow (a failure keeps the ones held). The catch-up starts
-        again from each shadow's start: after a reconnect, asynchronous commits may have been lost."""
+        """Reread which versions run in the shadow (a failure keeps the ones held). A shadow's catch-up
+        starts again from the shadow's start when the shadows change."""
         if self.source is None:
             return
+        held = {(s.model.name, s.model.version) for s in self.shadows}
         try:
             self.shadows = self.source.refresh(conn)
         except CONNECTION_LOST:
             raise
         except Exception as exc:  # e.g. schema 012 not applied yet: no shadows, serve anyway
             log.warning("listener %s could not read its shadows: %s", self.listener_id, describe(exc))
-        self._catch_up.clear()
+        if {(s.model.name, s.model.version) for s in self.shadows} != held:
+            self._catch_up.clear()
 
     def score(
         self,
@@ -201,6 +204,11 @@ class ShadowScoring:
         row of it (a slice per call); returns how many rows were written."""
         if not self.shadows:
             return 0
+        if conn.info.backend_pid != self._catch_up_backend:
+            # A new connection (a reconnect; the server may have restarted and lost asynchronous commits):
+            # every shadow's catch-up starts again from its start.
+            self._catch_up.clear()
+            self._catch_up_backend = conn.info.backend_pid
         written = 0
         try:
             default = registry.default_name()
