@@ -93,3 +93,27 @@ def test_two_listeners_share_a_backlog_in_short_transactions_without_duplicates(
     assert all(processed > 0 for _, processed in per_listener) and len(per_listener) == 2, per_listener
     assert sum(processed for _, processed in per_listener) == 3000  # nobody counted a row twice
     assert conn.execute("SELECT DISTINCT attempts FROM prediction_requests").fetchall() == [(1,)]
+
+
+def test_a_stop_signal_inside_a_backlog_of_short_transactions_leaves_nothing_claimed(
+    db_url: str, conn: psycopg.Connection, listener_log: Path, standin_env: dict[str, str]
+) -> None:
+    submit(conn, 3000)
+    env = {**standin_env, **TRANSACTION}
+    proc = start("listener", ["--batch-size", "20"], process_env(db_url, env), listener_log)
+    try:
+        wait_listening(conn, proc, log=listener_log)
+        assert wait_until(lambda: completed_count(conn) >= 100, 20), log_text(listener_log)
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(30)
+    finally:
+        stop(proc, signal.SIGKILL)
+    assert code == 0, log_text(listener_log)
+    counts = status_counts(conn)
+    assert "running" not in counts and counts.get("pending", 0) > 0, counts  # stopped mid-backlog
+    assert counts["completed"] + counts["pending"] == 3000
+    # The rows it never recorded are as if never claimed.
+    assert conn.execute(
+        "SELECT DISTINCT attempts, claimed_by IS NULL FROM prediction_requests WHERE status = 'pending'"
+    ).fetchall() == [(0, True)]
+    assert conn.execute("SELECT stopped_at IS NOT NULL FROM listener_heartbeats").fetchall() == [(True,)]
