@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 
-from service.auth import Reader, Submitter, not_found
+from service import plain_case
+from service.auth import Reader, Submitter, identify, not_found
 from service.cursor import decode_cursor, encode_cursor
 from service.repository import requests
 from service.repository.requests import HistoryFilter, SubmittedRow
@@ -34,13 +35,18 @@ from service.waiting import TERMINAL
 
 router = APIRouter(prefix="/predictions", tags=["predictions"], route_class=FastJsonRoute)
 
-Wait = Annotated[float | None, Query(gt=0, le=30, description="Seconds to wait for the answer (0 < S ≤ 30).")]
+MAX_WAIT_SECONDS = 30
+Wait = Annotated[
+    float | None,
+    Query(gt=0, le=MAX_WAIT_SECONDS, description="Seconds to wait for the answer (0 < S ≤ 30)."),
+]
+IDEMPOTENCY_KEY_MAX = 200
 IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
         min_length=1,
-        max_length=200,
+        max_length=IDEMPOTENCY_KEY_MAX,
         description="A retried submission with the same key returns the original request.",
     ),
 ]
@@ -113,6 +119,18 @@ async def submit_prediction(
         return accepted(outcome.submitted)
     body = prediction_of(outcome.done).model_dump_json()
     return Response(body, 200, replay_headers(outcome.submitted.replayed), media_type=JSON)
+
+
+@plain_case.plain_case(submit_prediction)
+async def submit_prediction_plainly(request: Request) -> Response:
+    """submit_prediction's plain case (service/plain_case.py): the same parameters, read directly."""
+    wait = plain_case.query_seconds(request, "wait", 0, MAX_WAIT_SECONDS)
+    key = plain_case.header(request, b"idempotency-key")
+    if key is not None and not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX:
+        raise plain_case.NotPlain
+    body = await plain_case.json_body(request, PredictionRequestIn)
+    caller = await identify(request, "submit")
+    return await submit_prediction(body, request.app.state.services, caller, wait, key)
 
 
 @router.post(
