@@ -25,7 +25,9 @@ from service.schemas import (
     Status,
     Submitted,
     error_responses,
+    prediction_json,
     prediction_of,
+    submitted_json,
 )
 from service.services import Services, ServicesDep
 from service.subjects import split_subject_refs
@@ -73,11 +75,9 @@ def replay_headers(replayed: bool) -> dict[str, str]:
 
 
 def accepted(row: SubmittedRow) -> Response:
-    body = Submitted(
-        request_id=row.request_id, model_name=row.model_name, status=row.status, created_at=row.created_at
-    )
+    body = submitted_json(row.request_id, row.model_name, row.status, row.created_at)
     headers = {"Location": f"/predictions/{row.request_id}", **replay_headers(row.replayed)}
-    return Response(body.model_dump_json(), 202, headers, media_type=JSON)
+    return Response(body, 202, headers, media_type=JSON)
 
 
 @router.post(
@@ -117,7 +117,7 @@ async def submit_prediction(
     )
     if outcome.done is None:
         return accepted(outcome.submitted)
-    body = prediction_of(outcome.done).model_dump_json()
+    body = prediction_json(outcome.done)
     return Response(body, 200, replay_headers(outcome.submitted.replayed), media_type=JSON)
 
 
@@ -210,4 +210,4 @@ async def get_prediction(request_id: UUID, svc: ServicesDep, caller: Reader, wai
         row = await wait_for(svc, request_id, capped(svc, wait))
     if row is None:
         raise not_found(request_id)
-    return Response(prediction_of(row).model_dump_json(), 200, media_type=JSON)
+    return Response(prediction_json(row), 200, media_type=JSON)
