@@ -123,6 +123,12 @@ async def _identify(request: Request, key: str | None, scopes: tuple[str, ...], 
     return Caller(found.id, found.name, found.scopes)
 
 
+async def identify(request: Request, *scopes: str, always: bool = False) -> Caller:
+    """What `needs(*scopes, always=always)` answers for `request`, outside FastAPI's dependency solving
+    (a route's plain case, service/routing.py): the same key header, the same 401 and 403."""
+    return await _identify(request, await api_key_header(request), scopes, always)
+
+
 def needs(*scopes: str, always: bool = False) -> Callable[..., Awaitable[Caller]]:
     """A dependency answering the Caller when its key holds one of `scopes`; 401 or 403 otherwise.
     `always`: a key is needed even while keys are not in use (admin endpoints)."""

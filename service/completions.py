@@ -29,22 +29,39 @@ APPLICATION_NAME = "futurisys-api-listen"
 
 
 class Waiter:
-    """Set when the request it watches may have finished; the caller re-reads the row then."""
+    """Set when the request it watches may have finished; the caller re-reads the row then.
+
+    A future and a timer, not `asyncio.wait_for` on an Event (a task per wait): a wait is on the path
+    of every submit-and-wait."""
 
     def __init__(self) -> None:
-        self._event = asyncio.Event()
+        self._woken = False
+        self._future: asyncio.Future[bool] | None = None
 
     def wake(self) -> None:
-        self._event.set()
+        self._woken = True
+        if self._future is not None and not self._future.done():
+            self._future.set_result(True)
 
     async def wait(self, seconds: float) -> bool:
         """True when woken within `seconds` (and re-armed for the next wait), False on timeout."""
-        try:
-            await asyncio.wait_for(self._event.wait(), seconds)
-        except TimeoutError:
-            return False
-        self._event.clear()
+        if not self._woken:
+            loop = asyncio.get_running_loop()
+            self._future = future = loop.create_future()
+            timer = loop.call_later(seconds, _time_out, future)
+            try:
+                if not await future:
+                    return False
+            finally:
+                timer.cancel()
+                self._future = None
+        self._woken = False
         return True
+
+
+def _time_out(future: asyncio.Future[bool]) -> None:
+    if not future.done():
+        future.set_result(False)
 
 
 class CompletionHub:

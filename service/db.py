@@ -28,14 +28,12 @@ class MaybeStored(Exception):
     """The connection was lost while the database ran a submission's INSERT: it may have committed."""
 
 
-# A connection used this recently is trusted without a check round trip: under load every request
-# would otherwise pay two round trips. A connection idle longer (a restart may have happened) is checked.
+# A connection lent this recently is trusted without a check round trip: under load every request
+# would otherwise pay two round trips. One lent longer ago (a restart may have happened) is checked.
+# Noted when lent, not when returned: a pool `reset` callback (the only hook on return) makes the pool
+# return every connection through a task of its worker, a task hop per statement.
 CHECK_AFTER_IDLE_SECONDS = 1.0
-_RETURNED_AT = "_futurisys_returned_at"
-
-
-async def _mark_returned(conn: psycopg.AsyncConnection) -> None:
-    setattr(conn, _RETURNED_AT, monotonic())
+_LENT_AT = "_futurisys_lent_at"
 
 
 def _server_spoke(conn: psycopg.AsyncConnection) -> bool:
@@ -47,12 +45,13 @@ def _server_spoke(conn: psycopg.AsyncConnection) -> bool:
 
 
 async def check_idle_connection(conn: psycopg.AsyncConnection) -> None:
-    """`AsyncConnectionPool.check_connection`, skipped for a connection returned under a second ago
-    unless the server has hung up on it meanwhile."""
-    returned_at = getattr(conn, _RETURNED_AT, None)
-    recent = returned_at is not None and monotonic() - returned_at <= CHECK_AFTER_IDLE_SECONDS
-    if not recent or _server_spoke(conn):
+    """`AsyncConnectionPool.check_connection`, skipped for a connection lent under a second ago unless
+    the server has hung up on it meanwhile."""
+    lent_at = getattr(conn, _LENT_AT, None)
+    now = monotonic()
+    if lent_at is None or now - lent_at > CHECK_AFTER_IDLE_SECONDS or _server_spoke(conn):
         await AsyncConnectionPool.check_connection(conn)
+    setattr(conn, _LENT_AT, now)
 
 
 async def accepts_connections(conninfo: str) -> bool:
@@ -73,7 +72,6 @@ def make_pool(conninfo: str, settings: ApiSettings) -> AsyncConnectionPool:
         max_size=max(settings.api_pool_min, settings.api_pool_max),
         open=False,
         check=check_idle_connection,
-        reset=_mark_returned,
         timeout=settings.api_pool_timeout_seconds,
         # Give up a background reconnect soon: the next request that needs a connection starts a
         # fresh attempt, so service comes back within a request of the database returning.

@@ -1,4 +1,5 @@
-"""Routes whose JSON bodies are parsed by orjson (the hot submission paths).
+"""Routes whose JSON bodies are parsed by orjson (the hot submission paths), and whose plain requests
+skip FastAPI's per-request dependency solving (service/plain_case.py).
 
 FastAPI parses a body with `await request.json()` (the standard library's json). Here the request
 handed to FastAPI parses with orjson first; for anything orjson refuses (invalid JSON, and what the
@@ -15,6 +16,8 @@ import orjson
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
+from service.plain_case import NotPlain, handler_of
+
 
 class FastJsonRequest(Request):
     async def json(self) -> Any:
@@ -30,8 +33,16 @@ class FastJsonRequest(Request):
 class FastJsonRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        endpoint = self.endpoint
 
         async def parse_fast(request: Request) -> Response:
-            return await handler(FastJsonRequest(request.scope, request.receive, request._send))
+            fast = FastJsonRequest(request.scope, request.receive, request._send)
+            plain = handler_of(endpoint)  # looked up here: registered after the route is made
+            if plain is not None:
+                try:
+                    return await plain(fast)
+                except NotPlain:
+                    pass  # raised before anything was done; a body read is cached in `fast`
+            return await handler(fast)
 
         return parse_fast

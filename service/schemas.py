@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
+from pydantic_core import to_json
 
 from model_store.features import FEATURES, Feature
 
@@ -251,6 +252,47 @@ def prediction_of(row: dict[str, Any]) -> Prediction:
         error=row["error"],
         subject_ref=row.get("subject_ref"),
         outcome=outcome,
+    )
+
+
+def prediction_json(row: dict[str, Any]) -> bytes:
+    """`prediction_of(row).model_dump_json()`, byte for byte, without building the models: pydantic's
+    serializer on the same fields in the same order (the hot single-request answers; a test compares)."""
+    result = None
+    if row["prediction"] is not None:
+        result = {
+            "prediction": row["prediction"],
+            "probability": row["probability"],
+            "model_version": row["model_version"],
+            "created_at": row["result_created_at"],
+        }
+    outcome = None
+    if row.get("outcome_label") is not None:
+        outcome = {
+            "label": row["outcome_label"],
+            "observed_at": row["outcome_observed_at"],
+            "recorded_at": row["outcome_recorded_at"],
+            "source": row["outcome_source"],
+        }
+    return to_json(
+        {
+            "request_id": row["request_id"],
+            "model_name": row["model_name"],
+            "status": row["status"],
+            "created_at": row["created_at"],
+            "features": row["features"],
+            "result": result,
+            "error": row["error"],
+            "subject_ref": row.get("subject_ref"),
+            "outcome": outcome,
+        }
+    )
+
+
+def submitted_json(request_id: UUID, model_name: str, status: str, created_at: datetime) -> bytes:
+    """`Submitted(...).model_dump_json()`, byte for byte, without building the model."""
+    return to_json(
+        {"request_id": request_id, "model_name": model_name, "status": status, "created_at": created_at}
     )
 
 

@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 
-from service.auth import Reader, Submitter, not_found
+from service import plain_case
+from service.auth import Reader, Submitter, identify, not_found
 from service.cursor import decode_cursor, encode_cursor
 from service.repository import requests
 from service.repository.requests import HistoryFilter, SubmittedRow
@@ -24,7 +25,9 @@ from service.schemas import (
     Status,
     Submitted,
     error_responses,
+    prediction_json,
     prediction_of,
+    submitted_json,
 )
 from service.services import Services, ServicesDep
 from service.subjects import split_subject_refs
@@ -34,13 +37,18 @@ from service.waiting import TERMINAL
 
 router = APIRouter(prefix="/predictions", tags=["predictions"], route_class=FastJsonRoute)
 
-Wait = Annotated[float | None, Query(gt=0, le=30, description="Seconds to wait for the answer (0 < S ≤ 30).")]
+MAX_WAIT_SECONDS = 30
+Wait = Annotated[
+    float | None,
+    Query(gt=0, le=MAX_WAIT_SECONDS, description="Seconds to wait for the answer (0 < S ≤ 30)."),
+]
+IDEMPOTENCY_KEY_MAX = 200
 IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
         min_length=1,
-        max_length=200,
+        max_length=IDEMPOTENCY_KEY_MAX,
         description="A retried submission with the same key returns the original request.",
     ),
 ]
@@ -67,11 +75,9 @@ def replay_headers(replayed: bool) -> dict[str, str]:
 
 
 def accepted(row: SubmittedRow) -> Response:
-    body = Submitted(
-        request_id=row.request_id, model_name=row.model_name, status=row.status, created_at=row.created_at
-    )
+    body = submitted_json(row.request_id, row.model_name, row.status, row.created_at)
     headers = {"Location": f"/predictions/{row.request_id}", **replay_headers(row.replayed)}
-    return Response(body.model_dump_json(), 202, headers, media_type=JSON)
+    return Response(body, 202, headers, media_type=JSON)
 
 
 @router.post(
@@ -111,8 +117,20 @@ async def submit_prediction(
     )
     if outcome.done is None:
         return accepted(outcome.submitted)
-    body = prediction_of(outcome.done).model_dump_json()
+    body = prediction_json(outcome.done)
     return Response(body, 200, replay_headers(outcome.submitted.replayed), media_type=JSON)
+
+
+@plain_case.plain_case(submit_prediction)
+async def submit_prediction_plainly(request: Request) -> Response:
+    """submit_prediction's plain case (service/plain_case.py): the same parameters, read directly."""
+    wait = plain_case.query_seconds(request, "wait", 0, MAX_WAIT_SECONDS)
+    key = plain_case.header(request, b"idempotency-key")
+    if key is not None and not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX:
+        raise plain_case.NotPlain
+    body = await plain_case.json_body(request, PredictionRequestIn)
+    caller = await identify(request, "submit")
+    return await submit_prediction(body, request.app.state.services, caller, wait, key)
 
 
 @router.post(
@@ -192,4 +210,4 @@ async def get_prediction(request_id: UUID, svc: ServicesDep, caller: Reader, wai
         row = await wait_for(svc, request_id, capped(svc, wait))
     if row is None:
         raise not_found(request_id)
-    return Response(prediction_of(row).model_dump_json(), 200, media_type=JSON)
+    return Response(prediction_json(row), 200, media_type=JSON)
