@@ -257,14 +257,16 @@ async def submit_batch(
     idempotency_key: str | None,
     subject_refs: list[str | None] | None = None,
     api_key_id: int | None = None,
-    chunk_rows: int = BATCH_CHUNK_ROWS,
+    chunk_rows: int | None = None,
 ) -> StoredBatch:
-    """Store all items (sent by key `api_key_id`) in chunks of `chunk_rows`, each its own commit, so the
-    listener starts on the first before the last is stored. Without an Idempotency-Key each chunk is
-    one binary COPY; with one, an INSERT that skips the keys already used and returns the originals.
-    A failure after a chunk committed is MaybeStored (part of the batch is stored: a retry under the
-    same key stores the rest); a key holding other requests is BatchKeyConflict."""
+    """Store all items (sent by key `api_key_id`) in chunks of `chunk_rows` (BATCH_CHUNK_ROWS), each its
+    own commit, so the listener starts on the first before the last is stored. Without an
+    Idempotency-Key each chunk is one binary COPY; with one, an INSERT that skips the keys already used
+    and returns the originals. A failure after a chunk committed is MaybeStored (part of the batch is
+    stored: a retry under the same key stores the rest); a key holding other requests is
+    BatchKeyConflict."""
     keys = batch_keys(idempotency_key, len(items))
+    chunk_rows = chunk_rows or BATCH_CHUNK_ROWS
     ids: list[UUID] = []
     inserted = 0
     async with pool.connection() as conn:
