@@ -13,6 +13,7 @@ from listener.claims import (
     claim_pending,
     limit_idle_transactions,
     lock_pending,
+    pending_floor,
     record_outcomes,
     release_own_claims,
     sweep_expired_leases,
@@ -93,6 +94,10 @@ class Listener:
         # its rows are then claimed (committed, under a lease) before their inference; otherwise, and
         # whenever no backlog waits, claim, inference and outcome share one short transaction.
         self._backlog = False
+        # Claims look at ids from here up (pending_floor: the oldest partition epoch that holds a pending
+        # or running row), so they plan and lock one partition, not all; set again on every sweep, which
+        # also runs after each (re)connect. 0 (every partition) until the first.
+        self._from_id = 0
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -165,7 +170,11 @@ class Listener:
         assert self._work is not None and self._registry is not None
         if self._backlog and self.config.backlog_claim == "lease":
             claims = claim_pending(
-                self._work, self.listener_id, self.config.batch_size, self.config.lease_seconds
+                self._work,
+                self.listener_id,
+                self.config.batch_size,
+                self.config.lease_seconds,
+                self._from_id,
             )
             outcome = infer_batch(self._registry, claims, self.shutdown.is_set) if claims else None
             if outcome is not None:
@@ -202,7 +211,7 @@ class Listener:
         outcome: BatchOutcome | None = None
         try:
             with self._work.transaction():
-                claims = lock_pending(self._work, self.config.batch_size)
+                claims = lock_pending(self._work, self.config.batch_size, self._from_id)
                 if not claims:
                     return claims, None
                 outcome = infer_batch(self._registry, claims, self.shutdown.is_set)
@@ -297,6 +306,8 @@ class Listener:
     def _sweep_leases(self) -> None:
         assert self._work is not None
         swept = sweep_expired_leases(self._work, self.config.max_attempts)
+        # After the sweep: the rows it requeued, and rows another listener released, are at or above it.
+        self._from_id = pending_floor(self._work)
         if swept.requeued or swept.failed:
             log.info(
                 "listener %s: %d expired lease(s) requeued, %d failed after %d attempts",

@@ -51,9 +51,6 @@ class BatchOutcome:
     def add_released(self, ids: Iterable[int]) -> None:
         self.released_ids.extend(ids)
 
-    def all_ids(self) -> list[int]:
-        return [*self.result_ids, *self.failed_ids, *self.released_ids]
-
     def params(self, listener_id: str) -> dict[str, Any]:
         # The result arrays as PostgreSQL array literals built here in one join each: psycopg's list
         # adapter walks every element in Python, the largest cost of recording a batch.

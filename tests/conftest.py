@@ -74,6 +74,16 @@ def db_url(databases: Databases, template_db: str) -> Iterator[str]:
 
 
 @pytest.fixture
+def empty_db_url(databases: Databases) -> Iterator[str]:
+    """Conninfo of a database that exists but has none of the schema files applied, dropped after the test."""
+    name = databases.create()
+    try:
+        yield database_url(databases.server_url, name)
+    finally:
+        databases.drop(name)
+
+
+@pytest.fixture
 def db_link(pg_server_url: str) -> Iterator[Link]:
     """A link to the session's server that the test can cut and restore (tests/link.py): an outage
     made the same way whichever server the session has, seen only by the processes routed through it."""
@@ -98,6 +108,23 @@ def trained_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     store = tmp_path_factory.mktemp("model_store") / "store"
     shutil.copytree(cached_store(), store)
     return store
+
+
+@pytest.fixture
+def store(trained_store: Path, tmp_path: Path) -> Path:
+    """A private copy of the trained store for one test, free to tamper with or add versions to."""
+    copy = tmp_path / "store"
+    shutil.copytree(trained_store, copy)
+    return copy
+
+
+@pytest.fixture
+def models_db(db_url: str, trained_store: Path) -> str:
+    """The test's fresh database with the trained models registered and deployed: its conninfo."""
+    from model_store.registration import register_manifest
+
+    register_manifest(db_url, trained_store)
+    return db_url
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import http.server
 import os
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -20,6 +21,8 @@ __all__ = [
     "ROOT",
     "free_port",
     "process_env",
+    "real_env",
+    "run_module",
     "running_api",
     "running_listener",
     "start",
@@ -37,6 +40,27 @@ def process_env(db_url: str, extra: Mapping[str, str] | None = None) -> dict[str
         for name, url in process_urls(db_url).items():
             env.setdefault(name, url)
     return env
+
+
+def real_env(store: Path, **extra: str) -> dict[str, str]:
+    """The environment of a process serving the models of `store` (deployed in its database), with the
+    listener's sweep slowed to a minute: what wakes it is NOTIFY, not the sweep."""
+    return {"ENV": "dev", "MODEL_STORE_DIR": str(store), "LISTENER_SWEEP_SECONDS": "60", **extra}
+
+
+def run_module(
+    db_url: str, module: str, *args: str, env: Mapping[str, str] | None = None, timeout: float = 60.0
+) -> subprocess.CompletedProcess[str]:
+    """`python -m module ARGS` on db_url (its environment as `process_env` makes it), run to its end; its
+    output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        env=process_env(db_url, env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def start(module: str, args: list[str], env: Mapping[str, str], log: Path | None = None) -> subprocess.Popen:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import getpass
 import json
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -19,20 +18,13 @@ from psycopg_pool import AsyncConnectionPool
 from service.repository.api_keys import create_key
 from sql.named_queries import QUERIES
 from tests.api.conftest import api_settings, in_process, stand_in_app
-from tests.stack import ROOT, process_env
+from tests.stack import run_module
 
 pytestmark = pytest.mark.anyio
 
 
 def keys_cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "service", "keys", *args],
-        cwd=ROOT,
-        env=process_env(db_url),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_module(db_url, "service", "keys", *args)
 
 
 def events(conn: psycopg.Connection) -> list[tuple]:

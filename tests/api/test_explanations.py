@@ -20,7 +20,7 @@ from model_store.data import load_attrition
 from model_store.explain import embed_baseline
 from model_store.manifest import sha256_hex, version_for
 from model_store.pipelines import build_pipeline
-from model_store.registration import promote, register_manifest
+from model_store.registration import promote
 from model_store.training import artifact_bytes
 from service.app import create_app
 from service.repository.api_keys import create_key
@@ -28,21 +28,11 @@ from service.settings import ApiSettings
 from tests.api.conftest import employee, eventually, in_process
 from tests.listener.procs import log_text, wait_listening
 from tests.model_store.helpers import entry_for, register
-from tests.stack import ROOT, running_listener
+from tests.stack import ROOT, real_env, running_listener
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 MODELS = ("dummy", "logistic", "random_forest", "random_forest_e04")
-
-
-def real_env(store: Path, **extra: str) -> dict[str, str]:
-    return {"ENV": "dev", "MODEL_STORE_DIR": str(store), "LISTENER_SWEEP_SECONDS": "60", **extra}
-
-
-@pytest.fixture
-def models_db(db_url: str, trained_store: Path) -> str:
-    register_manifest(db_url, trained_store)
-    return db_url
 
 
 @pytest.fixture

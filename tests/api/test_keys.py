@@ -13,20 +13,13 @@ import psycopg
 import pytest
 
 from tests.api.conftest import api_settings, employee, in_process, stand_in_app
-from tests.stack import ROOT, free_port, process_env
+from tests.stack import ROOT, free_port, process_env, run_module
 
 pytestmark = pytest.mark.anyio
 
 
 def keys(db_url: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "service", "keys", *args],
-        cwd=ROOT,
-        env=process_env(db_url, env),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_module(db_url, "service", "keys", *args, env=env)
 
 
 async def submit(client: httpx.AsyncClient, key: str | None = None) -> int:

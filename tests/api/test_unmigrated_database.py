@@ -3,37 +3,17 @@
 from __future__ import annotations
 
 import subprocess
-import sys
-from collections.abc import Iterator
 
 import pytest
 
 from tests.api.conftest import api_settings, employee, in_process, stand_in_app
-from tests.pg import Databases, database_url
-from tests.stack import ROOT, process_env
+from tests.stack import run_module
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def empty_db_url(databases: Databases) -> Iterator[str]:
-    """A database that exists but has none of the schema files applied."""
-    name = databases.create()
-    try:
-        yield database_url(databases.server_url, name)
-    finally:
-        databases.drop(name)
-
-
 def migrate_with_the_cli(db_url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sql"],
-        cwd=ROOT,
-        env=process_env(db_url),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_module(db_url, "sql", timeout=120)
 
 
 async def test_submitting_before_migrating_answers_503_naming_the_fix_then_serves_after_it(

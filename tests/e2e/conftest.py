@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -122,15 +121,8 @@ def launch(workdir: Path, store: Path, data_dir: Path, log_name: str = "run.log"
 
 
 @pytest.fixture
-def model_store_copy(trained_store: Path, tmp_path: Path) -> Path:
-    store = tmp_path / "artifacts"
-    shutil.copytree(trained_store, store)
-    return store
-
-
-@pytest.fixture
-def make_run(model_store_copy: Path, tmp_path: Path, pg_data_dir: Path) -> Iterator[MakeRun]:
-    run = launch(tmp_path, model_store_copy, pg_data_dir)
+def make_run(store: Path, tmp_path: Path, pg_data_dir: Path) -> Iterator[MakeRun]:
+    run = launch(tmp_path, store, pg_data_dir)
     try:
         yield run
     finally:

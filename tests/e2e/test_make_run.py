@@ -31,7 +31,7 @@ def processes_run_as_their_own_roles(make_run: MakeRun) -> bool:
 
 
 def test_make_run_serves_a_prediction_sigterm_leaves_nothing_and_a_rerun_reuses_its_key(
-    make_run: MakeRun, model_store_copy: Path, tmp_path: Path
+    make_run: MakeRun, store: Path, tmp_path: Path
 ) -> None:
     body = make_run.predict()
     assert body["model_name"] == "random_forest_e04"
@@ -48,7 +48,7 @@ def test_make_run_serves_a_prediction_sigterm_leaves_nothing_and_a_rerun_reuses_
     assert postgres_processes(make_run.data_dir) == [], log[-3000:]
     assert "embedded PostgreSQL stopped" in log
 
-    again = launch(tmp_path, model_store_copy, make_run.data_dir, log_name="second-run.log")
+    again = launch(tmp_path, store, make_run.data_dir, log_name="second-run.log")
     try:
         assert again.key() == key
         assert again.predict()["status"] == "completed"

@@ -22,9 +22,9 @@ def foreign_health() -> Iterator[int]:
 
 
 def test_make_run_on_a_port_another_server_answers_on_stops_and_says_so(
-    foreign_health: int, model_store_copy: Path, tmp_path: Path, pg_data_dir: Path
+    foreign_health: int, store: Path, tmp_path: Path, pg_data_dir: Path
 ) -> None:
-    run = start_launcher(tmp_path, model_store_copy, pg_data_dir, api_port=foreign_health)
+    run = start_launcher(tmp_path, store, pg_data_dir, api_port=foreign_health)
     try:
         code = run.launcher.wait(300)
     finally:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import gzip
 import json
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -23,7 +22,7 @@ from tests.listener.conftest import LISTENER_ENV
 from tests.listener.helpers import valid_features, wait_until
 from tests.listener.procs import wait_listening
 from tests.logins import login_url
-from tests.stack import ROOT, process_env, running_listener
+from tests.stack import run_module, running_listener
 
 FAMILY = (
     "prediction_requests",
@@ -37,13 +36,8 @@ FAMILY = (
 
 def retention_cli(db_url: str, *args: str, as_url: str | None = None) -> subprocess.CompletedProcess[str]:
     """`python -m sql retention ARGS` on db_url (connected as as_url when given)."""
-    return subprocess.run(
-        [sys.executable, "-m", "sql", "retention", *args],
-        cwd=ROOT,
-        env=process_env(db_url, {"DATABASE_URL": as_url} if as_url else None),
-        capture_output=True,
-        text=True,
-        timeout=600,
+    return run_module(
+        db_url, "sql", "retention", *args, env={"DATABASE_URL": as_url} if as_url else None, timeout=600
     )
 
 

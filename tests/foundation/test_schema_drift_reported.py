@@ -4,25 +4,17 @@ file was edited): `python -m sql` refuses to touch it and says why, and the API'
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import httpx
 import psycopg
 import pytest
 
 from tests.api.conftest import api_settings, in_process, stand_in_app
-from tests.stack import ROOT, process_env
+from tests.stack import run_module
 
 
 def migrate_with_the_cli(db_url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sql"],
-        cwd=ROOT,
-        env=process_env(db_url),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_module(db_url, "sql", timeout=120)
 
 
 async def health(db_url: str) -> httpx.Response:

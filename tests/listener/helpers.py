@@ -38,6 +38,17 @@ def submit(
     return sorted(r[0] for r in rows)
 
 
+def submit_rows(conn: psycopg.Connection, rows: list[tuple[str, dict[str, Any]]]) -> list[int]:
+    """One INSERT statement for all (model, features) rows; ids in the rows' order."""
+    got = conn.execute(
+        "INSERT INTO prediction_requests (model_name, features)"
+        " SELECT m, f FROM unnest(%s::text[], %s::jsonb[]) WITH ORDINALITY AS t(m, f, n) ORDER BY n"
+        " RETURNING id",
+        [[m for m, _ in rows], [json.dumps(f) for _, f in rows]],
+    ).fetchall()
+    return [r[0] for r in got]
+
+
 def submit_silently(conn: psycopg.Connection, n: int, model: str = "logistic") -> list[int]:
     """Insert n pending rows WITHOUT any NOTIFY (inserted as failed, then turned pending: neither statement
     notifies), like rows committed while a listener was not LISTENing. Only a claim that looks finds them."""

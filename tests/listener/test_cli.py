@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import subprocess
-import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 import pytest
 
 from tests.listener.conftest import LISTENER_ENV
-from tests.pg import Databases, database_url
-from tests.stack import ROOT, process_env
+from tests.stack import run_module
 
 
 def run_listener(
     db_url: str, *args: str, env: Mapping[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "listener", *args],
-        cwd=ROOT,
-        env=process_env(db_url, {**LISTENER_ENV, **(env or {})}),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_module(db_url, "listener", *args, env={**LISTENER_ENV, **(env or {})})
 
 
 @pytest.mark.parametrize(
@@ -48,16 +39,6 @@ def test_a_bad_setting_in_the_environment_is_refused_naming_it() -> None:
     assert "invalid setting in the environment" in done.stderr
     assert "listener_batch_size" in done.stderr
     assert "Traceback" not in done.stderr
-
-
-@pytest.fixture
-def empty_db_url(databases: Databases) -> Iterator[str]:
-    """A database that exists but has none of the schema files applied."""
-    name = databases.create()
-    try:
-        yield database_url(databases.server_url, name)
-    finally:
-        databases.drop(name)
 
 
 def test_on_a_database_without_the_schema_it_exits_saying_to_run_the_migrations(empty_db_url: str) -> None:

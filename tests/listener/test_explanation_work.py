@@ -18,17 +18,10 @@ from listener.explanations import ExplainerSource, ExplanationWork, loading_sour
 from listener.inference import infer_batch
 from listener.outcomes import BatchOutcome, Claim
 from model_store.explain import ExplanationUnavailable
-from model_store.registration import register_manifest
 from model_store.registry import ModelRegistry
 from tests.listener.helpers import submit, valid_features
 
 LISTENER = "test:1:0"
-
-
-@pytest.fixture
-def models_db(db_url: str, trained_store: Path) -> str:
-    register_manifest(db_url, trained_store)
-    return db_url
 
 
 def answer(

@@ -8,22 +8,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from model_store.registration import register_manifest
 from tests.listener.helpers import all_done, submit, valid_features, wait_until
 from tests.listener.procs import log_text, wait_listening
-from tests.stack import running_listener
+from tests.stack import real_env, running_listener
 
 pytestmark = pytest.mark.slow
-
-
-def real_env(store: Path, **extra: str) -> dict[str, str]:
-    return {"ENV": "dev", "MODEL_STORE_DIR": str(store), "LISTENER_SWEEP_SECONDS": "60", **extra}
-
-
-@pytest.fixture
-def models_db(db_url: str, trained_store: Path) -> str:
-    register_manifest(db_url, trained_store)
-    return db_url
 
 
 def explanations(conn: psycopg.Connection) -> dict[int, tuple[str, str, float, float, list[dict]]]:

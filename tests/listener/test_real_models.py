@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
-from typing import Any
 
 import httpx
 import numpy as np
@@ -15,35 +12,14 @@ import pytest
 from model_store.data import load_attrition
 from model_store.registration import promote, register_manifest
 from model_store.registry import ModelRegistry
-from tests.listener.helpers import all_done, valid_features, wait_until
+from tests.listener.helpers import all_done, submit_rows, valid_features, wait_until
 from tests.listener.procs import log_text, wait_listening
 from tests.model_store.helpers import add_logistic_version
-from tests.stack import running_api, running_listener
+from tests.stack import real_env, running_api, running_listener
 
 pytestmark = pytest.mark.slow
 
 MODELS = ("dummy", "logistic", "random_forest", "random_forest_e04")
-
-
-def real_env(store: Path) -> dict[str, str]:
-    return {"ENV": "dev", "MODEL_STORE_DIR": str(store), "LISTENER_SWEEP_SECONDS": "60"}
-
-
-def submit_rows(conn: psycopg.Connection, rows: list[tuple[str, dict[str, Any]]]) -> list[int]:
-    """One INSERT statement for all (model, features) rows; ids in the rows' order."""
-    got = conn.execute(
-        "INSERT INTO prediction_requests (model_name, features)"
-        " SELECT m, f FROM unnest(%s::text[], %s::jsonb[]) WITH ORDINALITY AS t(m, f, n) ORDER BY n"
-        " RETURNING id",
-        [[m for m, _ in rows], [json.dumps(f) for _, f in rows]],
-    ).fetchall()
-    return [r[0] for r in got]
-
-
-@pytest.fixture
-def models_db(db_url: str, trained_store: Path) -> str:
-    register_manifest(db_url, trained_store)
-    return db_url
 
 
 def test_each_model_answers_with_its_registered_version_hash_and_prediction(
@@ -102,12 +78,9 @@ def test_a_bad_value_fails_its_request_with_the_feature_named_and_neighbours_com
 def test_a_promotion_switches_a_running_listener_to_the_new_version(
     db_url: str,
     conn: psycopg.Connection,
-    trained_store: Path,
-    tmp_path: Path,
+    store: Path,
     listener_log: Path,
 ) -> None:
-    store = tmp_path / "store"
-    shutil.copytree(trained_store, store)
     register_manifest(db_url, store)
     newer = add_logistic_version(db_url, store, load_attrition(), C=0.05)  # registered, not deployed
     with running_listener(db_url, env=real_env(store), log=listener_log) as proc:
@@ -132,10 +105,8 @@ def test_a_promotion_switches_a_running_listener_to_the_new_version(
 
 
 def test_a_refused_artifact_is_reported_unavailable_and_served_again_once_restored(
-    db_url: str, conn: psycopg.Connection, trained_store: Path, tmp_path: Path, listener_log: Path
+    db_url: str, conn: psycopg.Connection, store: Path, tmp_path: Path, listener_log: Path
 ) -> None:
-    store = tmp_path / "store"
-    shutil.copytree(trained_store, store)
     register_manifest(db_url, store)
     [artifact] = conn.execute(
         "SELECT v.artifact_path FROM model_deployments d JOIN model_versions v USING (model_name, version)"

@@ -5,9 +5,7 @@ and the trail records both."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -20,21 +18,19 @@ from model_store.data import load_attrition
 from model_store.registration import register_manifest
 from model_store.registry import ModelRegistry
 from model_store.shadows import start_shadow
-from tests.listener.helpers import all_done, valid_features, wait_until
+from tests.listener.helpers import all_done, submit_rows, valid_features, wait_until
 from tests.listener.procs import log_text, wait_listening
-from tests.listener.test_real_models import real_env, submit_rows
 from tests.model_store.helpers import add_logistic_version
-from tests.stack import ROOT, process_env, running_api, running_listener
+from tests.stack import real_env, run_module, running_api, running_listener
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def store(db_url: str, trained_store: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "store"
-    shutil.copytree(trained_store, copy)
-    register_manifest(db_url, copy)
-    return copy
+def store(db_url: str, store: Path) -> Path:
+    """The test's copy of the trained store (tests/conftest.py), registered in its database."""
+    register_manifest(db_url, store)
+    return store
 
 
 def test_a_refused_challenger_leaves_the_answers_untouched_and_a_good_one_scores_each(
@@ -90,14 +86,7 @@ def shadows_of(conn: psycopg.Connection, ids: list[int], name: str) -> list[tupl
 
 
 def model_store_cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "model_store", *args],
-        cwd=ROOT,
-        env=process_env(db_url, {"ENV": "dev"}),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_module(db_url, "model_store", *args, env={"ENV": "dev"}, timeout=120)
 
 
 class Traffic:

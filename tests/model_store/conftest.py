@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -36,14 +35,6 @@ def test_rows(split: Split) -> list[dict[str, Any]]:
         {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
         for row in split.X_test.to_dict("records")
     ]
-
-
-@pytest.fixture
-def store(trained_store: Path, tmp_path: Path) -> Path:
-    """A private copy of the trained store, free to tamper with."""
-    copy = tmp_path / "store"
-    shutil.copytree(trained_store, copy)
-    return copy
 
 
 @pytest.fixture

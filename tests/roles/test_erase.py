@@ -4,9 +4,7 @@ audit trail says so without saying who."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,28 +14,20 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from model_store.registration import register_manifest
 from service.app import create_app
 from service.settings import ApiSettings
 from tests.api.conftest import employee, in_process
 from tests.listener.helpers import valid_features, wait_until
 from tests.listener.procs import log_text, wait_listening
 from tests.logins import login_url
-from tests.stack import ROOT, running_listener
+from tests.stack import real_env, run_module, running_listener
 
 ERASED = "E-1001"
 KEPT = "E-2002"
 
 
 def erase_cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sql", "erase", *args],
-        cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": db_url},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_module(db_url, "sql", "erase", *args)
 
 
 def rows_mentioning(conn: psycopg.Connection, needle: str) -> dict[str, int]:
@@ -59,21 +49,10 @@ def rows_mentioning(conn: psycopg.Connection, needle: str) -> dict[str, int]:
 
 
 @pytest.fixture
-def models_db(db_url: str, trained_store: Path) -> str:
-    register_manifest(db_url, trained_store)
-    return db_url
-
-
-@pytest.fixture
 def listener(models_db: str, trained_store: Path, conn: psycopg.Connection, tmp_path: Path) -> Iterator[Path]:
     """A real listener (its own login role) with the real models, explaining logistic answers at once."""
     log = tmp_path / "listener.log"
-    env = {
-        "ENV": "dev",
-        "MODEL_STORE_DIR": str(trained_store),
-        "LISTENER_SWEEP_SECONDS": "60",
-        "LISTENER_EXPLAIN_AT_ANSWER": "logistic",
-    }
+    env = real_env(trained_store, LISTENER_EXPLAIN_AT_ANSWER="logistic")
     with running_listener(models_db, env=env, log=log) as proc:
         wait_listening(conn, proc, log=log)
         yield log

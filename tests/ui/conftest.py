@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack
@@ -21,7 +20,7 @@ import pytest
 
 from model_store import register_manifest
 from tests.pg import Databases, database_url
-from tests.stack import ROOT, free_port, process_env, running_api, running_listener
+from tests.stack import ROOT, free_port, run_module, running_api, running_listener
 from tests.stand_ins import serving
 
 APP = str(ROOT / "ui" / "app.py")
@@ -61,15 +60,8 @@ def screenshots_dir(environ: Mapping[str, str]) -> Path:
 def create_api_key(db_url: str, name: str, scopes: str = "submit,read") -> str:
     """A real API key, made the way an operator makes one (`python -m service keys create`); by default
     the dashboard's scopes (it submits, and reads every request)."""
-    done = subprocess.run(
-        [sys.executable, "-m", "service", "keys", "create", name, "--scope", scopes],
-        cwd=ROOT,
-        env=process_env(db_url),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    done = run_module(db_url, "service", "keys", "create", name, "--scope", scopes)
+    done.check_returncode()
     return done.stdout.strip().splitlines()[0]
 
 
