@@ -97,14 +97,17 @@ async def submit_many(
     subject_refs: list[str | None] | None = None,
     api_key_id: int | None = None,
 ) -> tuple[list[UUID], bool]:
-    """Insert every item in one statement; the ids in the items' order, and whether they all were
-    there already (a retry under the same Idempotency-Key)."""
+    """Store every item, chunk by chunk (each chunk its own commit: the listener starts on the first
+    while the rest are stored); the ids in the items' order, and whether they all were there already
+    (a retry under the same Idempotency-Key). Failing after a chunk committed is MaybeStored: a retry
+    under the same key stores the rest, never an item twice."""
     new_ids = new_request_ids(len(items))
-    with _unless_stored():
-        ids, inserted, submitters = await requests.submit_batch(
-            svc.pool, new_ids, model_name, items, key, subject_refs, api_key_id
-        )
-    if submitters - {api_key_id}:
-        raise used_elsewhere(key)
-    svc.metrics.submissions.labels(model_name).inc(inserted)
-    return ids, key is not None and inserted == 0
+    try:
+        with _unless_stored():
+            stored = await requests.submit_batch(
+                svc.pool, new_ids, model_name, items, key, subject_refs, api_key_id
+            )
+    except requests.BatchKeyConflict:
+        raise used_elsewhere(key) from None
+    svc.metrics.submissions.labels(model_name).inc(stored.inserted)
+    return stored.request_ids, key is not None and stored.inserted == 0

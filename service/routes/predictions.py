@@ -148,7 +148,9 @@ async def submit_prediction_plainly(request: Request) -> Response:
 async def submit_batch(
     body: BatchRequestIn, svc: ServicesDep, caller: Submitter, idempotency_key: IdempotencyKey = None
 ) -> Response:
-    """Queue up to 10,000 predictions for one model in one statement; ids come back in the items' order.
+    """Queue up to 10,000 predictions for one model, stored in chunks of 1,000 (each its own commit, so
+    answering starts before the last is stored); ids come back in the items' order. A 503 after part
+    of the batch was stored says it may have been stored: retry with the same Idempotency-Key.
     Needs a key with scope `submit` once keys are in use."""
     model = await svc.catalog.resolve(body.model_name)
     features, subject_refs = split_subject_refs(body.items)

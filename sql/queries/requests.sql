@@ -18,11 +18,21 @@ SELECT request_id, model_name, status, created_at, features, api_key_id
 FROM prediction_requests
 WHERE idempotency_key = %(idempotency_key)s
 
+-- name: copy_prediction_batch
+-- :none.
+-- Submit a chunk of a batch (service/repository/requests.py submit_batch) that carries no
+-- Idempotency-Key: one binary COPY, its own commit, so one prediction_requested notification per
+-- chunk and the listener starts on the first chunk while the next ones are stored. COPY has no
+-- ON CONFLICT: a request_id already used fails the chunk (the unique index, or the 016 trigger).
+COPY prediction_requests (request_id, model_name, features, subject_ref, api_key_id) FROM STDIN (FORMAT BINARY)
+
 -- name: insert_prediction_batch
 -- :none.
--- Submit many requests for one model in one statement (so one prediction_requested notification).
--- request_ids, items (a JSON array of feature objects), idempotency_keys and subject_refs (each array
--- or NULL) are zipped in order; api_key_id is the key that sent them all.
+-- Submit a chunk of a batch under an Idempotency-Key, for one model, in one statement (so one
+-- prediction_requested notification). request_ids, items (a JSON array of feature objects),
+-- idempotency_keys and subject_refs (each array or NULL) are zipped in order; api_key_id is the key
+-- that sent them all. A key already used skips its row: the caller reads the originals with
+-- find_requests_by_idempotency_keys.
 INSERT INTO prediction_requests (request_id, model_name, features, idempotency_key, subject_ref, api_key_id)
 SELECT t.request_id, %(model_name)s, t.features, t.idempotency_key, t.subject_ref, %(api_key_id)s::bigint
 FROM ROWS FROM (
@@ -34,10 +44,11 @@ FROM ROWS FROM (
 ON CONFLICT DO NOTHING  -- the partition's unique index on idempotency_key (016)
 
 -- name: find_requests_by_idempotency_keys
--- :many (idempotency_key, request_id, api_key_id).
--- The public ids of earlier requests submitted under these idempotency keys (a retried batch), and
--- the keys that submitted them.
-SELECT idempotency_key, request_id, api_key_id
+-- :many (idempotency_key, request_id, api_key_id, model_name, features).
+-- The requests stored under these idempotency keys (a retried batch chunk, this call's own rows
+-- included): their public ids, the keys that submitted them, and what they asked, so that a retry
+-- with other items under the same key is told apart (409).
+SELECT idempotency_key, request_id, api_key_id, model_name, features
 FROM prediction_requests
 WHERE idempotency_key = ANY(%(idempotency_keys)s::text[])
 
