@@ -19,7 +19,7 @@ import httpx
 import psycopg
 
 from bench import workload
-from listener.claims import claim_pending, record_outcomes
+from listener.claims import claim_pending, pending_floor, record_outcomes
 from listener.outcomes import BatchOutcome
 from sql.named_queries import QUERIES
 from sql.retention import run_retention
@@ -66,9 +66,11 @@ def fill(url: str, partitions: int, per_partition: int) -> None:
         conn.execute("CHECKPOINT")
 
 
-def one_step_sample(conn: psycopg.Connection, client: httpx.Client, features: dict) -> dict[str, float]:
-    """With no listener running: insert a request, then time the claim query, the result insert and
-    GET /predictions/{id}."""
+def one_step_sample(
+    conn: psycopg.Connection, client: httpx.Client, features: dict, from_id: int
+) -> dict[str, float]:
+    """With no listener running: insert a request, then time the claim query (from `from_id`, as a
+    listener claims from the floor its last sweep read), the result insert and GET /predictions/{id}."""
     request_id = str(uuid.uuid4())
     conn.execute(
         QUERIES["insert_prediction_request"],
@@ -83,7 +85,7 @@ def one_step_sample(conn: psycopg.Connection, client: httpx.Client, features: di
     )
     out = {}
     start = time.perf_counter()
-    [claim] = claim_pending(conn, "bench:partitions", 1, 30.0)
+    [claim] = claim_pending(conn, "bench:partitions", 1, 30.0, from_id)
     out["claim_query"] = _ms(start)
     outcome = BatchOutcome()
     outcome.add_results([claim.id], [0], [0.1], "bench", "0" * 64)
@@ -125,10 +127,12 @@ def run(bench: Bench, mode: str) -> None:
         bench.stack.stop(proc)
     workload_log(f"partitions: claim query, result insert, GET /predictions/{{id}}, {n} samples each")
     conns = {state: psycopg.connect(url, autocommit=True) for state, url in urls.items()}
+    floors = {state: pending_floor(conn) for state, conn in conns.items()}
     try:
         for i in range(n):
             for state in sorted(urls, reverse=i % 2 == 1):
-                for step, ms in one_step_sample(conns[state], apis[state][2], rows[i % len(rows)]).items():
+                sample = one_step_sample(conns[state], apis[state][2], rows[i % len(rows)], floors[state])
+                for step, ms in sample.items():
                     samples[state][step].append(ms)
     finally:
         for c in conns.values():

@@ -29,24 +29,41 @@ RECORDED = class_rows("record_outcomes", Recorded)
 SWEPT = class_rows("sweep_expired_leases", Swept)
 
 
+def pending_floor(conn: psycopg.Connection) -> int:
+    """The lowest id a claim must look at: the first id of the oldest partition epoch that holds a
+    pending or running row (else of the newest request's epoch). Claims from there on plan, lock and
+    probe only the partitions from that epoch up, not every partition."""
+    row = conn.execute(QUERIES["pending_floor"]).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def claim_pending(
-    conn: psycopg.Connection, listener_id: str, batch_size: int, lease_seconds: float
+    conn: psycopg.Connection, listener_id: str, batch_size: int, lease_seconds: float, from_id: int = 0
 ) -> list[Claim]:
-    """Claim up to `batch_size` pending rows (committed at once: autocommit), oldest first."""
+    """Claim up to `batch_size` pending rows with ids >= `from_id` (committed at once: autocommit),
+    oldest first."""
     with conn.cursor(row_factory=CLAIMED) as cur:
         claims = cur.execute(
             QUERIES["claim_pending"],
-            {"listener_id": listener_id, "batch_size": batch_size, "lease_seconds": lease_seconds},
+            {
+                "listener_id": listener_id,
+                "batch_size": batch_size,
+                "lease_seconds": lease_seconds,
+                "from_id": from_id,
+            },
         ).fetchall()
     claims.sort(key=lambda c: c.id)  # RETURNING has no order; keep arrival order within each model group
     return claims
 
 
-def lock_pending(conn: psycopg.Connection, batch_size: int) -> list[Claim]:
-    """Lock up to `batch_size` pending rows, oldest first, without writing them: for a transaction that
-    records their outcomes before it commits (`record_outcomes` claims them as it completes them)."""
+def lock_pending(conn: psycopg.Connection, batch_size: int, from_id: int = 0) -> list[Claim]:
+    """Lock up to `batch_size` pending rows with ids >= `from_id`, oldest first, without writing them:
+    for a transaction that records their outcomes before it commits (`record_outcomes` claims them as it
+    completes them)."""
     with conn.cursor(row_factory=LOCKED) as cur:
-        return cur.execute(QUERIES["lock_pending"], {"batch_size": batch_size}).fetchall()  # by id
+        params = {"batch_size": batch_size, "from_id": from_id}
+        return cur.execute(QUERIES["lock_pending"], params).fetchall()  # by id
 
 
 def limit_idle_transactions(conn: psycopg.Connection, seconds: float) -> None:

@@ -25,6 +25,14 @@ class ListenerSettings(BaseSettings):
         default=30.0, gt=0, description="a claimed row whose listener died is claimable again after this"
     )
     max_attempts: int = Field(default=3, ge=1, description="claims before a request is failed")
+    backlog_claim: Literal["lease", "transaction"] = Field(
+        default="lease",
+        description="how a backlog (a claim that filled its batch) is worked: lease = each batch claimed and "
+        "committed under a lease before its inference (a killed listener's rows show running and count an "
+        "attempt); transaction = claimed, inferred and recorded in one short transaction, one write per row "
+        "(less PostgreSQL work per request; a killed listener's rows are pending again at once, the attempt "
+        "not counted)",
+    )
     sweep_seconds: float = Field(
         default=5.0,
         gt=0,

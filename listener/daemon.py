@@ -13,6 +13,7 @@ from listener.claims import (
     claim_pending,
     limit_idle_transactions,
     lock_pending,
+    pending_floor,
     record_outcomes,
     release_own_claims,
     sweep_expired_leases,
@@ -89,9 +90,14 @@ class Listener:
         self._explain_once = True
         # A batch whose outcome could not be written yet (connection lost): written after reconnecting.
         self._unrecorded: BatchOutcome | None = None
-        # The last claim filled its batch: a backlog is waiting, so rows are claimed (committed, under a
-        # lease) before their inference; otherwise claim, inference and outcome share one transaction.
+        # The last claim filled its batch: a backlog is waiting. With backlog_claim = lease (the default)
+        # its rows are then claimed (committed, under a lease) before their inference; otherwise, and
+        # whenever no backlog waits, claim, inference and outcome share one short transaction.
         self._backlog = False
+        # Claims look at ids from here up (pending_floor: the oldest partition epoch that holds a pending
+        # or running row), so they plan and lock one partition, not all; set again on every sweep, which
+        # also runs after each (re)connect. 0 (every partition) until the first.
+        self._from_id = 0
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -104,11 +110,12 @@ class Listener:
 
             self._registry = open_registry(self.config.database_url)
         log.info(
-            "listener %s starting (%s mode, batch %d, lease %.0fs, sweep %.0fs)",
+            "listener %s starting (%s mode, batch %d, lease %.0fs, backlog claimed by %s, sweep %.0fs)",
             self.listener_id,
             self.config.mode,
             self.config.batch_size,
             self.config.lease_seconds,
+            self.config.backlog_claim,
             self.config.sweep_seconds,
         )
         self._warm_up()
@@ -161,9 +168,13 @@ class Listener:
 
     def _process_one_batch(self) -> bool:
         assert self._work is not None and self._registry is not None
-        if self._backlog:
+        if self._backlog and self.config.backlog_claim == "lease":
             claims = claim_pending(
-                self._work, self.listener_id, self.config.batch_size, self.config.lease_seconds
+                self._work,
+                self.listener_id,
+                self.config.batch_size,
+                self.config.lease_seconds,
+                self._from_id,
             )
             outcome = infer_batch(self._registry, claims, self.shutdown.is_set) if claims else None
             if outcome is not None:
@@ -190,8 +201,9 @@ class Listener:
         return False
 
     def _claim_infer_record(self) -> tuple[list[Claim], BatchOutcome | None]:
-        """No backlog: lock the pending rows, infer and record in one short transaction, so each row is
-        written once (pending to completed) instead of twice (claimed, then completed), with one commit.
+        """No backlog (or backlog_claim = transaction): lock the pending rows, infer and record in one short
+        transaction, so each row is written once (pending to completed) instead of twice (claimed, then
+        completed), with one commit.
         Dying before the commit leaves the rows pending (never claimed); stalling in the transaction ends
         the session after one lease (limit_idle_transactions), which frees them the same way."""
         assert self._work is not None and self._registry is not None
@@ -199,7 +211,7 @@ class Listener:
         outcome: BatchOutcome | None = None
         try:
             with self._work.transaction():
-                claims = lock_pending(self._work, self.config.batch_size)
+                claims = lock_pending(self._work, self.config.batch_size, self._from_id)
                 if not claims:
                     return claims, None
                 outcome = infer_batch(self._registry, claims, self.shutdown.is_set)
@@ -294,6 +306,8 @@ class Listener:
     def _sweep_leases(self) -> None:
         assert self._work is not None
         swept = sweep_expired_leases(self._work, self.config.max_attempts)
+        # After the sweep: the rows it requeued, and rows another listener released, are at or above it.
+        self._from_id = pending_floor(self._work)
         if swept.requeued or swept.failed:
             log.info(
                 "listener %s: %d expired lease(s) requeued, %d failed after %d attempts",

@@ -14,10 +14,25 @@ LISTEN prediction_requested; LISTEN model_promoted; LISTEN listener_ping; LISTEN
 -- Sent from the work connection; the LISTEN connection must receive it back, or it is replaced.
 SELECT pg_notify('listener_ping', %(token)s)
 
+-- name: pending_floor
+-- :one (from_id). Where the claims start looking: the first id of the oldest partition epoch holding a
+-- pending or running row (a running row may come back to pending: a release, an expired lease), else
+-- of the epoch of the newest request (ids only grow: new requests land there or later). Read once per
+-- sweep (an index descent per partition). Every row that can become claimable later has an id at or
+-- above it, bar a request whose id was drawn just before an epoch opened and committed after this read:
+-- the next sweep's floor covers it.
+SELECT request_epoch(coalesce(
+           least((SELECT min(id) FROM prediction_requests WHERE status = 'pending'),
+                 (SELECT min(id) FROM prediction_requests WHERE status = 'running')),
+           (SELECT max(id) FROM prediction_requests),
+           0))::bigint * request_epoch_width() AS from_id
+
 -- name: claim_pending
 -- :many (id, model_name, features). Claim up to batch_size pending rows, oldest first,
 -- skipping rows another listener is claiming right now; the lease says until when they are ours.
 -- Autocommit: the claim commits at once, so no row lock is held while the model runs.
+-- from_id (pending_floor): `id >= from_id` on both sides prunes the partition epochs below it when the
+-- statement is planned (one partition, not every one, is planned, locked and probed per claim).
 UPDATE prediction_requests AS r
 SET status      = 'running',
     claimed_by  = %(listener_id)s,
@@ -26,11 +41,11 @@ SET status      = 'running',
     attempts    = r.attempts + 1
 WHERE r.id IN (
     SELECT id FROM prediction_requests
-    WHERE status = 'pending'
+    WHERE status = 'pending' AND id >= %(from_id)s::bigint
     ORDER BY id
     LIMIT %(batch_size)s::int
     FOR UPDATE SKIP LOCKED
-)
+) AND r.id >= %(from_id)s::bigint
 RETURNING r.id, r.model_name, r.features
 
 -- name: lock_pending
@@ -39,10 +54,10 @@ RETURNING r.id, r.model_name, r.features
 -- skipping rows another listener holds, WITHOUT writing them; record_outcomes, in the same transaction,
 -- then marks them claimed and completed in one write per row instead of two. A listener that dies before
 -- its commit leaves them pending and unclaimed; one that stalls loses its session after its lease
--- (set_idle_transaction_limit), which releases them too.
+-- (set_idle_transaction_limit), which releases them too. from_id as in claim_pending.
 SELECT id, model_name, features
 FROM prediction_requests
-WHERE status = 'pending'
+WHERE status = 'pending' AND id >= %(from_id)s::bigint
 ORDER BY id
 LIMIT %(batch_size)s::int
 FOR UPDATE SKIP LOCKED
@@ -62,6 +77,9 @@ SELECT set_config('idle_in_transaction_session_timeout', %(milliseconds)s::text,
 -- ON CONFLICT keeps a second result impossible even so. Rows still pending were locked by lock_pending in
 -- this transaction (or were requeued after this listener's lease expired): they are claimed here too
 -- (claimed_by, claimed_at, one attempt), as a claim_pending would have.
+-- Each write names its rows by `id = ANY (a parameter)`, which prunes the partitions at planning, and is
+-- skipped by `cardinality(…) > 0` when its array is empty: `= ANY ('{}')` prunes nothing, and each of
+-- those writes planned every partition with every index (most batches have no failure, no release).
 WITH results AS (
     SELECT *
     FROM unnest(%(result_ids)s::bigint[], %(predictions)s::smallint[], %(probabilities)s::float8[],
@@ -72,6 +90,7 @@ WITH results AS (
 ), still_open AS (
     SELECT id FROM prediction_requests
     WHERE id = ANY (%(result_ids)s::bigint[] || %(failed_ids)s::bigint[])
+      AND cardinality(%(result_ids)s::bigint[] || %(failed_ids)s::bigint[]) > 0
       AND status IN ('pending', 'running')
     ORDER BY id
     FOR UPDATE
@@ -88,8 +107,10 @@ WITH results AS (
         claimed_at = CASE WHEN p.status = 'pending' THEN greatest(now(), p.created_at) ELSE p.claimed_at END,
         attempts   = p.attempts + (p.status = 'pending')::int
     -- = ANY of an array, not a join: an index probe per row in each partition (a join was planned as a
-    -- hash over a scan of the whole table, whatever its size, on every batch).
+    -- hash over a scan of the whole table, whatever its size, on every batch). The inserted ids are
+    -- among result_ids, which the planner can prune by; ARRAY(SELECT …) it cannot.
     WHERE p.id = ANY (ARRAY(SELECT request_id FROM inserted))
+      AND p.id = ANY (%(result_ids)s::bigint[]) AND cardinality(%(result_ids)s::bigint[]) > 0
     RETURNING p.id
 ), failed AS (
     UPDATE prediction_requests AS p
@@ -99,12 +120,13 @@ WITH results AS (
         attempts   = p.attempts + (p.status = 'pending')::int
     FROM failures AS f JOIN still_open AS o ON o.id = f.request_id
     WHERE p.id = f.request_id AND p.id = ANY (%(failed_ids)s::bigint[])
+      AND cardinality(%(failed_ids)s::bigint[]) > 0
     RETURNING p.id
 ), released AS (
     -- Claimed but never started (shutdown arrived mid-batch): pending again, the claim not counted.
     UPDATE prediction_requests AS p
     SET status = 'pending', lease_until = NULL, attempts = greatest(p.attempts - 1, 0)
-    WHERE p.id = ANY (%(released_ids)s::bigint[])
+    WHERE p.id = ANY (%(released_ids)s::bigint[]) AND cardinality(%(released_ids)s::bigint[]) > 0
       AND p.status = 'running' AND p.claimed_by = %(listener_id)s
     RETURNING p.id
 )

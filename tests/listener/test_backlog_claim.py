@@ -1,0 +1,95 @@
+"""LISTENER_BACKLOG_CLAIM=transaction: a backlog claimed, inferred and recorded in one short transaction
+per batch (one write per row). Real listener processes, really killed, against a real PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.listener.helpers import all_done, assert_exactly_one_result_each, status_counts, submit, wait_until
+from tests.listener.procs import completed_count, live_listeners, log_text, wait_listening
+from tests.stack import process_env, running_listener, start, stop
+
+pytestmark = pytest.mark.slow
+
+# A lease far longer than the test may wait: a row that only a lease's expiry could free would stay stuck.
+TRANSACTION = {"LISTENER_BACKLOG_CLAIM": "transaction", "LISTENER_LEASE_SECONDS": "600"}
+
+
+def work_backend_state(conn: psycopg.Connection, listener_id: str) -> str | None:
+    row = conn.execute(
+        "SELECT state FROM pg_stat_activity WHERE application_name = %s", [f"listener {listener_id}"]
+    ).fetchone()
+    return row[0] if row else None
+
+
+def kill_inside_its_transaction(conn: psycopg.Connection, proc: subprocess.Popen, listener_id: str) -> None:
+    """SIGKILL the process at a moment its work connection is inside a batch's transaction (freeze, look,
+    thaw, retry), that is while it holds locked, inferred but unrecorded rows."""
+    for _ in range(300):
+        os.kill(proc.pid, signal.SIGSTOP)
+        # A statement sent just before the freeze still runs on the server: let it finish first.
+        wait_until(lambda: work_backend_state(conn, listener_id) != "active", 2)
+        if work_backend_state(conn, listener_id) == "idle in transaction":
+            # What a DBA sees of a batch in flight: its rows still pending, none claimed in its name.
+            row = conn.execute("SELECT count(*) FROM prediction_requests WHERE status = 'running'").fetchone()
+            assert row == (0,)
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+            return
+        os.kill(proc.pid, signal.SIGCONT)
+        time.sleep(0.003)
+    raise AssertionError("never caught the listener inside a batch's transaction")
+
+
+def test_a_listener_killed_inside_a_backlog_batch_leaves_its_rows_pending_and_nothing_twice(
+    db_url: str, conn: psycopg.Connection, tmp_path: Path, standin_env: dict[str, str]
+) -> None:
+    env = {**standin_env, **TRANSACTION}
+    submit(conn, 2000)
+    first = start("listener", ["--batch-size", "20"], process_env(db_url, env), tmp_path / "first.log")
+    try:
+        wait_listening(conn, first, log=tmp_path / "first.log")
+        (killed_id, _, _) = live_listeners(conn)[0]
+        assert wait_until(lambda: completed_count(conn) >= 100, 20), log_text(tmp_path / "first.log")
+        kill_inside_its_transaction(conn, first, killed_id)
+    finally:
+        stop(first, signal.SIGKILL)
+    assert first.returncode == -signal.SIGKILL
+    counts = status_counts(conn)
+    # Nothing held: the batch in flight rolled back with its session, nothing waits for a lease.
+    assert "running" not in counts and counts.get("pending", 0) > 0, counts
+    assert counts["completed"] + counts["pending"] == 2000, counts
+    assert conn.execute("SELECT count(*) FROM prediction_results").fetchone() == (counts["completed"],)
+
+    with running_listener(db_url, "--batch-size", "20", env=env, log=tmp_path / "second.log"):
+        assert wait_until(all_done(conn), 60), log_text(tmp_path / "second.log")
+    assert_exactly_one_result_each(conn, 2000)
+    # Each row claimed once, by the write that completed it: the killed batch's attempt left no trace.
+    assert conn.execute("SELECT DISTINCT attempts FROM prediction_requests").fetchall() == [(1,)]
+    assert "backlog claimed by transaction" in log_text(tmp_path / "second.log")
+
+
+def test_two_listeners_share_a_backlog_in_short_transactions_without_duplicates(
+    db_url: str, conn: psycopg.Connection, tmp_path: Path, standin_env: dict[str, str]
+) -> None:
+    env = {**standin_env, **TRANSACTION}
+    a = start("listener", ["--batch-size", "50"], process_env(db_url, env), tmp_path / "a.log")
+    b = start("listener", ["--batch-size", "50"], process_env(db_url, env), tmp_path / "b.log")
+    try:
+        wait_listening(conn, a, n=2, log=tmp_path / "a.log")
+        submit(conn, 3000)
+        assert wait_until(all_done(conn), 60), log_text(tmp_path / "a.log")
+    finally:
+        assert stop(a) == 0 and stop(b) == 0
+    assert_exactly_one_result_each(conn, 3000)
+    per_listener = conn.execute("SELECT listener_id, processed FROM listener_heartbeats").fetchall()
+    assert all(processed > 0 for _, processed in per_listener) and len(per_listener) == 2, per_listener
+    assert sum(processed for _, processed in per_listener) == 3000  # nobody counted a row twice
+    assert conn.execute("SELECT DISTINCT attempts FROM prediction_requests").fetchall() == [(1,)]
