@@ -19,12 +19,13 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 
 from scripts.processes import python, start, stop_all, wait_serving, wait_until  # noqa: E402
+from service.__main__ import DEFAULT_PORT as DEFAULT_API_PORT  # noqa: E402
 from sql.embedded import open_database  # noqa: E402
 from sql.migrate import migrate  # noqa: E402
 from sql.named_queries import QUERIES  # noqa: E402
 
 API_HOST = "127.0.0.1"
-API_PORT = int(os.environ.get("FUTURISYS_API_PORT", "8000"))
+API_PORT = int(os.environ.get("FUTURISYS_API_PORT", DEFAULT_API_PORT))
 UI_PORT = int(os.environ.get("FUTURISYS_UI_PORT", "8501"))
 UI_HOST = os.environ.get("FUTURISYS_UI_HOST", "127.0.0.1")  # 0.0.0.0 in the image's space mode
 RUN_DIR = Path(os.environ.get("FUTURISYS_RUN_DIR", ROOT / ".run"))

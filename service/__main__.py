@@ -8,11 +8,15 @@ import sys
 from service.settings import get_api_settings
 from sql.embedded import open_database
 
+#: The API's port unless --port says otherwise; `make run` (scripts/run_stack.py) serves it there too.
+#: ui/settings.py writes it again in the dashboard's default API URL: the dashboard may not import service.
+DEFAULT_PORT = 8000
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m service", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     commands = parser.add_subparsers(dest="command")
     keys = commands.add_parser("keys", help="create, revoke or list API keys")
     actions = keys.add_subparsers(dest="action", required=True)

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 
 import psycopg
@@ -48,10 +47,11 @@ def cmd_migrate(url: str) -> int:
 
 
 def cmd_erase(url: str, subject_ref: str, dry_run: bool) -> int:
+    from sql.audit import cli_actor
     from sql.erase import erase
 
     try:
-        done = erase(url, subject_ref, actor=f"cli:{getpass.getuser()}", dry_run=dry_run)
+        done = erase(url, subject_ref, actor=cli_actor(), dry_run=dry_run)
     except ValueError as exc:
         print(f"erase: {exc}", file=sys.stderr)
         return 2

@@ -9,12 +9,13 @@ from typing import Any
 
 def gate_notice(models: Sequence[Mapping[str, Any]]) -> str | None:
     """One sentence with the command, naming the best deployed model the gate prefers to the default."""
-    default = next((m.get("name") for m in models if m.get("default")), None)
+    default = next((m["name"] for m in models if m["default"]), None)
     winners = []
     for m in models:
-        g = (m.get("metrics") or {}).get("gate") or {}
-        if m.get("name") != default and g.get("better") is True and g.get("incumbent") == default:
-            winners.append((float(g.get("roc_auc_difference", 0.0)), float(g.get("p", 1.0)), str(m["name"])))
+        # Only a version trained here carries a gate summary; only a challenger's has a verdict ("better").
+        g = m["metrics"].get("gate", {})
+        if m["name"] != default and g.get("better") is True and g["incumbent"] == default:
+            winners.append((g["roc_auc_difference"], g["p"], m["name"]))
     if not winners:
         return None
     gain, p, name = max(winners)

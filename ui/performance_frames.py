@@ -47,7 +47,7 @@ def version_key(entry: Mapping[str, Any]) -> str:
 def summary_frame(answer: Mapping[str, Any]) -> pd.DataFrame:
     """One row per model version: counts and live figures (None where not computable)."""
     rows = []
-    for m in answer.get("models", []):
+    for m in answer["models"]:
         rows.append(
             {
                 "model": m["model_name"],
@@ -67,10 +67,10 @@ def over_time_frame(entry: Mapping[str, Any]) -> pd.DataFrame:
     buckets with at least MIN_POINT_LABELS labelled predictions."""
     rows = [
         {"bucket": pd.Timestamp(p["bucket"]), "figure": label, "value": p[key], "labelled": p["labelled"]}
-        for p in entry.get("over_time", [])
+        for p in entry["over_time"]
         if p["labelled"] >= MIN_POINT_LABELS
         for key, label in OVER_TIME.items()
-        if p.get(key) is not None
+        if p[key] is not None
     ]
     return pd.DataFrame(rows, columns=["bucket", "figure", "value", "labelled"])
 
@@ -78,28 +78,22 @@ def over_time_frame(entry: Mapping[str, Any]) -> pd.DataFrame:
 def calibration_frame(entry: Mapping[str, Any]) -> pd.DataFrame:
     """The calibration bins with labelled predictions in them."""
     frame = pd.DataFrame(
-        entry.get("calibration", []),
+        entry["calibration"],
         columns=["bin_start", "bin_end", "count", "mean_predicted", "observed_rate"],
     )
     return frame[frame["count"] > 0].reset_index(drop=True)
 
 
-def _offline(metrics: Mapping[str, Any], section: str, key: str) -> float | None:
-    value = (metrics.get(section) or {}).get(key)
-    if isinstance(value, Mapping):
-        value = value.get("mean")
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
 def offline_vs_live(entry: Mapping[str, Any]) -> pd.DataFrame:
-    """The version's registered figures (cross-validation mean, held-out test) beside the live ones."""
-    metrics = entry.get("offline_metrics") or {}
+    """The version's registered figures (cross-validation mean, held-out test) beside the live ones; a
+    version registered without them (a stand-in, a retrained one) has None there."""
+    cv, test = entry["offline_metrics"].get("cv", {}), entry["offline_metrics"].get("test", {})
     rows = [
         {
             "figure": label,
-            "live": entry.get(key),
-            "offline (CV mean)": _offline(metrics, "cv", key),
-            "offline (held-out test)": _offline(metrics, "test", key),
+            "live": entry[key],
+            "offline (CV mean)": cv[key]["mean"] if cv else None,
+            "offline (held-out test)": test[key] if test else None,
         }
         for key, label in SCORES.items()
         if key != "brier"
@@ -109,7 +103,7 @@ def offline_vs_live(entry: Mapping[str, Any]) -> pd.DataFrame:
 
 def verdict(answer: Mapping[str, Any]) -> str | None:
     """One plain sentence when no version has enough labels to be judged; None when some has."""
-    models = answer.get("models", [])
+    models = answer["models"]
     if not models:
         return "No prediction was answered in this window: there is nothing to measure."
     if any(m["enough_labels"] for m in models):
@@ -122,7 +116,7 @@ def verdict(answer: Mapping[str, Any]) -> str | None:
         )
     return (
         f"Too few labels to judge any model: {labelled:,} labelled prediction(s) in this window, and a "
-        f"version needs at least {answer.get('min_labels', '?')} with both outcomes "
+        f"version needs at least {answer['min_labels']} with both outcomes "
         "(some who left, some who stayed)."
     )
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+# The API's default port is service/__main__.py's DEFAULT_PORT, written again here: the dashboard talks to
+# the API over HTTP only and may not import service (the import-linter contracts in pyproject.toml).
 DEFAULT_API_URL = "http://127.0.0.1:8000"
 
 

@@ -9,6 +9,7 @@ import httpx
 import pandas as pd
 import pytest
 
+from model_store.manifest import read_manifest
 from tests.stack import ROOT
 from tests.ui.conftest import screenshots_dir
 from ui import charts
@@ -24,6 +25,7 @@ from ui.batch_csv import check_csv, results_frame, template_csv
 from ui.collect import collect
 from ui.feature_schema import parse_metadata, snake_case
 from ui.performance_charts import over_time_chart
+from ui.performance_frames import SCORES, as_shown, offline_vs_live
 from ui.request_table import ordered_features, page_caption, request_label, requests_frame, short_id, utc_time
 from ui.summary_frames import bucket_label, drift_frame, from_summary
 
@@ -181,6 +183,20 @@ def test_the_monitoring_summary_shape_asked_of_the_api_is_read_whole() -> None:
     assert data.drift["feature"].tolist() == ["age"] and data.drift_missing is None
     assert data.bucket == pd.Timedelta(minutes=1), "the API's bucket width is what the chart draws"
     assert (data.since, data.until) == (pd.Timestamp("2025-01-01T10:00Z"), pd.Timestamp("2025-01-01T11:00Z"))
+
+
+def test_live_figures_stand_beside_what_training_registered_and_dashes_where_nothing_was(
+    trained_store: Path,
+) -> None:
+    registered = read_manifest(trained_store)["models"]["logistic"]["metrics"]
+    live = dict.fromkeys(SCORES, 0.5)
+    frame = offline_vs_live({**live, "offline_metrics": registered}).set_index("figure")
+    assert frame.loc["ROC-AUC", "offline (CV mean)"] == registered["cv"]["roc_auc"]["mean"]
+    assert frame.loc["F1", "offline (held-out test)"] == registered["test"]["f1"]
+    assert frame.loc["Recall", "live"] == 0.5
+    # A version registered without training's figures (the stand-ins): nothing to compare with, shown as —.
+    bare = as_shown(offline_vs_live({**live, "offline_metrics": {"stand_in": True}}), ["offline (CV mean)"])
+    assert set(bare["offline (CV mean)"]) == {"—"}
 
 
 def test_bucket_widths_read_plainly() -> None:

@@ -26,40 +26,23 @@ HEADLINE = {
 CARDS_PER_ROW = 2
 
 
-def flat_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
-    """{'test': {'f1': .5}, 'roc_auc': .8} → {'test.f1': .5, 'roc_auc': .8}; numbers only."""
-    flat: dict[str, float] = {}
-    for key, value in metrics.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(flat_metrics(value, name + "."))
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            flat[name] = float(value)
-    return flat
-
-
 def headline(metrics: Mapping[str, Any]) -> dict[str, float | None]:
-    """The five metrics people compare: the cross-validation mean where there is one (a single
-    held-out split is too noisy to compare models on), else the top level or under 'test'."""
-    flat = flat_metrics(metrics)
-    return {
-        k: flat.get(f"cv.{k}.mean", flat.get(k, flat.get(f"test.{k}", flat.get(f"test_{k}"))))
-        for k in HEADLINE
-    }
+    """The five metrics people compare: the cross-validation means training registers (a single held-out
+    split is too noisy to compare models on); None for a model registered without them (the stand-ins)."""
+    cv = metrics.get("cv", {})
+    return {k: cv[k]["mean"] if cv else None for k in HEADLINE}
 
 
 def card(model: dict[str, Any]) -> None:
     with st.container(border=True):
-        badge = "  :green-badge[:material/star: default]" if model.get("default") else ""
-        st.markdown(f"### {model.get('name')}{badge}")
-        scores = headline(model.get("metrics") or {})
-        threshold = model.get("threshold")
-        shown_threshold = f"{float(threshold):.2f}" if threshold is not None else "—"
-        st.markdown(f"Version **`{model.get('version')}`** · decision threshold **{shown_threshold}**")
+        badge = "  :green-badge[:material/star: default]" if model["default"] else ""
+        st.markdown(f"### {model['name']}{badge}")
+        scores = headline(model["metrics"])
+        st.markdown(f"Version **`{model['version']}`** · decision threshold **{model['threshold']:.2f}**")
         for col, key in zip(st.columns(4), ("roc_auc", "pr_auc", "f1", "recall"), strict=True):
             col.metric(HEADLINE[key], fmt_score(scores[key]))
         st.caption("SHA-256 of the artifact that answers")
-        st.code(str(model.get("sha256") or "—"), language=None, wrap_lines=True)
+        st.code(model["sha256"] or "—", language=None, wrap_lines=True)
         shown = ("name", "version", "default", "threshold", "sha256")
         with st.expander("All details"):
             st.json({k: v for k, v in model.items() if k not in shown}, expanded=True)
@@ -72,17 +55,17 @@ def fmt_score(value: float | None) -> str:
 def metrics_table(models: list[dict[str, Any]]) -> pd.DataFrame:
     rows = []
     for m in models:
-        scores = headline(m.get("metrics") or {})
-        rows.append({"model": m.get("name"), **{HEADLINE[k]: v for k, v in scores.items()}})
+        scores = headline(m["metrics"])
+        rows.append({"model": m["name"], **{HEADLINE[k]: v for k, v in scores.items()}})
     return pd.DataFrame(rows)
 
 
 def comparison(models: list[dict[str, Any]]) -> pd.DataFrame:
     rows = []
     for m in models:
-        for key, value in headline(m.get("metrics") or {}).items():
+        for key, value in headline(m["metrics"]).items():
             if value is not None:
-                rows.append({"model": m.get("name"), "metric": HEADLINE[key], "value": value})
+                rows.append({"model": m["name"], "metric": HEADLINE[key], "value": value})
     return pd.DataFrame(rows, columns=["model", "metric", "value"])
 
 
@@ -99,7 +82,7 @@ def main() -> None:
             icon=":material/model_training:",
         )
         return
-    default = next((m for m in models if m.get("default")), None)
+    default = next((m for m in models if m["default"]), None)
     if default:
         st.info(
             f"Requests that name no model go to **{default['name']}** ({version_label(default['version'])}).",
