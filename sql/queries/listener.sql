@@ -31,8 +31,10 @@ SELECT request_epoch(coalesce(
 -- :many (id, model_name, features). Claim up to batch_size pending rows, oldest first,
 -- skipping rows another listener is claiming right now; the lease says until when they are ours.
 -- Autocommit: the claim commits at once, so no row lock is held while the model runs.
--- from_id (pending_floor): `id >= from_id` on both sides prunes the partition epochs below it when the
--- statement is planned (one partition, not every one, is planned, locked and probed per claim).
+-- from_id (pending_floor): the epochs below it are pruned from the row search as the plan starts (only
+-- the partitions from there up are probed). Not on the outer UPDATE: with it PostgreSQL re-plans the
+-- prepared claim on every call (its generic plan looks dearer), which cost more than it saved; without
+-- it the generic plan is kept, and its UPDATE reaches only the claimed ids' partitions.
 UPDATE prediction_requests AS r
 SET status      = 'running',
     claimed_by  = %(listener_id)s,
@@ -45,7 +47,7 @@ WHERE r.id IN (
     ORDER BY id
     LIMIT %(batch_size)s::int
     FOR UPDATE SKIP LOCKED
-) AND r.id >= %(from_id)s::bigint
+)
 RETURNING r.id, r.model_name, r.features
 
 -- name: lock_pending
