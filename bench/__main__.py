@@ -399,7 +399,7 @@ def verdicts(figures: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def print_table(figures: dict[str, Any], checks: dict[str, dict[str, Any]]) -> None:
     print(f"\n{'figure':58} {'value':>12}")
     for key, value in flat(figures).items():
-        print(f"{key:58} {value:>12}")
+        print(f"{key:58} {value!s:>12}")  # a figure may be a list (the runs of a scenario)
     print(f"\n{'target':58} {'value':>12} {'target':>10} {'÷ target':>9}  met")
     for key, c in checks.items():
         print(f"{key:58} {c['value']!s:>12} {c['target']:>10} {c['ratio']!s:>9}  {c['met']}")
