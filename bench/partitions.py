@@ -1,8 +1,8 @@
 """The hot path with 10,000,000 requests across partitions against an empty database, and one retention
 run: p99 submit-to-result through the API, the claim query, the result insert and
 GET /predictions/{id}, each as a ratio to the empty database (target <= 1.2), then how long removing
-one expired partition takes, its longest DDL statement (detach CONCURRENTLY, drop: they block no
-traffic) and its longest attach of a new partition (inserts wait for that one).
+one expired partition takes, its longest DDL statement and the longest one inserts waited for
+(attaching a new partition, dropping a detached child partition: both lock prediction_requests).
 
 The two databases are measured in alternation, one sample of each in turn, so that whatever else the
 machine does at the time weighs on both alike and the ratio compares the databases, not the moments."""

@@ -8,7 +8,8 @@ prediction_requests and every table referencing it are partitioned by request id
    ready ahead;
 2. removes every closed epoch whose newest request is older than the limit: each table's partition
    is detached (CONCURRENTLY: traffic goes on), optionally copied to DIR/<partition>.csv.gz, counted
-   and dropped, children first. No row is DELETEd, so nothing is left to vacuum;
+   and dropped, children first (dropping a child's partition removes its foreign key's triggers from
+   prediction_requests: traffic waits for that moment). No row is DELETEd, so nothing is left to vacuum;
 3. writes one `retention.run` audit event with the counts.
 
 A run is idempotent (a second one finds nothing more to remove) and resumable: a partition left
@@ -50,8 +51,9 @@ class RetentionReport:
     removed_epochs: list[int] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)
     archived: list[str] = field(default_factory=list)
-    ddl_seconds: dict[str, float] = field(default_factory=dict)  # detach, drop: block no traffic
-    blocking_ddl_seconds: dict[str, float] = field(default_factory=dict)  # attach: inserts wait
+    ddl_seconds: dict[str, float] = field(default_factory=dict)  # every DDL statement
+    # attaching a child's partition, dropping a detached one: traffic waits (see the queries)
+    blocking_ddl_seconds: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     audit_id: int | None = None
 
@@ -96,7 +98,9 @@ def _yielding(attempt: int, exc: Exception) -> None:
     time.sleep(0.05 + 0.01 * attempt)
 
 
-def _timed(conn: psycopg.Connection, report: RetentionReport, label: str, stmt: sql.Composed) -> None:
+def _timed(
+    conn: psycopg.Connection, report: RetentionReport, label: str, stmt: sql.Composed, *, blocking: bool
+) -> None:
     """Run one DDL statement, retrying when it could not get its lock within lock_timeout."""
     for attempt in range(ATTEMPTS):
         start = time.perf_counter()
@@ -106,6 +110,8 @@ def _timed(conn: psycopg.Connection, report: RetentionReport, label: str, stmt: 
             _yielding(attempt, exc)
             continue
         report.ddl_seconds[label] = time.perf_counter() - start
+        if blocking:
+            report.blocking_ddl_seconds[label] = report.ddl_seconds[label]
         return
 
 
@@ -202,7 +208,9 @@ def _remove_partition(
         assert counted is not None
         rows = counted["n"]
     report.rows[table] = report.rows.get(table, 0) + rows
-    _timed(conn, report, f"drop {part}", _ddl(QUERIES["drop_partition"], partition=part))
+    child = table != PARENT
+    drop = QUERIES["drop_child_partition"] if child else QUERIES["drop_partition"]
+    _timed(conn, report, f"drop {part}", _ddl(drop, partition=part), blocking=child)
 
 
 def expired_epochs(conn: psycopg.Connection, cutoff: datetime) -> list[int]:

@@ -93,7 +93,18 @@ SELECT count(*) AS n FROM {partition}
 
 -- name: drop_partition
 -- :none.
--- The detached table alone: nobody reads it any more, so its lock blocks nobody.
+-- A detached partition of prediction_requests: nobody reads it any more, so its lock blocks nobody.
+DROP TABLE {partition}
+
+-- name: drop_child_partition
+-- :none.
+-- A detached partition of a child table still carries its foreign key to prediction_requests, and
+-- dropping it removes that key's triggers: ACCESS EXCLUSIVE on prediction_requests and every one of its
+-- partitions, the live ones included. Taken parent first in one statement, the lock waits only for the
+-- transactions running when it asked; DROP TABLE alone locks the partitions one at a time and, holding
+-- some, waits on a listener transaction that then waits on it (a cycle only lock_timeout broke: under
+-- load no attempt in a hundred got through). Traffic waits at most lock_timeout, then the run retries.
+LOCK TABLE prediction_requests IN ACCESS EXCLUSIVE MODE;
 DROP TABLE {partition}
 
 -- name: state_retention_actor

@@ -287,7 +287,7 @@ def test_traffic_during_retention_loses_nothing(
     print(
         f"{len(during)} inserts during the run ({report.seconds:.2f} s): slowest"
         f" {max(during, default=0) * 1000:.1f} ms; longest DDL {report.longest_ddl_seconds * 1000:.1f} ms,"
-        f" longest attach (inserts wait) {report.longest_blocking_seconds * 1000:.1f} ms"
+        f" longest attach or drop (inserts wait) {report.longest_blocking_seconds * 1000:.1f} ms"
     )
 
 
