@@ -88,9 +88,10 @@ def running_listener(
 
 @contextmanager
 def running_api(
-    db_url: str, env: Mapping[str, str] | None = None, log: Path | None = None, timeout: float = 30.0
+    db_url: str, env: Mapping[str, str] | None = None, log: Path | None = None, timeout: float = 90.0
 ) -> Iterator[str]:
-    """`python -m service` on a free port; yields its base URL once /health answers from it."""
+    """`python -m service` on a free port; yields its base URL once /health answers from it (waited for
+    generously: starting a Python process can take half a minute on a busy machine)."""
     proc, base = processes.serve(
         lambda port: python("-m", "service", "--host", "127.0.0.1", "--port", str(port)),
         process_env(db_url, env),

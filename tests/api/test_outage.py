@@ -73,7 +73,7 @@ def test_stopping_postgres_gives_503_and_restarting_it_restores_service(
         assert submit(base) == 202
 
         db_link.cut()
-        eventually(lambda: submit(base) == 503, 15, "POST answers 503 while PostgreSQL is down")
+        eventually(lambda: submit(base) == 503, 30, "POST answers 503 while PostgreSQL is down")
         response = httpx.get(f"{base}/health", timeout=10)
         assert response.status_code == 503
         assert response.json()["database"] == "unreachable"
@@ -86,7 +86,7 @@ def test_stopping_postgres_gives_503_and_restarting_it_restores_service(
         took = eventually(lambda: submit(base) == 202, 30, "POST answers 202 again after the restart")
         eventually(
             lambda: httpx.get(f"{base}/health", timeout=10).json()["listening"],
-            15,
+            30,
             "the LISTEN connection is back",
         )
         assert httpx.get(f"{base}/health", timeout=10).status_code == 200
@@ -113,15 +113,14 @@ def test_waits_across_an_outage_answer_results_written_while_listen_reconnects(
 ) -> None:
     env = {**stand_in_env, **db_link.process_env(db_url)}
     with running_api(db_url, env=env, log=tmp_path / "api.log") as base, ThreadPoolExecutor(2) as pool:
-        eventually(lambda: httpx.get(f"{base}/health", timeout=10).json()["listening"], 15, "listening")
-        request_id = httpx.post(f"{base}/predictions/request", json={"features": employee()}).json()[
-            "request_id"
-        ]
+        eventually(lambda: httpx.get(f"{base}/health", timeout=10).json()["listening"], 30, "listening")
+        submitted = httpx.post(f"{base}/predictions/request", json={"features": employee()}, timeout=10)
+        request_id = submitted.json()["request_id"]
         # A caller waits through the outage; its result is written the moment PostgreSQL is back.
         started = time.monotonic()
         url = f"{base}/predictions/{request_id}?wait={LONG_WAIT}"
         waiting_call = pool.submit(httpx.get, url, timeout=LONG_WAIT + 15)
-        eventually(lambda: waiting(base) == 1, 10, "the caller is waiting")
+        eventually(lambda: waiting(base) == 1, 20, "the caller is waiting")
         db_link.cut()
         time.sleep(7)  # long enough for an unwatched reconnect backoff to reach its cap (5 s)
         db_link.restore()
@@ -135,7 +134,7 @@ def test_waits_across_an_outage_answer_results_written_while_listen_reconnects(
         body = {"features": employee()}
         started = time.monotonic()
         call = pool.submit(httpx.post, f"{base}/predictions/request?wait={LONG_WAIT}", json=body, timeout=45)
-        eventually(lambda: count(conn) > stored, 10, "the waiting caller's row is stored")
+        eventually(lambda: count(conn) > stored, 20, "the waiting caller's row is stored")
         complete_newest(conn, 0.7)
         response = woken(call, started)
         assert response.status_code == 200, response.text

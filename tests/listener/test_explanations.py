@@ -32,7 +32,7 @@ def test_explain_at_answer_explains_every_answer_of_the_chosen_models_unasked(
         chosen = submit(conn, 30, "logistic", valid_features(1)) + submit(conn, 5, "dummy")
         other = submit(conn, 5, "random_forest")
         assert wait_until(all_done(conn, chosen + other), 60), log_text(listener_log)
-        assert wait_until(lambda: len(explanations(conn)) == len(chosen), 10), log_text(listener_log)
+        assert wait_until(lambda: len(explanations(conn)) == len(chosen), 60), log_text(listener_log)
     got = explanations(conn)
     assert set(got) == set(chosen)
     probabilities = dict(conn.execute("SELECT request_id, probability FROM prediction_results").fetchall())

@@ -10,6 +10,7 @@ from listener.daemon import Listener
 from tests.listener.helpers import FakeHandle, FakeRegistry, all_done, running_in_thread, submit, wait_until
 
 QUIET = {"sweep_seconds": 60.0, "heartbeat_seconds": 60.0, "ping_seconds": 60.0}
+PROMPTLY = 20  # generous for a busy machine, yet below the 60 s sweep
 
 
 def test_a_batch_the_database_refuses_fails_its_rows_with_the_reason(
@@ -21,9 +22,9 @@ def test_a_batch_the_database_refuses_fails_its_rows_with_the_reason(
     listener = Listener(ListenerConfig(database_url=db_url, **QUIET), registry=registry)
     with running_in_thread(listener):
         refused = submit(conn, 20, model="dummy")
-        assert wait_until(all_done(conn, refused), 10)
+        assert wait_until(all_done(conn, refused), PROMPTLY)
         fine = submit(conn, 5, model="logistic")
-        assert wait_until(all_done(conn, fine), 10)
+        assert wait_until(all_done(conn, fine), PROMPTLY)
 
     rows = conn.execute(
         "SELECT status, error, attempts FROM prediction_requests WHERE id = ANY(%s)", [refused]

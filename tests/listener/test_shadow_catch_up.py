@@ -152,9 +152,10 @@ def test_erasure_removes_shadow_rows_and_a_racing_shadow_write_leaves_none(
 
     thread = threading.Thread(target=erase)
     thread.start()
-    assert wait_until(lambda: waiting_on_the_shadow_lock(conn) == 1, 10)
+    assert wait_until(lambda: waiting_on_the_shadow_lock(conn) == 1, 30)
     writer.commit()
-    thread.join(10)
+    thread.join(30)
+    assert not thread.is_alive()
     writer.close()
     assert done["shadow_predictions"] == 1 and shadow_ids(conn) == ids[3:]
 
@@ -196,7 +197,7 @@ def test_a_listener_killed_before_writing_its_shadow_rows_loses_none_of_them(
         wait_listening(conn, first, log=listener_log)
         ids = [i for f in features for i in submit(conn, 1, DEFAULT_MODEL, f)]
         assert wait_until(all_done(conn, ids), 30), log_text(listener_log)
-        left = wait_until(lambda: "left to the catch-up" in log_text(listener_log), 10)
+        left = wait_until(lambda: "left to the catch-up" in log_text(listener_log), 30)
         assert left, log_text(listener_log)
         os.kill(first.pid, signal.SIGKILL)
         first.wait(10)

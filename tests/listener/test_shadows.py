@@ -69,7 +69,7 @@ def test_each_answer_of_the_default_gets_one_shadow_row_per_challenger(
         ids = [i for f in features for i in submit(conn, 1, DEFAULT_MODEL, f)]
         other = submit(conn, 5, "dummy")
         assert wait_until(all_done(conn, ids + other), 30), log_text(listener_log)
-        assert wait_until(lambda: shadow_rows(conn, ids) == 2 * len(ids), 10), log_text(listener_log)
+        assert wait_until(lambda: shadow_rows(conn, ids) == 2 * len(ids), 30), log_text(listener_log)
 
     rows = answers(conn, ids)
     assert len(rows) == 2 * len(ids)

@@ -110,7 +110,7 @@ def test_promote_then_refresh_switches_version_and_default_without_restart(
     with psycopg.connect(conninfo, autocommit=True) as listener:
         listener.execute("LISTEN model_promoted")
         assert promote(conninfo, "logistic", new["version"]) == new["version"]
-        notices = list(listener.notifies(timeout=5, stop_after=1))
+        notices = list(listener.notifies(timeout=30, stop_after=1))
     assert [n.channel for n in notices] == ["model_promoted"]
     assert reg.get("logistic") is old and reg.default_name() == "random_forest_e04"
     reg.refresh()

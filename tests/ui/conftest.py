@@ -65,13 +65,14 @@ def create_api_key(db_url: str, name: str, scopes: str = "submit,read") -> str:
     return done.stdout.strip().splitlines()[0]
 
 
-def wait_for_listener(stack: Stack, listener: subprocess.Popen, timeout: float = 30.0) -> None:
-    """Block until the API's /metrics counts a live listener, so the first test is not a race."""
+def wait_for_listener(stack: Stack, listener: subprocess.Popen, timeout: float = 90.0) -> None:
+    """Block until the API's /metrics counts a live listener, so the first test is not a race (generously:
+    a listener loading the real models can take half a minute to start on a busy machine)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if listener.poll() is not None:
             raise RuntimeError(f"the listener exited with {listener.returncode}:\n{stack.log_text()}")
-        metrics = httpx.get(f"{stack.api_url}/metrics", timeout=5).text
+        metrics = httpx.get(f"{stack.api_url}/metrics", timeout=30).text
         if re.search(r"^prediction_listeners_alive [1-9]", metrics, re.MULTILINE):
             return
         time.sleep(0.2)
