@@ -73,7 +73,7 @@ def wait_paired(http: httpx.Client, n: int) -> dict[str, Any]:
 
 
 def answered_by(http: httpx.Client, features: dict[str, Any]) -> str:
-    body = http.post("/predictions/request?wait=10", json={"features": features}).json()
+    body = http.post("/predictions/request?wait=30", json={"features": features}).json()
     assert body["status"] == "completed", body
     return body["model_name"]
 
@@ -151,7 +151,7 @@ def test_predict_label_measure_shadow_compare_promote_roll_back(
     assert events[0]["details"]["from_default"]["model"] == "logistic"
 
 
-def wait_for(predicate: Any, timeout: float = 20) -> bool:
+def wait_for(predicate: Any, timeout: float = 60) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

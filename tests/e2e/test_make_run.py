@@ -36,7 +36,7 @@ def test_make_run_serves_a_prediction_sigterm_leaves_nothing_and_a_rerun_reuses_
     body = make_run.predict()
     assert body["model_name"] == "random_forest_e04"
     assert body["result"]["prediction"] in (0, 1)
-    wait_http(make_run.ui + "/", make_run.launcher, timeout=60)
+    wait_http(make_run.ui + "/", make_run.launcher, timeout=120)
     assert postgres_processes(make_run.data_dir)
     assert processes_run_as_their_own_roles(make_run)
     key = make_run.key()

@@ -46,14 +46,14 @@ def run_briefly(
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while not up(proc):
             assert proc.poll() is None, f"{args} exited with {proc.returncode}"
             assert time.monotonic() < deadline, f"{args} did not come up"
             time.sleep(0.2)
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
+        proc.wait(60)
 
 
 def answers(url: str) -> bool:

@@ -39,7 +39,7 @@ def test_a_killed_worker_is_replaced_and_the_pool_keeps_serving(
         os.kill(victim, signal.SIGKILL)
 
         # The dead worker's heartbeat row stays open; its replacement registers a row of its own.
-        assert wait_until(lambda: len(worker_pids(conn) - first) == 1, 30), log_text(listener_log)
+        assert wait_until(lambda: len(worker_pids(conn) - first) == 1, 90), log_text(listener_log)
         assert proc.poll() is None
         assert "exited with code -9; restarting" in log_text(listener_log)
         replacement = (worker_pids(conn) - first).pop()

@@ -54,14 +54,14 @@ def test_a_listener_started_before_its_database_exists_serves_the_backlog_once_i
 ) -> None:
     url = database_url(databases.server_url, missing_db)
     with running_listener(url, env={**serving(stand_in_store), **LISTENER_ENV}, log=listener_log) as proc:
-        assert wait_until(lambda: "retrying in" in log_text(listener_log), 30), log_text(listener_log)
+        assert wait_until(lambda: "retrying in" in log_text(listener_log), 90), log_text(listener_log)
         assert proc.poll() is None, log_text(listener_log)
 
         ids = appear_with_backlog(databases, template_db, missing_db, 100, stand_in_store)
 
         with psycopg.connect(url, autocommit=True) as conn:
-            # The sweep is 60 s: only the claim that follows a successful connect explains this.
-            assert wait_until(all_done(conn, ids), 15), log_text(listener_log)
+            # The sweep is 60 s after the connect: only the claim that follows it explains this.
+            assert wait_until(all_done(conn, ids), 40), log_text(listener_log)
             assert_exactly_one_result_each(conn, 100)
         assert "connected again after" in log_text(listener_log)
         assert proc.poll() is None
@@ -72,6 +72,6 @@ def test_sigterm_stops_a_listener_that_is_still_waiting_for_its_database(
 ) -> None:
     url = database_url(databases.server_url, missing_db)
     with running_listener(url, env=LISTENER_ENV, log=listener_log) as proc:
-        assert wait_until(lambda: "retrying in" in log_text(listener_log), 30), log_text(listener_log)
-        # stop() waits 15 s before it kills: exit code 0 means the signal ended the wait for the database.
+        assert wait_until(lambda: "retrying in" in log_text(listener_log), 90), log_text(listener_log)
+        # stop() waits 60 s before it kills: exit code 0 means the signal ended the wait for the database.
         assert stop(proc, signal.SIGTERM) == 0, log_text(listener_log)

@@ -25,7 +25,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = screenshots_dir(os.environ)
 WIDTH = 1400
 VIEWPORT = {"width": WIDTH, "height": 1500}
-WAIT_MS = 30_000
+WAIT_MS = 60_000  # what a page waits for on a busy machine (it ends when the element shows)
 
 BROWSER = [
     pytest.mark.browser,
@@ -50,6 +50,8 @@ def dashboard(stack: Stack) -> Iterator[str]:
         **os.environ,
         "FUTURISYS_API_URL": stack.api_url,
         "FUTURISYS_API_KEY": stack.api_key,
+        "FUTURISYS_API_TIMEOUT": "30",  # generous on a busy machine (the defaults suit a laptop)
+        "FUTURISYS_PREDICT_WAIT": "30",
         "PYTHONUNBUFFERED": "1",
     }
     log = open(stack.logs / "streamlit.log", "ab")  # noqa: SIM115 - closed below
@@ -63,7 +65,7 @@ def dashboard(stack: Stack) -> Iterator[str]:
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_http(base + "/_stcore/health", proc, timeout=60)
+        wait_http(base + "/_stcore/health", proc, timeout=120)
         yield base
     finally:
         stop(proc)

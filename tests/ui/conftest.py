@@ -38,10 +38,10 @@ class Stack:
         body = {"features": features, **({"model_name": model_name} if model_name else {})}
         response = httpx.post(
             f"{self.api_url}/predictions/request",
-            params={"wait": 10},
+            params={"wait": 30},
             json=body,
             headers={"X-API-Key": self.api_key},
-            timeout=15,
+            timeout=45,
         )
         response.raise_for_status()
         return response.json()
@@ -115,6 +115,9 @@ def ui_env(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Stack:
     """The dashboard pointed at the module's stack, with its key."""
     monkeypatch.setenv("FUTURISYS_API_URL", stack.api_url)
     monkeypatch.setenv("FUTURISYS_API_KEY", stack.api_key)
+    # Generous on a busy machine (the defaults suit a laptop): a call ends when the API answers.
+    monkeypatch.setenv("FUTURISYS_API_TIMEOUT", "30")
+    monkeypatch.setenv("FUTURISYS_PREDICT_WAIT", "30")
     return stack
 
 

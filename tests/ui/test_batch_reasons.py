@@ -57,7 +57,7 @@ def test_batch_results_gain_the_top_three_reasons_of_each_answer(ui_env: Stack) 
         {"employee_id": f"E{i}", **EMPLOYEE, "over_time": over_time, "age": age}
         for i, (over_time, age) in enumerate((("Yes", 22), ("No", 55), ("Yes", 40)))
     ]
-    at = AppTest.from_file(APP, default_timeout=30).run()
+    at = AppTest.from_file(APP, default_timeout=60).run()
     at.switch_page("views/batch.py").run()
     at.file_uploader[0].upload("team.csv", pd.DataFrame(rows).to_csv(index=False).encode(), "text/csv")
     at.run()

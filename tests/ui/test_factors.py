@@ -73,7 +73,7 @@ def sentence(at: AppTest) -> str:
 
 
 def test_predict_shows_the_top_factors_of_the_answer(ui_env: Stack) -> None:
-    at = AppTest.from_file(APP, default_timeout=30).run()
+    at = AppTest.from_file(APP, default_timeout=60).run()
     at.selectbox(key="feature_over_time").set_value("Yes")
     at.selectbox[0].set_value("logistic")
     at.button[0].click().run()
@@ -84,7 +84,7 @@ def test_predict_shows_the_top_factors_of_the_answer(ui_env: Stack) -> None:
 
 def test_history_detail_shows_the_factors_of_the_request(ui_env: Stack) -> None:
     made = ui_env.predict({**EMPLOYEE, "over_time": "No", "marital_status": "Single"}, model_name="logistic")
-    at = AppTest.from_file(APP, default_timeout=30).run()
+    at = AppTest.from_file(APP, default_timeout=60).run()
     at.switch_page("views/history.py").run()
     at.text_input(key="history_typed").set_value(made["request_id"]).run()
     assert not at.exception and not at.error
@@ -96,7 +96,7 @@ def test_history_detail_shows_the_factors_of_the_request(ui_env: Stack) -> None:
 
 def test_the_dummy_says_no_feature_moved_its_answer(ui_env: Stack) -> None:
     made = ui_env.predict(EMPLOYEE, model_name="dummy")
-    at = AppTest.from_file(APP, default_timeout=30).run()
+    at = AppTest.from_file(APP, default_timeout=60).run()
     at.switch_page("views/history.py").run()
     at.text_input(key="history_typed").set_value(made["request_id"]).run()
     assert any("no feature moved its answer" in m.value for m in at.markdown)
@@ -137,7 +137,7 @@ def test_the_caption_says_what_the_bars_add_up_to_on_either_scale() -> None:
 
 
 def open_history(request_id: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30).run()
+    at = AppTest.from_file(APP, default_timeout=60).run()
     at.switch_page("views/history.py").run()
     at.text_input(key="history_typed").set_value(request_id).run()
     assert not at.exception, [e.value for e in at.exception]

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from tests.ui.conftest import APP, Stack, create_api_key
 from ui.promotion_history import promotion_rows
 
-TIMEOUT = 30
+TIMEOUT = 60  # a script run on a busy machine; a run ends when the script does
 
 
 def models_page() -> AppTest:
