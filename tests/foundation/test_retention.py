@@ -261,12 +261,16 @@ def test_traffic_during_retention_loses_nothing(
         submitter = threading.Thread(target=submit_forever)
         submitter.start()
         time.sleep(1.0)
+        wait_until(lambda: len(submitted) > 0 or bool(errors), 60)  # (asserted below, once stopped)
         before = len(latencies)
         # The current epoch already holds a request older than a millisecond's worth of partition:
         # the same run also opens a new epoch while requests keep arriving.
         report = run_retention(db_url, older_than_days=30, partition_hours=1e-6, actor="test")
         during = latencies[before:]
         time.sleep(1.0)
+        # Traffic goes on into the epoch the run opened (polled: a loaded machine may be slow to insert;
+        # asserted below, once stopped).
+        wait_until(lambda: count(conn, "prediction_requests", "id >= 3 * request_epoch_width()") > 0, 60)
         stop.set()
         submitter.join(30)
         assert errors == []
