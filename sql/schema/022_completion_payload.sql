@@ -11,11 +11,13 @@
 -- one statement) sends the bare uuid and the waiter re-reads. The API reads both forms (so it runs on a
 -- database before 022 too); an API process older than this file does not recognise the longer form and
 -- answers its waiters only at their deadline (still right, but slow): upgrade the API, then migrate.
+-- Both functions run as the owner (SECURITY DEFINER, trigger-only): the roles that finish requests
+-- (futurisys_listener, or a role of one's own) need not read the outcomes to say there is none.
 -- The probability is float8's shortest exact text (extra_float_digits 1, fixed for the function): the
 -- waiter's float is the one a re-read would load.
 
 CREATE OR REPLACE FUNCTION notify_prediction_completed() RETURNS trigger
-LANGUAGE plpgsql SET extra_float_digits = 1 AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public SET extra_float_digits = 1 AS $$
 BEGIN
     PERFORM pg_notify('prediction_completed', CASE
         WHEN r.status = 'completed' AND r.error IS NULL AND o.request_id IS NULL
@@ -35,7 +37,7 @@ COMMENT ON FUNCTION notify_prediction_completed() IS
     'Sends NOTIFY prediction_completed for each new result: the public request_id with the answer (schema 022 payload: request_id|c|prediction|probability|created_at µs|model_version), or the bare request_id when the waiter must re-read.';
 
 CREATE OR REPLACE FUNCTION notify_prediction_failed() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
     answer text := concat_ws('|', NEW.request_id, 'f', NEW.error);
 BEGIN
