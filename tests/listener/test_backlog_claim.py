@@ -49,9 +49,9 @@ def kill_inside_its_transaction(conn: psycopg.Connection, proc: subprocess.Popen
 
 
 def test_a_listener_killed_inside_a_backlog_batch_leaves_its_rows_pending_and_nothing_twice(
-    db_url: str, conn: psycopg.Connection, tmp_path: Path, standin_env: dict[str, str]
+    db_url: str, conn: psycopg.Connection, tmp_path: Path, stand_in_env: dict[str, str]
 ) -> None:
-    env = {**standin_env, **TRANSACTION}
+    env = {**stand_in_env, **TRANSACTION}
     submit(conn, 2000)
     first = start("listener", ["--batch-size", "20"], process_env(db_url, env), tmp_path / "first.log")
     try:
@@ -77,9 +77,9 @@ def test_a_listener_killed_inside_a_backlog_batch_leaves_its_rows_pending_and_no
 
 
 def test_two_listeners_share_a_backlog_in_short_transactions_without_duplicates(
-    db_url: str, conn: psycopg.Connection, tmp_path: Path, standin_env: dict[str, str]
+    db_url: str, conn: psycopg.Connection, tmp_path: Path, stand_in_env: dict[str, str]
 ) -> None:
-    env = {**standin_env, **TRANSACTION}
+    env = {**stand_in_env, **TRANSACTION}
     a = start("listener", ["--batch-size", "50"], process_env(db_url, env), tmp_path / "a.log")
     b = start("listener", ["--batch-size", "50"], process_env(db_url, env), tmp_path / "b.log")
     try:
@@ -96,10 +96,10 @@ def test_two_listeners_share_a_backlog_in_short_transactions_without_duplicates(
 
 
 def test_a_stop_signal_inside_a_backlog_of_short_transactions_leaves_nothing_claimed(
-    db_url: str, conn: psycopg.Connection, listener_log: Path, standin_env: dict[str, str]
+    db_url: str, conn: psycopg.Connection, listener_log: Path, stand_in_env: dict[str, str]
 ) -> None:
     submit(conn, 3000)
-    env = {**standin_env, **TRANSACTION}
+    env = {**stand_in_env, **TRANSACTION}
     proc = start("listener", ["--batch-size", "20"], process_env(db_url, env), listener_log)
     try:
         wait_listening(conn, proc, log=listener_log)

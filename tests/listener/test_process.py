@@ -35,9 +35,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.mark.timing
 def test_a_request_submitted_while_idle_completes_well_under_a_second(
-    db_url: str, conn: psycopg.Connection, listener_log: Path, standin_env: dict[str, str]
+    db_url: str, conn: psycopg.Connection, listener_log: Path, stand_in_env: dict[str, str]
 ) -> None:
-    with running_listener(db_url, env=standin_env, log=listener_log) as proc:
+    with running_listener(db_url, env=stand_in_env, log=listener_log) as proc:
         wait_listening(conn, proc, log=listener_log)
         warm = submit(conn, 1)  # first use loads the model
         assert wait_until(all_done(conn, warm), 10), log_text(listener_log)
@@ -51,9 +51,9 @@ def test_a_request_submitted_while_idle_completes_well_under_a_second(
 
 
 def test_a_thousand_rows_inserted_in_one_statement_all_complete(
-    db_url: str, conn: psycopg.Connection, listener_log: Path, standin_env: dict[str, str]
+    db_url: str, conn: psycopg.Connection, listener_log: Path, stand_in_env: dict[str, str]
 ) -> None:
-    with running_listener(db_url, "--batch-size", "128", env=standin_env, log=listener_log) as proc:
+    with running_listener(db_url, "--batch-size", "128", env=stand_in_env, log=listener_log) as proc:
         wait_listening(conn, proc, log=listener_log)
         submit(conn, 1000)  # one statement: one notification
         assert wait_until(all_done(conn), 20), log_text(listener_log)
@@ -66,9 +66,9 @@ def test_a_thousand_rows_inserted_in_one_statement_all_complete(
 
 
 def test_a_listener_killed_mid_backlog_loses_nothing_and_duplicates_nothing(
-    db_url: str, conn: psycopg.Connection, tmp_path: Path, standin_env: dict[str, str]
+    db_url: str, conn: psycopg.Connection, tmp_path: Path, stand_in_env: dict[str, str]
 ) -> None:
-    env = {**standin_env, "LISTENER_LEASE_SECONDS": "2", "LISTENER_SWEEP_SECONDS": "1"}
+    env = {**stand_in_env, "LISTENER_LEASE_SECONDS": "2", "LISTENER_SWEEP_SECONDS": "1"}
     submit(conn, 2000)
     first = start("listener", ["--batch-size", "20"], process_env(db_url, env), tmp_path / "first.log")
     try:
@@ -93,9 +93,9 @@ def test_a_listener_killed_mid_backlog_loses_nothing_and_duplicates_nothing(
 
 
 def test_two_listeners_share_a_backlog_without_duplicates(
-    db_url: str, conn: psycopg.Connection, tmp_path: Path, standin_env: dict[str, str]
+    db_url: str, conn: psycopg.Connection, tmp_path: Path, stand_in_env: dict[str, str]
 ) -> None:
-    env = standin_env
+    env = stand_in_env
     a = start("listener", ["--batch-size", "100"], process_env(db_url, env), tmp_path / "a.log")
     b = start("listener", ["--batch-size", "100"], process_env(db_url, env), tmp_path / "b.log")
     try:
@@ -114,22 +114,22 @@ def test_two_listeners_share_a_backlog_without_duplicates(
 
 
 def test_ten_thousand_requests_submitted_with_no_listener_are_all_processed(
-    db_url: str, conn: psycopg.Connection, listener_log: Path, standin_env: dict[str, str]
+    db_url: str, conn: psycopg.Connection, listener_log: Path, stand_in_env: dict[str, str]
 ) -> None:
     submit(conn, 10_000)
-    with running_listener(db_url, env=standin_env, log=listener_log):
+    with running_listener(db_url, env=stand_in_env, log=listener_log):
         assert wait_until(all_done(conn), 90), log_text(listener_log)
     assert_exactly_one_result_each(conn, 10_000)
 
 
 def test_poison_requests_fail_with_their_reason_and_their_neighbours_complete(
-    db_url: str, conn: psycopg.Connection, listener_log: Path, standin_env: dict[str, str]
+    db_url: str, conn: psycopg.Connection, listener_log: Path, stand_in_env: dict[str, str]
 ) -> None:
     good = submit(conn, 3)
     unknown_model = submit(conn, 1, model="no_such_model")
     bad_value = submit(conn, 1, features={**valid_features(), "age": "forty"})
     good += submit(conn, 3)
-    with running_listener(db_url, env=standin_env, log=listener_log):  # all in one claimed batch
+    with running_listener(db_url, env=stand_in_env, log=listener_log):  # all in one claimed batch
         assert wait_until(all_done(conn), 20), log_text(listener_log)
     rows = dict(
         (i, (s, e))
@@ -151,10 +151,10 @@ def test_a_stop_signal_during_a_backlog_exits_zero_quickly_and_leaves_nothing_cl
     conn: psycopg.Connection,
     listener_log: Path,
     sig: signal.Signals,
-    standin_env: dict[str, str],
+    stand_in_env: dict[str, str],
 ) -> None:
     submit(conn, 5000)
-    proc = start("listener", ["--batch-size", "20"], process_env(db_url, standin_env), listener_log)
+    proc = start("listener", ["--batch-size", "20"], process_env(db_url, stand_in_env), listener_log)
     try:
         wait_listening(conn, proc, log=listener_log)
         assert wait_until(lambda: completed_count(conn) >= 100, 20), log_text(listener_log)
@@ -177,10 +177,10 @@ def test_a_stop_signal_during_a_backlog_exits_zero_quickly_and_leaves_nothing_cl
 
 
 def test_poll_only_mode_works_without_listen(
-    db_url: str, conn: psycopg.Connection, listener_log: Path, standin_env: dict[str, str]
+    db_url: str, conn: psycopg.Connection, listener_log: Path, stand_in_env: dict[str, str]
 ) -> None:
     args = ("--poll-only", "--poll-interval", "0.2")
-    with running_listener(db_url, *args, env=standin_env, log=listener_log) as proc:
+    with running_listener(db_url, *args, env=stand_in_env, log=listener_log) as proc:
         wait_listening(conn, proc, log=listener_log)
         assert [mode for _, _, mode in live_listeners(conn)] == ["poll"]
         assert backends(conn, listen=True) == [] and len(backends(conn, listen=False)) == 1
@@ -190,12 +190,12 @@ def test_poll_only_mode_works_without_listen(
 
 
 def test_concurrency_runs_k_workers_that_each_register_and_all_stop_cleanly(
-    db_url: str, conn: psycopg.Connection, listener_log: Path, standin_env: dict[str, str]
+    db_url: str, conn: psycopg.Connection, listener_log: Path, stand_in_env: dict[str, str]
 ) -> None:
     proc = start(
         "listener",
         ["--concurrency", "2", "--batch-size", "50"],
-        process_env(db_url, standin_env),
+        process_env(db_url, stand_in_env),
         listener_log,
     )
     try:
