@@ -15,6 +15,7 @@ import pytest
 from tests.listener.helpers import (
     all_done,
     assert_exactly_one_result_each,
+    assert_stopped_mid_backlog,
     status_counts,
     submit,
     valid_features,
@@ -22,10 +23,11 @@ from tests.listener.helpers import (
 )
 from tests.listener.procs import (
     backends,
-    completed_count,
     kill_while_holding_claims,
+    listener_mid_backlog,
     live_listeners,
     log_text,
+    two_listeners_drain,
     wait_listening,
 )
 from tests.stack import ROOT, process_env, running_listener, start, stop
@@ -69,15 +71,9 @@ def test_a_listener_killed_mid_backlog_loses_nothing_and_duplicates_nothing(
     db_url: str, conn: psycopg.Connection, tmp_path: Path, stand_in_env: dict[str, str]
 ) -> None:
     env = {**stand_in_env, "LISTENER_LEASE_SECONDS": "2", "LISTENER_SWEEP_SECONDS": "1"}
-    submit(conn, 2000)
-    first = start("listener", ["--batch-size", "20"], process_env(db_url, env), tmp_path / "first.log")
-    try:
-        wait_listening(conn, first, log=tmp_path / "first.log")
+    with listener_mid_backlog(db_url, conn, env, tmp_path / "first.log", 2000) as first:
         (killed_id, _, _) = live_listeners(conn)[0]
-        assert wait_until(lambda: completed_count(conn) >= 100, 20), log_text(tmp_path / "first.log")
         held = kill_while_holding_claims(conn, first, killed_id)
-    finally:
-        stop(first, signal.SIGKILL)
     assert first.returncode == -signal.SIGKILL
     counts = status_counts(conn)
     assert counts.get("running") == held and counts.get("pending", 0) > 0  # really mid-backlog
@@ -95,20 +91,7 @@ def test_a_listener_killed_mid_backlog_loses_nothing_and_duplicates_nothing(
 def test_two_listeners_share_a_backlog_without_duplicates(
     db_url: str, conn: psycopg.Connection, tmp_path: Path, stand_in_env: dict[str, str]
 ) -> None:
-    env = stand_in_env
-    a = start("listener", ["--batch-size", "100"], process_env(db_url, env), tmp_path / "a.log")
-    b = start("listener", ["--batch-size", "100"], process_env(db_url, env), tmp_path / "b.log")
-    try:
-        wait_listening(conn, a, n=2, log=tmp_path / "a.log")
-        submit(conn, 5000)
-        assert wait_until(all_done(conn), 60), log_text(tmp_path / "a.log")
-    finally:
-        assert stop(a) == 0 and stop(b) == 0
-    assert_exactly_one_result_each(conn, 5000)
-    per_listener = conn.execute("SELECT listener_id, processed FROM listener_heartbeats").fetchall()
-    assert len(per_listener) == 2
-    assert all(processed > 0 for _, processed in per_listener), per_listener
-    assert sum(processed for _, processed in per_listener) == 5000  # nobody counted a row twice
+    two_listeners_drain(db_url, conn, stand_in_env, tmp_path, 5000, batch_size=100)
     claimed_by = conn.execute("SELECT count(DISTINCT claimed_by) FROM prediction_requests").fetchone()
     assert claimed_by == (2,)
 
@@ -153,22 +136,14 @@ def test_a_stop_signal_during_a_backlog_exits_zero_quickly_and_leaves_nothing_cl
     sig: signal.Signals,
     stand_in_env: dict[str, str],
 ) -> None:
-    submit(conn, 5000)
-    proc = start("listener", ["--batch-size", "20"], process_env(db_url, stand_in_env), listener_log)
-    try:
-        wait_listening(conn, proc, log=listener_log)
-        assert wait_until(lambda: completed_count(conn) >= 100, 20), log_text(listener_log)
+    with listener_mid_backlog(db_url, conn, stand_in_env, listener_log, 5000) as proc:
         started = time.monotonic()
         proc.send_signal(sig)
         code = proc.wait(10)
         elapsed = time.monotonic() - started
-    finally:
-        stop(proc, signal.SIGKILL)
     assert code == 0, log_text(listener_log)
     assert elapsed < 5
-    counts = status_counts(conn)
-    assert "running" not in counts and counts.get("pending", 0) > 0, counts  # stopped mid-backlog
-    assert counts["completed"] + counts["pending"] == 5000
+    assert_stopped_mid_backlog(conn, 5000)
     # Released rows are as if never claimed.
     assert conn.execute(
         "SELECT DISTINCT attempts FROM prediction_requests WHERE status = 'pending'"
