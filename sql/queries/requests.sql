@@ -57,14 +57,8 @@ WHERE idempotency_key = ANY(%(idempotency_keys)s::text[])
 --   model_version, result_created_at, subject_ref, outcome_label, outcome_observed_at,
 --   outcome_recorded_at, outcome_source, api_key_id).
 -- One request with its result and current outcome, if any: the body of GET /predictions/{request_id}.
-SELECT r.request_id, r.model_name, r.status, r.created_at, r.features, r.error,
-       res.prediction, res.probability, res.model_version, res.created_at AS result_created_at,
-       r.subject_ref, o.label AS outcome_label, o.observed_at AS outcome_observed_at,
-       o.recorded_at AS outcome_recorded_at, o.source AS outcome_source, r.api_key_id
-FROM prediction_requests r
-LEFT JOIN prediction_results res ON res.request_id = r.id
-LEFT JOIN prediction_outcomes o ON o.request_id = r.id AND o.superseded_at IS NULL
-WHERE r.request_id = %(request_id)s
+-- prediction_by_request_id (020) looks in the partition its UUIDv7 time points to, then everywhere.
+SELECT * FROM prediction_by_request_id(%(request_id)s::uuid)
 
 -- name: lookup_predictions
 -- :many (ord, request_id, model_name, status, created_at, features, error, prediction, probability,
