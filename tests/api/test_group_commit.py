@@ -85,7 +85,9 @@ async def test_a_row_the_database_refuses_fails_only_its_own_caller(
     assert stored == set(ids[:-1])
 
 
-async def test_submissions_arriving_together_share_one_statement(db_url: str, conn: psycopg.Connection) -> None:
+async def test_submissions_arriving_together_share_one_statement(
+    db_url: str, conn: psycopg.Connection
+) -> None:
     # The flush takes its group when it starts: the first arrivals of a turn do not go out alone.
     async with AsyncConnectionPool(db_url, min_size=2, kwargs={"autocommit": True}) as pool:
         groups = SubmissionGroups(pool)
