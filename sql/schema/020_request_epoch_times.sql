@@ -4,9 +4,12 @@
 -- that is most of the time of GET /predictions/{id}. A UUIDv7 carries the millisecond it was minted,
 -- and a request is inserted (and given its id, hence its epoch) right after: so the epoch(s) open
 -- around that time hold it. request_epoch_times records when each epoch was opened, written by the
--- statement that opens it (sql/queries/retention.sql open_epoch), and prediction_by_request_id looks
--- in those epochs' partitions first, then everywhere when the id is not a v7 or is not found there
--- (an epoch opened by hand, a row inserted long after its id was minted): a lookup never misses a row.
+-- statement that opens it (sql/queries/retention.sql open_epoch); request_id_lo / request_id_hi give
+-- the id range of those epochs, which get_prediction adds to its conditions (the executor then skips
+-- the other partitions before it opens them, in the prepared statement's generic plan too). Not a v7:
+-- the whole id range. Not found in the range (an epoch opened by hand, a row inserted long after its
+-- id was minted): the caller asks every partition (get_prediction_everywhere), so a lookup never
+-- misses a row.
 -- Uniqueness is unchanged: the 016 trigger still checks every partition.
 
 CREATE TABLE request_epoch_times (
@@ -56,73 +59,38 @@ $$;
 COMMENT ON FUNCTION request_id_millis(uuid) IS
     'The Unix milliseconds a UUIDv7 was minted at; NULL when the uuid is not version 7.';
 
--- The ids of the epochs a UUIDv7 request is expected in: those open at some moment within `margin`
--- of its timestamp (the API's clock may differ from the database's a little, and a request is inserted
--- a little after its id is minted, maybe after an epoch switch). NULL when the id is not a v7 or
--- its time is before every recorded epoch.
-CREATE FUNCTION request_id_candidate_ids(request_id uuid, margin interval DEFAULT '5 minutes',
-                                         OUT lo bigint, OUT hi bigint)
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT first.epoch::bigint * request_epoch_width(), (last.epoch + 1)::bigint * request_epoch_width()
-    FROM (SELECT to_timestamp(request_id_millis(request_id) / 1000.0) AS minted) AS t,
-         LATERAL (SELECT epoch FROM request_epoch_times WHERE opened_at <= t.minted - margin
-                  ORDER BY opened_at DESC LIMIT 1) AS first,
-         LATERAL (SELECT epoch FROM request_epoch_times WHERE opened_at <= t.minted + margin
-                  ORDER BY opened_at DESC LIMIT 1) AS last
-$$;
-COMMENT ON FUNCTION request_id_candidate_ids(uuid, interval) IS
-    'The id range [lo, hi) of the partition epochs a UUIDv7 request id is expected in (opened within margin of its timestamp); no row when it is not a v7 or predates every recorded epoch.';
-
--- One request with its result and current outcome: the body of GET /predictions/{request_id}
--- (sql/queries/requests.sql get_prediction). Each statement is planned with its values (not a generic
--- plan), so the planner keeps only the candidate epochs' partitions: it locks and probes those alone.
-CREATE FUNCTION prediction_by_request_id(wanted uuid)
-RETURNS TABLE (request_id uuid, model_name text, status text, created_at timestamptz, features jsonb,
-               error text, prediction smallint, probability double precision, model_version text,
-               result_created_at timestamptz, subject_ref text, outcome_label smallint,
-               outcome_observed_at timestamptz, outcome_recorded_at timestamptz, outcome_source text,
-               api_key_id bigint)
-LANGUAGE plpgsql STABLE
-SET plan_cache_mode = force_custom_plan
-AS $$
-#variable_conflict use_column
+-- The bounds of the ids a UUIDv7 request is expected in: the epochs open at some moment within five
+-- minutes of its timestamp (the API's clock may differ a little from the database's, and a request is
+-- inserted a little after its id is minted, maybe after an epoch switch). Any other id: every id.
+-- PL/pgSQL, so that the epoch query's plan is kept by the session (a SQL function's is not).
+CREATE FUNCTION request_id_lo(request_id uuid) RETURNS bigint
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
 DECLARE
-    lo bigint;
-    hi bigint;
-    minted timestamptz;
+    minted timestamptz := to_timestamp(request_id_millis(request_id) / 1000.0);
+    first_epoch integer;
 BEGIN
-    minted := to_timestamp(request_id_millis(wanted) / 1000.0);
     IF minted IS NOT NULL THEN
-        SELECT e.epoch::bigint * request_epoch_width() INTO lo FROM request_epoch_times e
+        SELECT e.epoch INTO first_epoch FROM request_epoch_times e
         WHERE e.opened_at <= minted - interval '5 minutes' ORDER BY e.opened_at DESC LIMIT 1;
-        SELECT (e.epoch + 1)::bigint * request_epoch_width() INTO hi FROM request_epoch_times e
-        WHERE e.opened_at <= minted + interval '5 minutes' ORDER BY e.opened_at DESC LIMIT 1;
     END IF;
-    IF lo IS NOT NULL THEN
-        RETURN QUERY
-        SELECT r.request_id, r.model_name, r.status, r.created_at, r.features, r.error,
-               res.prediction, res.probability, res.model_version, res.created_at,
-               r.subject_ref, o.label, o.observed_at, o.recorded_at, o.source, r.api_key_id
-        FROM prediction_requests r
-        LEFT JOIN prediction_results res
-               ON res.request_id = r.id AND res.request_id >= lo AND res.request_id < hi
-        LEFT JOIN prediction_outcomes o
-               ON o.request_id = r.id AND o.superseded_at IS NULL AND o.request_id >= lo AND o.request_id < hi
-        WHERE r.request_id = wanted AND r.id >= lo AND r.id < hi;
-        IF FOUND THEN
-            RETURN;
-        END IF;
-    END IF;
-    -- Not a v7, or not where its time says: every partition.
-    RETURN QUERY
-    SELECT r.request_id, r.model_name, r.status, r.created_at, r.features, r.error,
-           res.prediction, res.probability, res.model_version, res.created_at,
-           r.subject_ref, o.label, o.observed_at, o.recorded_at, o.source, r.api_key_id
-    FROM prediction_requests r
-    LEFT JOIN prediction_results res ON res.request_id = r.id
-    LEFT JOIN prediction_outcomes o ON o.request_id = r.id AND o.superseded_at IS NULL
-    WHERE r.request_id = wanted;
+    RETURN coalesce(first_epoch::bigint * request_epoch_width(), 0);
 END;
 $$;
-COMMENT ON FUNCTION prediction_by_request_id(uuid) IS
-    'A request with its result and current outcome by public request_id (GET /predictions/{id}): the partitions of the epochs its UUIDv7 timestamp points to first, then all of them; never misses a row.';
+COMMENT ON FUNCTION request_id_lo(uuid) IS
+    'The first id of the partition epochs a UUIDv7 request id is expected in (open within 5 minutes of its timestamp); 0 for any other id.';
+
+CREATE FUNCTION request_id_hi(request_id uuid) RETURNS bigint
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+DECLARE
+    minted timestamptz := to_timestamp(request_id_millis(request_id) / 1000.0);
+    last_epoch integer;
+BEGIN
+    IF minted IS NOT NULL THEN
+        SELECT e.epoch INTO last_epoch FROM request_epoch_times e
+        WHERE e.opened_at <= minted + interval '5 minutes' ORDER BY e.opened_at DESC LIMIT 1;
+    END IF;
+    RETURN coalesce((last_epoch + 1)::bigint * request_epoch_width(), 9223372036854775807);
+END;
+$$;
+COMMENT ON FUNCTION request_id_hi(uuid) IS
+    'One past the last id of the partition epochs a UUIDv7 request id is expected in (open within 5 minutes of its timestamp); the largest bigint for any other id.';

@@ -15,7 +15,15 @@ from tests.foundation.test_partitioning import insert, open_next_epoch
 
 
 def get(conn: psycopg.Connection, request_id: uuid.UUID) -> tuple | None:
-    return conn.execute(QUERIES["get_prediction"], {"request_id": request_id}).fetchone()
+    """As service/repository/requests.py get_prediction: where the id's time points, then everywhere."""
+    row = conn.execute(QUERIES["get_prediction"], {"request_id": request_id}).fetchone()
+    if row is None:
+        row = conn.execute(QUERIES["get_prediction_everywhere"], {"request_id": request_id}).fetchone()
+    return row
+
+
+def found_where_its_time_points(conn: psycopg.Connection, request_id: uuid.UUID) -> bool:
+    return conn.execute(QUERIES["get_prediction"], {"request_id": request_id}).fetchone() is not None
 
 
 def test_opening_an_epoch_records_when(conn: psycopg.Connection) -> None:
@@ -49,5 +57,9 @@ def test_lookups_find_ids_minted_before_an_epoch_switch_v4_ids_and_old_v7_ids(
     for request_id in (in_first, minted_before_switch, minted_long_before, v4):
         row = get(conn, request_id)
         assert row is not None and row[0] == request_id
+    # The ids whose time points to their epoch are found without asking every partition.
+    assert found_where_its_time_points(conn, in_first)
+    assert found_where_its_time_points(conn, minted_before_switch)
+    assert found_where_its_time_points(conn, v4)
     assert get(conn, new_request_id()) is None
     assert get(conn, uuid.uuid4()) is None
