@@ -41,13 +41,6 @@ GRANT SELECT, UPDATE (status, claimed_at, claimed_by, lease_until, attempts, com
 
 -- Results: written once by a listener, never updated or deleted by anyone but the owner.
 GRANT SELECT ON prediction_results TO futurisys_api;
--- When each partition epoch opened (020): the API's lookups by request_id read it (a database
--- migrated only up to an earlier file has no such table yet).
-DO $$ BEGIN
-    IF to_regclass('request_epoch_times') IS NOT NULL THEN
-        GRANT SELECT ON request_epoch_times TO futurisys_api;
-    END IF;
-END $$;
 GRANT SELECT, INSERT ON prediction_results TO futurisys_listener;
 
 -- The registry: registered by the owner (python -m model_store), read by everyone.

@@ -306,16 +306,11 @@ async def submit_batch(
 
 
 async def get_prediction(pool: AsyncConnectionPool, request_id: UUID) -> dict[str, Any] | None:
-    """The request with its result columns (result_* null until a result exists), or None. First in the
-    partitions its UUIDv7 time points to, then (not found there) in every partition."""
+    """The request with its result columns (result_* null until a result exists), or None."""
     async with pool.connection() as conn:
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute(QUERIES["get_prediction"], {"request_id": request_id})
-        row = await cur.fetchone()
-        if row is None:
-            await cur.execute(QUERIES["get_prediction_everywhere"], {"request_id": request_id})
-            row = await cur.fetchone()
-        return row
+        return await cur.fetchone()
 
 
 async def lookup_predictions(

@@ -57,34 +57,6 @@ WHERE idempotency_key = ANY(%(idempotency_keys)s::text[])
 --   model_version, result_created_at, subject_ref, outcome_label, outcome_observed_at,
 --   outcome_recorded_at, outcome_source, api_key_id).
 -- One request with its result and current outcome, if any: the body of GET /predictions/{request_id}.
--- Only in the partitions its UUIDv7 time points to (request_id_lo/hi, 020: the executor skips the
--- others); no row: get_prediction_everywhere.
-SELECT r.request_id, r.model_name, r.status, r.created_at, r.features, r.error,
-       res.prediction, res.probability, res.model_version, res.created_at AS result_created_at,
-       r.subject_ref, o.label AS outcome_label, o.observed_at AS outcome_observed_at,
-       o.recorded_at AS outcome_recorded_at, o.source AS outcome_source, r.api_key_id
-FROM prediction_requests r
--- LATERAL ... OFFSET 0: one index probe per joined table (the planner would otherwise hash the whole
--- id range of the epoch).
-LEFT JOIN LATERAL (
-    SELECT * FROM prediction_results res WHERE res.request_id = r.id
-      AND res.request_id >= request_id_lo(%(request_id)s::uuid) AND res.request_id < request_id_hi(%(request_id)s::uuid)
-    OFFSET 0
-) res ON true
-LEFT JOIN LATERAL (
-    SELECT * FROM prediction_outcomes o WHERE o.request_id = r.id AND o.superseded_at IS NULL
-      AND o.request_id >= request_id_lo(%(request_id)s::uuid) AND o.request_id < request_id_hi(%(request_id)s::uuid)
-    OFFSET 0
-) o ON true
-WHERE r.request_id = %(request_id)s::uuid
-  AND r.id >= request_id_lo(%(request_id)s::uuid) AND r.id < request_id_hi(%(request_id)s::uuid)
-
--- name: get_prediction_everywhere
--- :one (request_id, model_name, status, created_at, features, error, prediction, probability,
---   model_version, result_created_at, subject_ref, outcome_label, outcome_observed_at,
---   outcome_recorded_at, outcome_source, api_key_id).
--- get_prediction in every partition: a request get_prediction did not find where its id's time
--- points to (inserted long after its id was minted, an epoch opened by hand).
 SELECT r.request_id, r.model_name, r.status, r.created_at, r.features, r.error,
        res.prediction, res.probability, res.model_version, res.created_at AS result_created_at,
        r.subject_ref, o.label AS outcome_label, o.observed_at AS outcome_observed_at,

@@ -44,19 +44,11 @@ SELECT ensure_request_partition(%(epoch)s::int, %(table_name)s::regclass) AS cre
 -- name: open_epoch
 -- :one (next_id).
 -- Move the id sequence to the first id of an epoch: new requests go to its partitions from now on.
--- Never backwards (a second run that read an older epoch changes nothing). The same statement records
--- when (request_epoch_times, 020): lookups by a UUIDv7 request_id go to the epoch open at its time.
-WITH moved AS (
-    SELECT setval(pg_get_serial_sequence('prediction_requests', 'id'), %(epoch)s::bigint * request_epoch_width(), false)
-           AS next_id
-    WHERE (SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END FROM prediction_requests_id_seq)
-          < %(epoch)s::bigint * request_epoch_width()
-), noted AS (
-    INSERT INTO request_epoch_times (epoch, opened_at)
-    SELECT %(epoch)s::int, clock_timestamp() FROM moved
-    ON CONFLICT (epoch) DO NOTHING
-)
-SELECT next_id FROM moved
+-- Never backwards (a second run that read an older epoch changes nothing).
+SELECT setval(pg_get_serial_sequence('prediction_requests', 'id'), %(epoch)s::bigint * request_epoch_width(), false)
+       AS next_id
+WHERE (SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END FROM prediction_requests_id_seq)
+      < %(epoch)s::bigint * request_epoch_width()
 
 -- name: request_partitions
 -- :many (epoch, partition, attached, detach_pending). Every partition of prediction_requests, attached

@@ -27,7 +27,6 @@ DECIDED: dict[str, dict[str, str]] = {
     "model_availability": {"api": "SELECT", "listener": "SELECT INSERT UPDATE DELETE", "analyst": "SELECT"},
     "api_keys": {"api": "SELECT"},
     "prediction_outcomes": {"api": "SELECT INSERT UPDATE(superseded_at)"},
-    "request_epoch_times": {"api": "SELECT"},
     "explanation_requests": {
         "api": "SELECT INSERT UPDATE(status,requested_at,attempts,error,claimed_at,completed_at,lease_until)",
         "listener": f"SELECT UPDATE({REQUEST_STATE})",
