@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +20,7 @@ import psycopg
 from bench import workload
 from listener.claims import claim_pending, pending_floor, record_outcomes
 from listener.outcomes import BatchOutcome
+from service.ids import new_request_id
 from sql.named_queries import QUERIES
 from sql.retention import run_retention
 
@@ -71,7 +71,7 @@ def one_step_sample(
 ) -> dict[str, float]:
     """With no listener running: insert a request, then time the claim query (from `from_id`, as a
     listener claims from the floor its last sweep read), the result insert and GET /predictions/{id}."""
-    request_id = str(uuid.uuid4())
+    request_id = str(new_request_id())  # a UUIDv7, as the API makes them
     conn.execute(
         QUERIES["insert_prediction_request"],
         {
