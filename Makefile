@@ -37,15 +37,15 @@ test: setup ## The whole test suite against a disposable PostgreSQL, with covera
 	@$(PY) -m coverage erase
 	@status=0; $(PY) -m coverage run -m pytest || status=$$?; PY=$(PY) scripts/coverage_report.sh $$status
 
-# The edit-run loop: no browser, no bench smoke, nothing that kills processes or drains big backlogs,
-# no latency bound (the `slow`, `browser` and `timing` markers), no coverage; pytest-xdist spreads it
+# The edit-run loop: no browser, no bench smoke, nothing that kills processes or drains big backlogs
+# (the `slow` and `browser` markers), no coverage; pytest-xdist spreads it
 # over FAST_WORKERS processes (each test has its own database, each worker its own template and login
 # roles). The trained store is made first, once, so the workers never train it side by side.
 FAST_WORKERS ?= 2
 
 test-fast: setup ## The quick lane: the suite less browser, bench smoke and process kills, in parallel
 	@$(PY) -c 'from tests.model_cache import cached_store; cached_store(print)'
-	$(PY) -m pytest -m 'not slow and not browser and not timing' -n $(FAST_WORKERS) -q $(ARGS)
+	$(PY) -m pytest -m 'not slow and not browser' -n $(FAST_WORKERS) -q $(ARGS)
 
 lint: setup ## ruff, and the import-layering contracts
 	$(PY) -m ruff check .

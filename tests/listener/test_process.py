@@ -35,8 +35,7 @@ from tests.stack import ROOT, process_env, running_listener, start, stop
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.timing
-def test_a_request_submitted_while_idle_completes_well_under_a_second(
+def test_a_request_submitted_while_idle_is_answered_on_its_notification_not_the_sweep(
     db_url: str, conn: psycopg.Connection, listener_log: Path, stand_in_env: dict[str, str]
 ) -> None:
     with running_listener(db_url, env=stand_in_env, log=listener_log) as proc:
@@ -44,11 +43,9 @@ def test_a_request_submitted_while_idle_completes_well_under_a_second(
         warm = submit(conn, 1)  # first use loads the model
         assert wait_until(all_done(conn, warm), 30), log_text(listener_log)
         time.sleep(0.3)  # idle: blocked on the notification wait, whose timeout (the sweep) is 60 s
-        started = time.monotonic()
         ids = submit(conn, 1)
-        assert wait_until(all_done(conn, ids), 1.0, interval=0.005), "NOTIFY did not wake the listener"
-        elapsed = time.monotonic() - started
-    assert elapsed < 1.0
+        # Well before the 60 s sweep: only the NOTIFY can have woken it (its latency is make bench's).
+        assert wait_until(all_done(conn, ids), 30, interval=0.005), "NOTIFY did not wake the listener"
     assert_exactly_one_result_each(conn, 2)
 
 
@@ -127,9 +124,8 @@ def test_poison_requests_fail_with_their_reason_and_their_neighbours_complete(
     assert beat == (6, 2, True)
 
 
-@pytest.mark.timing
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_a_stop_signal_during_a_backlog_exits_zero_quickly_and_leaves_nothing_claimed(
+def test_a_stop_signal_during_a_backlog_exits_zero_and_leaves_nothing_claimed(
     db_url: str,
     conn: psycopg.Connection,
     listener_log: Path,
@@ -137,13 +133,10 @@ def test_a_stop_signal_during_a_backlog_exits_zero_quickly_and_leaves_nothing_cl
     stand_in_env: dict[str, str],
 ) -> None:
     with listener_mid_backlog(db_url, conn, stand_in_env, listener_log, 5000) as proc:
-        started = time.monotonic()
         proc.send_signal(sig)
-        code = proc.wait(10)
-        elapsed = time.monotonic() - started
+        code = proc.wait(60)
     assert code == 0, log_text(listener_log)
-    assert elapsed < 5
-    assert_stopped_mid_backlog(conn, 5000)
+    assert_stopped_mid_backlog(conn, 5000)  # it stopped after its batch, not after the backlog
     # Released rows are as if never claimed.
     assert conn.execute(
         "SELECT DISTINCT attempts FROM prediction_requests WHERE status = 'pending'"
