@@ -188,10 +188,11 @@ class Listener:
                 self._from_id,
             )
             outcome = infer_batch(self._registry, claims, self.shutdown.is_set) if claims else None
+            if outcome is not None:
+                self._unrecorded.append(outcome)  # kept if the wait below finds the connection lost
             # This batch is claimed and inferred: now wait for the previous one's write (it ran meanwhile).
             self._finish_recording()
             if outcome is not None:
-                self._unrecorded.append(outcome)
                 if self.config.record_in_background and len(claims) >= self.config.batch_size:
                     # More backlog behind it: write it while the next batch is claimed and inferred; its
                     # post-commit work runs once its write is taken (_finish_recording).
