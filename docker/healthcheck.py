@@ -9,6 +9,12 @@ from __future__ import annotations
 import os
 import sys
 import urllib.request
+from pathlib import Path
+
+# The image sets PYTHONPATH=/app already; this keeps `python docker/healthcheck.py` working from a checkout.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from service.__main__ import DEFAULT_PORT as API_PORT
 
 
 def pid1_args() -> list[str]:
@@ -23,9 +29,10 @@ def flag(args: list[str], name: str, default: str) -> str:
 
 
 def urls(args: list[str]) -> list[str]:
-    api = f"http://127.0.0.1:{os.environ.get('FUTURISYS_API_PORT', '8000')}/health"
+    # The space runs scripts/run_stack.py, which serves the API on FUTURISYS_API_PORT or the same default.
+    api = f"http://127.0.0.1:{os.environ.get('FUTURISYS_API_PORT', API_PORT)}/health"
     if "service" in args:
-        return [f"http://127.0.0.1:{flag(args, '--port', '8000')}/health"]
+        return [f"http://127.0.0.1:{flag(args, '--port', str(API_PORT))}/health"]
     if "streamlit" in args:
         return [f"http://127.0.0.1:{flag(args, '--server.port', '8501')}/_stcore/health"]
     if any(a.endswith("run_stack.py") for a in args):

@@ -9,7 +9,6 @@ Also: `train [--force] [--data FILE [--target COLUMN]]`, `evaluate [--json]`, `r
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import sys
 import time
@@ -20,6 +19,7 @@ from typing import Any
 
 from model_store.crossval import OUTER_REPEATS
 from model_store.manifest import artifacts_present, read_manifest
+from sql.audit import cli_actor
 from sql.settings import Settings, get_settings, variable_and_default
 
 REFUSED = 2  # exit status of a promotion the gate refuses
@@ -231,7 +231,7 @@ def cmd_promote(store_dir: Path, args: argparse.Namespace, database_url: str | N
             )
             return REFUSED
         print(f"live gate passed: {verdict.reason}")
-    deployed = promote(url, name, version, actor=f"cli:{getpass.getuser()}", details=details)
+    deployed = promote(url, name, version, actor=cli_actor(), details=details)
     print(f"{name} {deployed} is now the default model" + (" (forced past the gate)" if forced else ""))
     return 0
 

@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 
 from model_store.errors import ModelError
+from model_store.registered_metrics import with_cv
 from sql.named_queries import QUERIES
 from sql.plans import Fetch, Plan, run, run_async
 
@@ -79,7 +80,7 @@ def from_row(row: Mapping[str, Any]) -> DeployedModel:
         threshold=float(row["threshold"]),
         sklearn_version=row["sklearn_version"],
         artifact_path=row["artifact_path"],
-        metrics=row.get("metrics") or {},
+        metrics=with_cv(row.get("metrics") or {}),
         feature_schema=row.get("feature_schema") or [],
         trained_at=trained_at.isoformat() if isinstance(trained_at, datetime) else trained_at,
         training_data_sha256=row.get("training_data_sha256"),

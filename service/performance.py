@@ -7,6 +7,7 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from model_store.registered_metrics import with_cv
 from service.monitoring_summary import bucket_seconds
 from service.outcome_schemas import (
     CalibrationBin,
@@ -85,7 +86,7 @@ def shape(
                 note=why,
                 calibration=calibration[key],
                 over_time=series[key],
-                offline_metrics=row["offline_metrics"],
+                offline_metrics=with_cv(row["offline_metrics"]),
             )
         )
     return Performance(

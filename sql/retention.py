@@ -20,7 +20,6 @@ detached, or half-detached, by a run that died is finished by the next one. One 
 from __future__ import annotations
 
 import argparse
-import getpass
 import gzip
 import json
 import os
@@ -36,6 +35,7 @@ from psycopg import sql
 from psycopg.abc import Query
 from psycopg.rows import dict_row
 
+from sql.audit import cli_actor
 from sql.named_queries import QUERIES
 
 PARENT = "prediction_requests"
@@ -267,7 +267,7 @@ def run_retention(
             report.seconds = time.perf_counter() - started
             if audit_when_idle or report.removed_epochs or report.opened_epoch is not None:
                 with conn.transaction():
-                    who = actor or f"cli:{getpass.getuser()}"
+                    who = actor or cli_actor()
                     conn.execute(QUERIES["state_retention_actor"], {"actor": who})
                     row = _row(conn, QUERIES["audit_retention"], {"details": json.dumps(report.details())})
                     assert row is not None

@@ -23,10 +23,17 @@ VALUES (%(name)s, %(version)s, %(name)s || '.joblib', repeat(%(digit)s, 64), '1.
 DEPLOY = "INSERT INTO model_deployments (model_name, version, is_default) VALUES (%s, %s, %s)"
 
 
-def register(conn: psycopg.Connection, name: str, version: str, digit: str, threshold: float) -> None:
+def register(
+    conn: psycopg.Connection,
+    name: str,
+    version: str,
+    digit: str,
+    threshold: float,
+    metrics: dict | None = None,
+) -> None:
     conn.execute(REGISTER, {
         "name": name, "version": version, "digit": digit, "threshold": threshold,
-        "metrics": Jsonb({"test": {"roc_auc": 0.8}}), "schema": Jsonb(schema_as_json()),
+        "metrics": Jsonb(metrics or {"test": {"roc_auc": 0.8}}), "schema": Jsonb(schema_as_json()),
     })  # fmt: skip
 
 
@@ -71,6 +78,24 @@ async def test_models_come_from_the_deployment_rows_and_follow_a_promotion(
         assert submitted.json()["model_name"] == "random_forest_e04"
         meta = (await client.get("/metadata/")).json()
         assert meta["default_model"] == "random_forest_e04" and meta["threshold"] == 0.45
+
+
+async def test_a_version_retrained_from_outcomes_lists_its_cv_figures_like_a_trained_one(
+    db_url: str, conn: psycopg.Connection
+) -> None:
+    # What `train --from-outcomes` registers (model_store/retrain.py): one out-of-fold score per metric.
+    oof = {"roc_auc": 0.81, "pr_auc": 0.52, "brier": 0.11, "f1": 0.47, "precision": 0.5, "recall": 0.44}
+    register(conn, "logistic", "retrained", "a", 0.5, {"cv_oof": oof, "trained_on": {"rows": 60}})
+    trained_cv = {"roc_auc": {"mean": 0.8, "std": 0.03, "low": 0.75, "high": 0.85}}
+    register(conn, "random_forest_e04", "trained", "b", 0.4, {"cv": trained_cv})
+    conn.execute(DEPLOY, ["logistic", "retrained", True])
+    conn.execute(DEPLOY, ["random_forest_e04", "trained", False])
+    async with in_process(create_app(ApiSettings(database_url=db_url, env="dev"))) as client:
+        listed = await models(client)
+    retrained = listed["logistic"]["metrics"]
+    assert {k: s["mean"] for k, s in retrained["cv"].items()} == oof, "read as the dashboard reads CV means"
+    assert retrained["cv_oof"] == oof and retrained["trained_on"] == {"rows": 60}, "as registered besides"
+    assert listed["random_forest_e04"]["metrics"] == {"cv": trained_cv}, "a trained version's cv untouched"
 
 
 async def test_without_any_deployed_model_submissions_get_a_clear_answer(db_url: str) -> None:

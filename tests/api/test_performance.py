@@ -245,6 +245,17 @@ async def test_the_window_and_the_model_filter(client: httpx.AsyncClient, conn: 
     assert backwards.status_code == 422 and "since" in str(backwards.json())
 
 
+async def test_a_version_retrained_from_outcomes_shows_its_out_of_fold_scores_as_its_cv_means(
+    client: httpx.AsyncClient, conn: psycopg.Connection
+) -> None:
+    oof = {"roc_auc": 0.81, "f1": 0.47}  # as `train --from-outcomes` registers them (model_store/retrain.py)
+    conn.execute(VERSION, ["logistic", "v1", THRESHOLD, json.dumps({"cv_oof": oof})])
+    add_predictions(conn, [0.2, 0.8], [0, 1], [10.0, 10.0])
+
+    offline = one(await performance(client), "logistic", "v1")["offline_metrics"]
+    assert offline == {"cv_oof": oof, "cv": {"roc_auc": {"mean": 0.81}, "f1": {"mean": 0.47}}}
+
+
 async def test_metrics_carry_the_live_figures_per_version(
     client: httpx.AsyncClient, conn: psycopg.Connection
 ) -> None:

@@ -11,8 +11,8 @@ LISTENER_ENV = {"LISTENER_SWEEP_SECONDS": "60", "LISTENER_LOG_LEVEL": "INFO"}
 
 
 @pytest.fixture
-def standin_env(stand_in_env: dict[str, str]) -> dict[str, str]:
-    """A listener process on the stand-in models, deployed in the test's database (db_url)."""
+def stand_in_env(stand_in_env: dict[str, str]) -> dict[str, str]:
+    """The root conftest's stand-in environment, for a listener process: its sweep and log level added."""
     return {**stand_in_env, **LISTENER_ENV}
 
 

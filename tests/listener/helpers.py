@@ -67,6 +67,14 @@ def status_counts(conn: psycopg.Connection) -> dict[str, int]:
     return dict(conn.execute("SELECT status, count(*) FROM prediction_requests GROUP BY status").fetchall())
 
 
+def assert_stopped_mid_backlog(conn: psycopg.Connection, requests: int) -> dict[str, int]:
+    """The `requests` are completed or pending, some of each, none left running; returns the counts."""
+    counts = status_counts(conn)
+    assert "running" not in counts and counts.get("pending", 0) > 0, counts
+    assert counts["completed"] + counts["pending"] == requests, counts
+    return counts
+
+
 def statuses(conn: psycopg.Connection, ids: Sequence[int]) -> dict[int, str]:
     return dict(
         conn.execute("SELECT id, status FROM prediction_requests WHERE id = ANY(%s)", [list(ids)]).fetchall()

@@ -6,11 +6,14 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 
-from tests.listener.helpers import wait_until
+from tests.listener.helpers import all_done, assert_exactly_one_result_each, submit, wait_until
+from tests.stack import process_env, start, stop
 
 
 def live_listeners(conn: psycopg.Connection) -> list[tuple[str, int, str]]:
@@ -75,3 +78,38 @@ def work_backend_idle(conn: psycopg.Connection, listener_id: str) -> bool:
 def completed_count(conn: psycopg.Connection) -> int:
     row = conn.execute("SELECT count(*) FROM prediction_requests WHERE status = 'completed'").fetchone()
     return row[0] if row else 0
+
+
+@contextmanager
+def listener_mid_backlog(
+    db_url: str, conn: psycopg.Connection, env: Mapping[str, str], log: Path, requests: int
+) -> Iterator[subprocess.Popen]:
+    """A listener (batches of 20) on a backlog of `requests`, yielded once it has completed 100 of them;
+    SIGKILLed after the block if it still runs."""
+    submit(conn, requests)
+    proc = start("listener", ["--batch-size", "20"], process_env(db_url, env), log)
+    try:
+        wait_listening(conn, proc, log=log)
+        assert wait_until(lambda: completed_count(conn) >= 100, 20), log_text(log)
+        yield proc
+    finally:
+        stop(proc, signal.SIGKILL)
+
+
+def two_listeners_drain(
+    db_url: str, conn: psycopg.Connection, env: Mapping[str, str], logs: Path, requests: int, batch_size: int
+) -> None:
+    """Two listeners drain `requests` submitted once both listen, and stop cleanly; each request gets one
+    result, each listener processes some, and their counts add up to `requests` (nobody counted one twice)."""
+    a = start("listener", ["--batch-size", str(batch_size)], process_env(db_url, env), logs / "a.log")
+    b = start("listener", ["--batch-size", str(batch_size)], process_env(db_url, env), logs / "b.log")
+    try:
+        wait_listening(conn, a, n=2, log=logs / "a.log")
+        submit(conn, requests)
+        assert wait_until(all_done(conn), 60), log_text(logs / "a.log")
+    finally:
+        assert stop(a) == 0 and stop(b) == 0
+    assert_exactly_one_result_each(conn, requests)
+    per_listener = conn.execute("SELECT listener_id, processed FROM listener_heartbeats").fetchall()
+    assert len(per_listener) == 2 and all(processed > 0 for _, processed in per_listener), per_listener
+    assert sum(processed for _, processed in per_listener) == requests

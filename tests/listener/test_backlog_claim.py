@@ -12,9 +12,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.listener.helpers import all_done, assert_exactly_one_result_each, status_counts, submit, wait_until
-from tests.listener.procs import completed_count, live_listeners, log_text, wait_listening
-from tests.stack import process_env, running_listener, start, stop
+from tests.listener.helpers import (
+    all_done,
+    assert_exactly_one_result_each,
+    assert_stopped_mid_backlog,
+    wait_until,
+)
+from tests.listener.procs import listener_mid_backlog, live_listeners, log_text, two_listeners_drain
+from tests.stack import running_listener
 
 pytestmark = pytest.mark.slow
 
@@ -49,23 +54,15 @@ def kill_inside_its_transaction(conn: psycopg.Connection, proc: subprocess.Popen
 
 
 def test_a_listener_killed_inside_a_backlog_batch_leaves_its_rows_pending_and_nothing_twice(
-    db_url: str, conn: psycopg.Connection, tmp_path: Path, standin_env: dict[str, str]
+    db_url: str, conn: psycopg.Connection, tmp_path: Path, stand_in_env: dict[str, str]
 ) -> None:
-    env = {**standin_env, **TRANSACTION}
-    submit(conn, 2000)
-    first = start("listener", ["--batch-size", "20"], process_env(db_url, env), tmp_path / "first.log")
-    try:
-        wait_listening(conn, first, log=tmp_path / "first.log")
+    env = {**stand_in_env, **TRANSACTION}
+    with listener_mid_backlog(db_url, conn, env, tmp_path / "first.log", 2000) as first:
         (killed_id, _, _) = live_listeners(conn)[0]
-        assert wait_until(lambda: completed_count(conn) >= 100, 20), log_text(tmp_path / "first.log")
         kill_inside_its_transaction(conn, first, killed_id)
-    finally:
-        stop(first, signal.SIGKILL)
     assert first.returncode == -signal.SIGKILL
-    counts = status_counts(conn)
     # Nothing held: the batch in flight rolled back with its session, nothing waits for a lease.
-    assert "running" not in counts and counts.get("pending", 0) > 0, counts
-    assert counts["completed"] + counts["pending"] == 2000, counts
+    counts = assert_stopped_mid_backlog(conn, 2000)
     assert conn.execute("SELECT count(*) FROM prediction_results").fetchone() == (counts["completed"],)
 
     with running_listener(db_url, "--batch-size", "20", env=env, log=tmp_path / "second.log"):
@@ -77,41 +74,20 @@ def test_a_listener_killed_inside_a_backlog_batch_leaves_its_rows_pending_and_no
 
 
 def test_two_listeners_share_a_backlog_in_short_transactions_without_duplicates(
-    db_url: str, conn: psycopg.Connection, tmp_path: Path, standin_env: dict[str, str]
+    db_url: str, conn: psycopg.Connection, tmp_path: Path, stand_in_env: dict[str, str]
 ) -> None:
-    env = {**standin_env, **TRANSACTION}
-    a = start("listener", ["--batch-size", "50"], process_env(db_url, env), tmp_path / "a.log")
-    b = start("listener", ["--batch-size", "50"], process_env(db_url, env), tmp_path / "b.log")
-    try:
-        wait_listening(conn, a, n=2, log=tmp_path / "a.log")
-        submit(conn, 3000)
-        assert wait_until(all_done(conn), 60), log_text(tmp_path / "a.log")
-    finally:
-        assert stop(a) == 0 and stop(b) == 0
-    assert_exactly_one_result_each(conn, 3000)
-    per_listener = conn.execute("SELECT listener_id, processed FROM listener_heartbeats").fetchall()
-    assert all(processed > 0 for _, processed in per_listener) and len(per_listener) == 2, per_listener
-    assert sum(processed for _, processed in per_listener) == 3000  # nobody counted a row twice
+    two_listeners_drain(db_url, conn, {**stand_in_env, **TRANSACTION}, tmp_path, 3000, batch_size=50)
     assert conn.execute("SELECT DISTINCT attempts FROM prediction_requests").fetchall() == [(1,)]
 
 
 def test_a_stop_signal_inside_a_backlog_of_short_transactions_leaves_nothing_claimed(
-    db_url: str, conn: psycopg.Connection, listener_log: Path, standin_env: dict[str, str]
+    db_url: str, conn: psycopg.Connection, listener_log: Path, stand_in_env: dict[str, str]
 ) -> None:
-    submit(conn, 3000)
-    env = {**standin_env, **TRANSACTION}
-    proc = start("listener", ["--batch-size", "20"], process_env(db_url, env), listener_log)
-    try:
-        wait_listening(conn, proc, log=listener_log)
-        assert wait_until(lambda: completed_count(conn) >= 100, 20), log_text(listener_log)
+    with listener_mid_backlog(db_url, conn, {**stand_in_env, **TRANSACTION}, listener_log, 3000) as proc:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(30)
-    finally:
-        stop(proc, signal.SIGKILL)
     assert code == 0, log_text(listener_log)
-    counts = status_counts(conn)
-    assert "running" not in counts and counts.get("pending", 0) > 0, counts  # stopped mid-backlog
-    assert counts["completed"] + counts["pending"] == 3000
+    assert_stopped_mid_backlog(conn, 3000)
     # The rows it never recorded are as if never claimed.
     assert conn.execute(
         "SELECT DISTINCT attempts, claimed_by IS NULL FROM prediction_requests WHERE status = 'pending'"

@@ -15,6 +15,7 @@ import pytest
 from tests.listener.helpers import (
     all_done,
     assert_exactly_one_result_each,
+    assert_stopped_mid_backlog,
     status_counts,
     submit,
     valid_features,
@@ -22,10 +23,11 @@ from tests.listener.helpers import (
 )
 from tests.listener.procs import (
     backends,
-    completed_count,
     kill_while_holding_claims,
+    listener_mid_backlog,
     live_listeners,
     log_text,
+    two_listeners_drain,
     wait_listening,
 )
 from tests.stack import ROOT, process_env, running_listener, start, stop
@@ -35,9 +37,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.mark.timing
 def test_a_request_submitted_while_idle_completes_well_under_a_second(
-    db_url: str, conn: psycopg.Connection, listener_log: Path, standin_env: dict[str, str]
+    db_url: str, conn: psycopg.Connection, listener_log: Path, stand_in_env: dict[str, str]
 ) -> None:
-    with running_listener(db_url, env=standin_env, log=listener_log) as proc:
+    with running_listener(db_url, env=stand_in_env, log=listener_log) as proc:
         wait_listening(conn, proc, log=listener_log)
         warm = submit(conn, 1)  # first use loads the model
         assert wait_until(all_done(conn, warm), 10), log_text(listener_log)
@@ -51,9 +53,9 @@ def test_a_request_submitted_while_idle_completes_well_under_a_second(
 
 
 def test_a_thousand_rows_inserted_in_one_statement_all_complete(
-    db_url: str, conn: psycopg.Connection, listener_log: Path, standin_env: dict[str, str]
+    db_url: str, conn: psycopg.Connection, listener_log: Path, stand_in_env: dict[str, str]
 ) -> None:
-    with running_listener(db_url, "--batch-size", "128", env=standin_env, log=listener_log) as proc:
+    with running_listener(db_url, "--batch-size", "128", env=stand_in_env, log=listener_log) as proc:
         wait_listening(conn, proc, log=listener_log)
         submit(conn, 1000)  # one statement: one notification
         assert wait_until(all_done(conn), 20), log_text(listener_log)
@@ -66,18 +68,12 @@ def test_a_thousand_rows_inserted_in_one_statement_all_complete(
 
 
 def test_a_listener_killed_mid_backlog_loses_nothing_and_duplicates_nothing(
-    db_url: str, conn: psycopg.Connection, tmp_path: Path, standin_env: dict[str, str]
+    db_url: str, conn: psycopg.Connection, tmp_path: Path, stand_in_env: dict[str, str]
 ) -> None:
-    env = {**standin_env, "LISTENER_LEASE_SECONDS": "2", "LISTENER_SWEEP_SECONDS": "1"}
-    submit(conn, 2000)
-    first = start("listener", ["--batch-size", "20"], process_env(db_url, env), tmp_path / "first.log")
-    try:
-        wait_listening(conn, first, log=tmp_path / "first.log")
+    env = {**stand_in_env, "LISTENER_LEASE_SECONDS": "2", "LISTENER_SWEEP_SECONDS": "1"}
+    with listener_mid_backlog(db_url, conn, env, tmp_path / "first.log", 2000) as first:
         (killed_id, _, _) = live_listeners(conn)[0]
-        assert wait_until(lambda: completed_count(conn) >= 100, 20), log_text(tmp_path / "first.log")
         held = kill_while_holding_claims(conn, first, killed_id)
-    finally:
-        stop(first, signal.SIGKILL)
     assert first.returncode == -signal.SIGKILL
     counts = status_counts(conn)
     assert counts.get("running") == held and counts.get("pending", 0) > 0  # really mid-backlog
@@ -93,43 +89,30 @@ def test_a_listener_killed_mid_backlog_loses_nothing_and_duplicates_nothing(
 
 
 def test_two_listeners_share_a_backlog_without_duplicates(
-    db_url: str, conn: psycopg.Connection, tmp_path: Path, standin_env: dict[str, str]
+    db_url: str, conn: psycopg.Connection, tmp_path: Path, stand_in_env: dict[str, str]
 ) -> None:
-    env = standin_env
-    a = start("listener", ["--batch-size", "100"], process_env(db_url, env), tmp_path / "a.log")
-    b = start("listener", ["--batch-size", "100"], process_env(db_url, env), tmp_path / "b.log")
-    try:
-        wait_listening(conn, a, n=2, log=tmp_path / "a.log")
-        submit(conn, 5000)
-        assert wait_until(all_done(conn), 60), log_text(tmp_path / "a.log")
-    finally:
-        assert stop(a) == 0 and stop(b) == 0
-    assert_exactly_one_result_each(conn, 5000)
-    per_listener = conn.execute("SELECT listener_id, processed FROM listener_heartbeats").fetchall()
-    assert len(per_listener) == 2
-    assert all(processed > 0 for _, processed in per_listener), per_listener
-    assert sum(processed for _, processed in per_listener) == 5000  # nobody counted a row twice
+    two_listeners_drain(db_url, conn, stand_in_env, tmp_path, 5000, batch_size=100)
     claimed_by = conn.execute("SELECT count(DISTINCT claimed_by) FROM prediction_requests").fetchone()
     assert claimed_by == (2,)
 
 
 def test_ten_thousand_requests_submitted_with_no_listener_are_all_processed(
-    db_url: str, conn: psycopg.Connection, listener_log: Path, standin_env: dict[str, str]
+    db_url: str, conn: psycopg.Connection, listener_log: Path, stand_in_env: dict[str, str]
 ) -> None:
     submit(conn, 10_000)
-    with running_listener(db_url, env=standin_env, log=listener_log):
+    with running_listener(db_url, env=stand_in_env, log=listener_log):
         assert wait_until(all_done(conn), 90), log_text(listener_log)
     assert_exactly_one_result_each(conn, 10_000)
 
 
 def test_poison_requests_fail_with_their_reason_and_their_neighbours_complete(
-    db_url: str, conn: psycopg.Connection, listener_log: Path, standin_env: dict[str, str]
+    db_url: str, conn: psycopg.Connection, listener_log: Path, stand_in_env: dict[str, str]
 ) -> None:
     good = submit(conn, 3)
     unknown_model = submit(conn, 1, model="no_such_model")
     bad_value = submit(conn, 1, features={**valid_features(), "age": "forty"})
     good += submit(conn, 3)
-    with running_listener(db_url, env=standin_env, log=listener_log):  # all in one claimed batch
+    with running_listener(db_url, env=stand_in_env, log=listener_log):  # all in one claimed batch
         assert wait_until(all_done(conn), 20), log_text(listener_log)
     rows = dict(
         (i, (s, e))
@@ -151,24 +134,16 @@ def test_a_stop_signal_during_a_backlog_exits_zero_quickly_and_leaves_nothing_cl
     conn: psycopg.Connection,
     listener_log: Path,
     sig: signal.Signals,
-    standin_env: dict[str, str],
+    stand_in_env: dict[str, str],
 ) -> None:
-    submit(conn, 5000)
-    proc = start("listener", ["--batch-size", "20"], process_env(db_url, standin_env), listener_log)
-    try:
-        wait_listening(conn, proc, log=listener_log)
-        assert wait_until(lambda: completed_count(conn) >= 100, 20), log_text(listener_log)
+    with listener_mid_backlog(db_url, conn, stand_in_env, listener_log, 5000) as proc:
         started = time.monotonic()
         proc.send_signal(sig)
         code = proc.wait(10)
         elapsed = time.monotonic() - started
-    finally:
-        stop(proc, signal.SIGKILL)
     assert code == 0, log_text(listener_log)
     assert elapsed < 5
-    counts = status_counts(conn)
-    assert "running" not in counts and counts.get("pending", 0) > 0, counts  # stopped mid-backlog
-    assert counts["completed"] + counts["pending"] == 5000
+    assert_stopped_mid_backlog(conn, 5000)
     # Released rows are as if never claimed.
     assert conn.execute(
         "SELECT DISTINCT attempts FROM prediction_requests WHERE status = 'pending'"
@@ -177,10 +152,10 @@ def test_a_stop_signal_during_a_backlog_exits_zero_quickly_and_leaves_nothing_cl
 
 
 def test_poll_only_mode_works_without_listen(
-    db_url: str, conn: psycopg.Connection, listener_log: Path, standin_env: dict[str, str]
+    db_url: str, conn: psycopg.Connection, listener_log: Path, stand_in_env: dict[str, str]
 ) -> None:
     args = ("--poll-only", "--poll-interval", "0.2")
-    with running_listener(db_url, *args, env=standin_env, log=listener_log) as proc:
+    with running_listener(db_url, *args, env=stand_in_env, log=listener_log) as proc:
         wait_listening(conn, proc, log=listener_log)
         assert [mode for _, _, mode in live_listeners(conn)] == ["poll"]
         assert backends(conn, listen=True) == [] and len(backends(conn, listen=False)) == 1
@@ -190,12 +165,12 @@ def test_poll_only_mode_works_without_listen(
 
 
 def test_concurrency_runs_k_workers_that_each_register_and_all_stop_cleanly(
-    db_url: str, conn: psycopg.Connection, listener_log: Path, standin_env: dict[str, str]
+    db_url: str, conn: psycopg.Connection, listener_log: Path, stand_in_env: dict[str, str]
 ) -> None:
     proc = start(
         "listener",
         ["--concurrency", "2", "--batch-size", "50"],
-        process_env(db_url, standin_env),
+        process_env(db_url, stand_in_env),
         listener_log,
     )
     try:

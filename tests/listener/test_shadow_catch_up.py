@@ -182,14 +182,14 @@ def waiting_on_the_shadow_lock(conn: psycopg.Connection) -> int:
 
 @pytest.mark.slow
 def test_a_listener_killed_before_writing_its_shadow_rows_loses_none_of_them(
-    db_url: str, conn: psycopg.Connection, listener_log: Path, standin_env: dict[str, str], tmp_path: Path
+    db_url: str, conn: psycopg.Connection, listener_log: Path, stand_in_env: dict[str, str], tmp_path: Path
 ) -> None:
     """Real processes: the first listener answers while an erasure-side lock keeps its shadow rows from being
     written, and is SIGKILLed holding answers without shadow rows; the next one writes each exactly once."""
     register_stand_in(conn, "logistic")
     start_shadow(db_url, "logistic")
     features = [valid_features(seed) for seed in range(50)]
-    env = {**standin_env, "LISTENER_SWEEP_SECONDS": "1"}
+    env = {**stand_in_env, "LISTENER_SWEEP_SECONDS": "1"}
     blocker = psycopg.connect(db_url)
     blocker.execute("SELECT pg_advisory_xact_lock(shadow_writes_lock_key())")
     with running_listener(db_url, env=env, log=listener_log) as first:

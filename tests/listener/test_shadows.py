@@ -22,7 +22,7 @@ from tests.stack import running_listener
 
 def register_stand_in(conn: psycopg.Connection, name: str, version: str = STAND_IN_VERSION) -> None:
     """A model_versions row for a stand-in (a shadow's row needs a version); kept as it is when the stand-in
-    store is deployed (the `standin_env` fixture), whose rows name its artifacts."""
+    store is deployed (the `stand_in_env` fixture), whose rows name its artifacts."""
     conn.execute(
         "INSERT INTO model_versions"
         " (model_name, version, artifact_path, sha256, sklearn_version, threshold, feature_schema)"
@@ -57,14 +57,14 @@ def shadowed_batch(conn: psycopg.Connection) -> int:
 
 
 def test_each_answer_of_the_default_gets_one_shadow_row_per_challenger(
-    db_url: str, conn: psycopg.Connection, listener_log: Path, standin_env: dict[str, str]
+    db_url: str, conn: psycopg.Connection, listener_log: Path, stand_in_env: dict[str, str]
 ) -> None:
     for name in ("logistic", "random_forest"):
         register_stand_in(conn, name)
     start_shadow(db_url, "logistic")
     start_shadow(db_url, "random_forest")
     features = [valid_features(seed) for seed in range(40)]
-    with running_listener(db_url, env=standin_env, log=listener_log) as proc:
+    with running_listener(db_url, env=stand_in_env, log=listener_log) as proc:
         wait_listening(conn, proc, log=listener_log)
         ids = [i for f in features for i in submit(conn, 1, DEFAULT_MODEL, f)]
         other = submit(conn, 5, "dummy")
@@ -87,10 +87,10 @@ def test_each_answer_of_the_default_gets_one_shadow_row_per_challenger(
 
 
 def test_shadows_start_and_stop_in_a_running_listener(
-    db_url: str, conn: psycopg.Connection, listener_log: Path, standin_env: dict[str, str]
+    db_url: str, conn: psycopg.Connection, listener_log: Path, stand_in_env: dict[str, str]
 ) -> None:
     register_stand_in(conn, "logistic")
-    with running_listener(db_url, env=standin_env, log=listener_log) as proc:
+    with running_listener(db_url, env=stand_in_env, log=listener_log) as proc:
         wait_listening(conn, proc, log=listener_log)
         before = submit(conn, 10, DEFAULT_MODEL)
         assert wait_until(all_done(conn, before), 30), log_text(listener_log)

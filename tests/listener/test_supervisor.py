@@ -29,9 +29,9 @@ def alive(pid: int) -> bool:
 
 
 def test_a_killed_worker_is_replaced_and_the_pool_keeps_serving(
-    db_url: str, conn: psycopg.Connection, listener_log: Path, standin_env: dict[str, str]
+    db_url: str, conn: psycopg.Connection, listener_log: Path, stand_in_env: dict[str, str]
 ) -> None:
-    proc = start("listener", ["--concurrency", "2"], process_env(db_url, standin_env), listener_log)
+    proc = start("listener", ["--concurrency", "2"], process_env(db_url, stand_in_env), listener_log)
     try:
         wait_listening(conn, proc, n=2, log=listener_log)
         first = worker_pids(conn)
