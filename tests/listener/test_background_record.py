@@ -43,11 +43,11 @@ def kill_while_writing_behind(conn: psycopg.Connection, proc: subprocess.Popen, 
 
 
 def test_a_backlog_written_behind_its_next_batch_gets_exactly_one_result_each(
-    db_url: str, conn: psycopg.Connection, tmp_path: Path, standin_env: dict[str, str]
+    db_url: str, conn: psycopg.Connection, tmp_path: Path, stand_in_env: dict[str, str]
 ) -> None:
     submit(conn, 3000)
     log = tmp_path / "listener.log"
-    proc = start("listener", ["--batch-size", "20"], process_env(db_url, standin_env), log)
+    proc = start("listener", ["--batch-size", "20"], process_env(db_url, stand_in_env), log)
     seen_two = False
     try:
         wait_listening(conn, proc, log=log)
@@ -70,9 +70,9 @@ def test_a_backlog_written_behind_its_next_batch_gets_exactly_one_result_each(
 
 
 def test_without_background_writes_the_listener_keeps_one_work_connection(
-    db_url: str, conn: psycopg.Connection, tmp_path: Path, standin_env: dict[str, str]
+    db_url: str, conn: psycopg.Connection, tmp_path: Path, stand_in_env: dict[str, str]
 ) -> None:
-    env = {**standin_env, "LISTENER_RECORD_IN_BACKGROUND": "false"}
+    env = {**stand_in_env, "LISTENER_RECORD_IN_BACKGROUND": "false"}
     submit(conn, 1000)
     log = tmp_path / "listener.log"
     proc = start("listener", ["--batch-size", "20"], process_env(db_url, env), log)
@@ -94,9 +94,9 @@ def test_without_background_writes_the_listener_keeps_one_work_connection(
 
 
 def test_a_listener_killed_while_writing_behind_loses_nothing_and_duplicates_nothing(
-    db_url: str, conn: psycopg.Connection, tmp_path: Path, standin_env: dict[str, str]
+    db_url: str, conn: psycopg.Connection, tmp_path: Path, stand_in_env: dict[str, str]
 ) -> None:
-    env = {**standin_env, "LISTENER_LEASE_SECONDS": "2", "LISTENER_SWEEP_SECONDS": "1"}
+    env = {**stand_in_env, "LISTENER_LEASE_SECONDS": "2", "LISTENER_SWEEP_SECONDS": "1"}
     submit(conn, 2000)
     first = start("listener", ["--batch-size", "20"], process_env(db_url, env), tmp_path / "first.log")
     try:
