@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import platform
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -212,6 +213,7 @@ class Bench:
             "user.wrk.submit_wait.logistic.c16",
             lambda: loadgen.submit_and_wait(base, bodies["logistic"], 16, seconds),
         )
+        self.answer_from_notify_ab(url, api, base, listener, bodies["logistic"], seconds)
         log("wrk submissions without wait, logistic, 16 connections, listener running")
         measured(
             "user.wrk.submit_only.logistic.c16",
@@ -231,6 +233,41 @@ class Bench:
                 k: round((after[k] - before[k]) * 1e6 / n, 1) for k in after
             }
         self.stack.stop_all()
+
+    def answer_from_notify_ab(
+        self, url: str, api: Any, base: str, listener: Any, bodies: Path, seconds: float, rounds: int = 2
+    ) -> None:
+        """Submit-and-wait answered from the completion notification (schema 022) against re-reading the
+        request (API_ANSWER_FROM_NOTIFY=false), in alternating rounds: this API and a second one on the
+        same database and listener. Medians of the rounds; `off_over_on` > 1 means the payload is faster."""
+        other, other_base = self.stack.start_api(url, {"API_ANSWER_FROM_NOTIFY": "false"})
+        apis = {"on": (api, base), "off": (other, other_base)}
+        runs: dict[str, list[dict[str, float]]] = {}
+        for _ in range(rounds):
+            for connections in (1, 16):
+                for setting, (proc, at) in apis.items():
+                    log(
+                        f"A/B answer from notify {setting}, wrk submit-and-wait, logistic, {connections} conn"
+                    )
+                    before = self.stack.cpu(api=proc, listener=listener)
+                    run = loadgen.submit_and_wait(at, bodies, connections, seconds)
+                    after = self.stack.cpu(api=proc, listener=listener)
+                    cpu = {f"cpu_ms_{k}": (after[k] - before[k]) * 1000 / max(run.requests, 1) for k in after}
+                    runs.setdefault(f"{setting}.c{connections}", []).append({**run.figures(), **cpu})
+        self.stack.stop(other)
+        med = {
+            key: {f: round(statistics.median(r[f] for r in rs), 3) for f in rs[0]} for key, rs in runs.items()
+        }
+        for key, figures in med.items():
+            self.figures[f"user.ab.answer_from_notify.{key}"] = figures
+        for c in ("c1", "c16"):
+            on, off = med[f"on.{c}"], med[f"off.{c}"]
+            self.figures[f"user.ab.answer_from_notify.off_over_on.{c}"] = {
+                "p50": round(off["p50_ms"] / on["p50_ms"], 2),
+                "p99": round(off["p99_ms"] / on["p99_ms"], 2),
+                "per_s_on_over_off": round(on["per_s"] / max(off["per_s"], 1), 2),
+                "api_cpu": round(off["cpu_ms_api"] / max(on["cpu_ms_api"], 1e-9), 2),
+            }
 
     def throughput(self) -> None:
         runs = self.size.get("throughput_runs") or [(m, k) for m in MODELS for k in (1, 2)]

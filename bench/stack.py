@@ -76,13 +76,14 @@ class BenchStack:
             processes.wait_until(lambda: alive() > running, proc, "the listener's heartbeat", 300, log, 0.02)
         return proc
 
-    def start_api(self, url: str) -> tuple[subprocess.Popen, str]:
+    def start_api(self, url: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
         """The API on a free port, returned with its base URL once /health is 200 from it: another bench
-        or test on a shared machine may take the port between its pick and the bind (then a new one)."""
+        or test on a shared machine may take the port between its pick and the bind (then a new one).
+        `env`: settings of this API process only (an A/B against another API on the same database)."""
         log = self.log("service")
         proc, base = processes.serve(
             lambda port: python("-m", "service", "--host", "127.0.0.1", "--port", str(port)),
-            self.env(url),
+            self.env(url, env),
             "/health",
             60,
             log,

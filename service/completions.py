@@ -1,7 +1,9 @@
 """One LISTEN connection per API process: wakes the callers waiting (`?wait=S`) for a request.
 
-`prediction_completed` carries the public request uuid; each waiter is an `asyncio.Event` keyed by it,
-so a thousand waiting callers cost a thousand events, not a thousand connections. The same
+`prediction_completed` carries the public request uuid, since schema 022 often followed by the answer
+(`|c|...` or `|f|...`, sql/schema/022_completion_payload.sql); each waiter is keyed by the uuid and keeps
+the answer of its latest wake (service/answers.py builds the response from it), so a thousand waiting
+callers cost a thousand futures, not a thousand connections. The same
 connection hears `model_promoted` and `api_keys_changed` and calls the matching refresh callback.
 After a lost connection the loop reconnects with backoff and jitter (promptly while anyone waits),
 then wakes every waiter so each re-reads its row (a completion sent while nobody listened is otherwise
@@ -26,10 +28,13 @@ log = logging.getLogger(__name__)
 Refresh = Callable[[], Awaitable[None]]
 # How a DBA tells this connection apart in pg_stat_activity.
 APPLICATION_NAME = "futurisys-api-listen"
+UUID_TEXT = 36  # len(str(uuid)): PostgreSQL's uuid::text and Python's str(UUID) agree
 
 
 class Waiter:
-    """Set when the request it watches may have finished; the caller re-reads the row then.
+    """Set when the request it watches may have finished; the caller re-reads the row then, or answers
+    from `answer`: what the latest wake-up's notification said after the uuid (None when it said
+    nothing more, or the wake-up came from a reconnect).
 
     A future and a timer, not `asyncio.wait_for` on an Event (a task per wait): a wait is on the path
     of every submit-and-wait."""
@@ -37,9 +42,11 @@ class Waiter:
     def __init__(self) -> None:
         self._woken = False
         self._future: asyncio.Future[bool] | None = None
+        self.answer: str | None = None
 
-    def wake(self) -> None:
+    def wake(self, answer: str | None = None) -> None:
         self._woken = True
+        self.answer = answer
         if self._future is not None and not self._future.done():
             self._future.set_result(True)
 
@@ -126,9 +133,9 @@ class CompletionHub:
         await asyncio.gather(*tasks, return_exceptions=True)
         self.connected = False
 
-    def _wake(self, key: str) -> None:
+    def _wake(self, key: str, answer: str | None) -> None:
         for waiter in self._waiters.get(key, ()):
-            waiter.wake()
+            waiter.wake(answer)
 
     def _wake_all(self) -> None:
         for waiters in self._waiters.values():
@@ -193,6 +200,8 @@ class CompletionHub:
 
     def _dispatch(self, note: psycopg.Notify) -> None:
         if note.channel == "prediction_completed":
-            self._wake(note.payload)
+            # "<uuid>" (before schema 022, or when the waiter must re-read) or "<uuid>|<answer>".
+            payload = note.payload
+            self._wake(payload[:UUID_TEXT], payload[UUID_TEXT + 1 :] or None)
         else:
             self._call(self._refresh.get(note.channel))

@@ -29,6 +29,11 @@ class ApiSettings(Settings):
         description="A listener with an older last heartbeat counts as gone (/metrics, /monitoring/summary).",
     )
     api_access_log: bool = Field(default=False, description="uvicorn access log (costs throughput).")
+    api_answer_from_notify: bool = Field(
+        default=True,
+        description="Answer a waiting caller from the completion notification's payload (schema 022) "
+        "instead of re-reading the request; false: always re-read (to compare).",
+    )
     outcome_horizon_days: int = Field(
         default=365,
         ge=1,

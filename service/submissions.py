@@ -10,6 +10,7 @@ from uuid import UUID
 
 from fastapi import HTTPException
 
+from service.answers import submitted_row
 from service.db import DATABASE_DOWN, NotStored
 from service.ids import new_request_id, new_request_ids
 from service.repository import requests
@@ -63,7 +64,9 @@ def used_elsewhere(key: str | None) -> HTTPException:
 async def wait_for(svc: Services, request_id: UUID, seconds: float) -> dict[str, Any] | None:
     """The request's row once done or when `seconds` run out; None when the request is unknown."""
     with svc.hub.watch(request_id) as waiter:
-        return await wait_until_done(svc.reads.get, waiter, request_id, seconds)
+        return await wait_until_done(
+            svc.reads.get, waiter, request_id, seconds, from_notification=svc.settings.api_answer_from_notify
+        )
 
 
 async def submit_one(
@@ -84,7 +87,13 @@ async def submit_one(
     with svc.hub.watch(request_id) as waiter:
         row = await _insert(svc, request_id, model_name, features, key, subject_ref, api_key_id)
         if not row.replayed:
-            return Outcome(row, _done(await wait_until_done(svc.reads.get, waiter, request_id, wait, False)))
+            known = None
+            if svc.settings.api_answer_from_notify:
+                known = submitted_row(
+                    request_id, model_name, row.created_at, features, subject_ref, api_key_id
+                )
+            done = await wait_until_done(svc.reads.get, waiter, request_id, wait, False, known)
+            return Outcome(row, _done(done))
     # A retry: the original may be done already, or still running.
     return Outcome(row, _done(await wait_for(svc, row.request_id, wait)))
 
