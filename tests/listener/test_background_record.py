@@ -7,12 +7,26 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import psycopg
 import pytest
 
-from tests.listener.helpers import all_done, assert_exactly_one_result_each, status_counts, submit, wait_until
+from listener.config import ListenerConfig
+from listener.daemon import Listener
+from tests.listener.helpers import (
+    FakeHandle,
+    FakeRegistry,
+    all_done,
+    assert_exactly_one_result_each,
+    running_in_thread,
+    status_counts,
+    submit,
+    wait_until,
+)
 from tests.listener.procs import completed_count, live_listeners, log_text, wait_listening
 from tests.stack import process_env, start, stop
 
@@ -123,3 +137,41 @@ def test_a_listener_killed_while_writing_behind_loses_nothing_and_duplicates_not
     # The rows the dead listener held (its batch in flight, the next one) were claimed once more each.
     row = conn.execute("SELECT count(*) FROM prediction_requests WHERE attempts = 2").fetchone()
     assert row == (held,)
+
+
+class CutsItsListenerWhileWritingBehind(FakeHandle):
+    """On its third batch (the first two claimed, the second written in the background meanwhile) the
+    listener's work connections are terminated by the server, as a restart or a DBA would."""
+
+    def __init__(self, admin: psycopg.Connection) -> None:
+        super().__init__("logistic")
+        self.admin = admin
+        self.app_name = ""
+
+    def predict(self, features: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+        if len(self.calls) == 2:
+            self.admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+                [self.app_name],
+            )
+        return super().predict(features)
+
+
+def test_outcomes_in_flight_when_the_connections_drop_are_written_once_after_reconnecting(
+    db_url: str, conn: psycopg.Connection, caplog: pytest.LogCaptureFixture
+) -> None:
+    registry = FakeRegistry("logistic")
+    handle = CutsItsListenerWhileWritingBehind(conn)
+    registry.handles["logistic"] = handle
+    quiet = {"sweep_seconds": 60.0, "heartbeat_seconds": 60.0, "ping_seconds": 60.0}
+    listener = Listener(ListenerConfig(database_url=db_url, batch_size=50, **quiet), registry=registry)
+    handle.app_name = f"listener {listener.listener_id}"
+    submit(conn, 500)
+    with running_in_thread(listener):
+        assert wait_until(all_done(conn), 30)
+    assert "lost the database" in caplog.text  # really cut mid-backlog, then reconnected
+    assert_exactly_one_result_each(conn, 500)
+    # Every batch inferred once (the outcomes in hand were kept and written after the reconnect), and no
+    # row counted an extra attempt.
+    assert sum(handle.calls) == 500, handle.calls
+    assert conn.execute("SELECT DISTINCT attempts FROM prediction_requests").fetchall() == [(1,)]
