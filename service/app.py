@@ -27,6 +27,7 @@ from service.routes import (
     predictions,
     shadows,
 )
+from service.routing import Lane, PlainLanes
 from service.services import Services, build_services
 from service.settings import ApiSettings, get_api_settings
 from sql.json_codec import use_fast_json
@@ -39,9 +40,15 @@ read it back with `GET /predictions/{request_id}`."""
 
 
 class Api(FastAPI):
+    plain_lanes: tuple[Lane, ...] = ()
+
     def build_middleware_stack(self) -> ASGIApp:
         # Outside FastAPI's body limit, which adds itself outside every add_middleware one.
-        return errors.JsonTooLarge(super().build_middleware_stack())
+        stack = errors.JsonTooLarge(super().build_middleware_stack())
+        for lane in self.plain_lanes:  # a lane names its route's path: refuse one that drifted
+            if self.url_path_for(lane.endpoint.__name__) != lane.path:
+                raise RuntimeError(f"plain lane {lane.path} is not {lane.endpoint.__name__}'s path")
+        return PlainLanes(stack, self, self.state.services.metrics, self.plain_lanes)
 
 
 class StartupRefused(RuntimeError):
@@ -104,4 +111,5 @@ def create_app(
         app.include_router(module.router)
     app.include_router(audit.router)  # the trail of admin actions
     app.add_middleware(HttpMetricsMiddleware, metrics=svc.metrics)
+    app.plain_lanes = (predictions.SUBMIT_LANE,)
     return app

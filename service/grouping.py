@@ -53,6 +53,8 @@ class SubmissionGroups:
         self._max_in_flight = max_in_flight
         self._queue: list[Submission] = []
         self._flushes: set[asyncio.Task[None]] = set()
+        # The flush created and not started yet: it takes the queue when it starts.
+        self._gatherer: asyncio.Task[None] | None = None
         self.groups = 0  # statements sent, and the rows they inserted (tests read them)
         self.rows = 0
 
@@ -74,17 +76,26 @@ class SubmissionGroups:
         return await asyncio.shield(item.answer)
 
     def _flush_if_room(self) -> None:
-        while self._queue and len(self._flushes) < self._max_in_flight:
-            group, self._queue = self._queue[: self._max_group], self._queue[self._max_group :]
-            task = asyncio.create_task(self._flush(group), name="submission-group")
-            self._flushes.add(task)
-            task.add_done_callback(self._flushed)
+        # One flush gathering at a time: it takes its group when it starts, so every submission that
+        # arrives before then (those of the same event-loop turn: sixteen clients' requests read
+        # together) joins it, instead of the first one or two going out alone.
+        if self._queue and self._gatherer is None and len(self._flushes) < self._max_in_flight:
+            self._gatherer = asyncio.create_task(self._flush(), name="submission-group")
+            self._flushes.add(self._gatherer)
+            self._gatherer.add_done_callback(self._flushed)
 
     def _flushed(self, task: asyncio.Task[None]) -> None:
         self._flushes.discard(task)
+        if task is self._gatherer:  # cancelled before it started: it took nothing
+            self._gatherer = None
         self._flush_if_room()
 
-    async def _flush(self, group: list[Submission]) -> None:
+    async def _flush(self) -> None:
+        self._gatherer = None
+        group, self._queue = self._queue[: self._max_group], self._queue[self._max_group :]
+        self._flush_if_room()  # more than one group's worth waiting: the next may start
+        if not group:
+            return
         try:
             await self._insert(group)
         except BaseException as exc:  # never leave a caller waiting

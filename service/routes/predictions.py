@@ -13,7 +13,7 @@ from service.auth import Reader, Submitter, identify, not_found
 from service.cursor import decode_cursor, encode_cursor
 from service.repository import requests
 from service.repository.requests import HistoryFilter, SubmittedRow
-from service.routing import FastJsonRoute
+from service.routing import FastJsonRoute, Lane
 from service.schemas import (
     BatchRequestIn,
     BatchSubmitted,
@@ -131,6 +131,10 @@ async def submit_prediction_plainly(request: Request) -> Response:
     body = await plain_case.json_body(request, PredictionRequestIn)
     caller = await identify(request, "submit")
     return await submit_prediction(body, request.app.state.services, caller, wait, key)
+
+
+# Its plain requests skip the middleware stack too (service/routing.py, PlainLanes).
+SUBMIT_LANE = Lane("POST", "/predictions/request", submit_prediction, SINGLE_BODY_BYTES)
 
 
 @router.post(

@@ -85,6 +85,19 @@ async def test_a_row_the_database_refuses_fails_only_its_own_caller(
     assert stored == set(ids[:-1])
 
 
+async def test_submissions_arriving_together_share_one_statement(
+    db_url: str, conn: psycopg.Connection
+) -> None:
+    # The flush takes its group when it starts: the first arrivals of a turn do not go out alone.
+    async with AsyncConnectionPool(db_url, min_size=2, kwargs={"autocommit": True}) as pool:
+        groups = SubmissionGroups(pool)
+        ids = [new_request_id() for _ in range(12)]
+        rows = await asyncio.gather(*(groups.submit(i, "logistic", employee(), None) for i in ids))
+    assert [r.request_id for r in rows] == ids
+    assert (groups.groups, groups.rows) == (1, 12)
+    assert len({r[0] for r in conn.execute("SELECT xmin::text FROM prediction_requests")}) == 1
+
+
 COMPLETE_ALL = """
 WITH r AS (
     UPDATE prediction_requests SET status = 'completed', completed_at = clock_timestamp()

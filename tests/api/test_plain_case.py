@@ -205,3 +205,42 @@ async def test_a_plain_submit_and_wait_answers_200_with_the_result(
     assert answer["result"]["probability"] == 0.625 and answer["features"] == employee()
     again = await api.get(f"/predictions/{found[0]}")
     assert again.json() == answer
+
+
+async def test_the_routes_own_body_limit_holds_over_the_apps(
+    db_url: str, plain_answers: list[bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The app's limit (4,096 bytes here) is below the route's own (64 kB), which FastAPI applies instead.
+    async with in_process(stand_in_app(api_settings(db_url, api_max_body_bytes=4096))) as api:
+
+        async def answers(key: str) -> list[tuple[int, str, dict[str, str]]]:
+            padded = [body(features=employee(pad="x" * n)) for n in (5_000, 70_000)]
+            cases = [("", "", {}, content, JSON) for content in (body(), *padded)]
+            return [normalised(await send(api, case, f"{key}{i}")) for i, case in enumerate(cases)]
+
+        plain = await answers("first")
+        assert plain_answers == [True, True, False]
+        with monkeypatch.context() as m:
+            m.delitem(plain_case._HANDLERS, submit_prediction)
+            assert await answers("second") == plain
+    assert [status for status, _, _ in plain] == [202, 422, 413]  # 422: the pad is no feature
+
+
+async def test_an_unexpected_error_is_the_same_plain_500_and_is_counted(
+    api: httpx.AsyncClient, plain_answers: list[bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service.repository import requests
+
+    async def broken(*args: object) -> None:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(requests, "submit", broken)
+    plain = normalised(await send(api, ("", "", {}, body(), JSON), "k1"))
+    assert plain_answers == [True]
+    with monkeypatch.context() as m:
+        m.delitem(plain_case._HANDLERS, submit_prediction)
+        assert normalised(await send(api, ("", "", {}, body(), JSON), "k2")) == plain
+    assert plain[:2] == (500, '{"detail":"internal server error"}')
+    metrics = (await api.get("/metrics")).text
+    counted = 'http_requests_total{method="POST",route="/predictions/request",status="500"} 2.0'
+    assert counted in metrics  # once by the lane, once by the metrics middleware
