@@ -33,6 +33,12 @@ class ListenerSettings(BaseSettings):
         "(less PostgreSQL work per request; a killed listener's rows are pending again at once, the attempt "
         "not counted)",
     )
+    record_in_background: bool = Field(
+        default=True,
+        description="backlog_claim = lease: write a full batch's outcome on a second connection while the "
+        "next batch is claimed and inferred (PostgreSQL's work and the model's overlap; one more connection "
+        "per worker while a backlog is worked)",
+    )
     sweep_seconds: float = Field(
         default=5.0,
         gt=0,

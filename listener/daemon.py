@@ -10,6 +10,7 @@ import psycopg
 
 from listener.availability import Availability
 from listener.claims import (
+    Recorded,
     claim_pending,
     limit_idle_transactions,
     lock_pending,
@@ -25,6 +26,7 @@ from listener.heartbeat import Heartbeat
 from listener.inference import ModelRegistry, describe, infer_batch, warm_up
 from listener.notifications import ListenConnection, ListenConnectionSilent, PingCheck, Wakes
 from listener.outcomes import BatchOutcome, Claim
+from listener.recorder import BackgroundRecorder
 from listener.shadows import ShadowScoring
 from listener.shutdown import ShutdownEvent
 from listener.timers import Every
@@ -88,8 +90,12 @@ class Listener:
         # be coming), once per sweep as the catch-all, and on every turn with --poll-only.
         self._explain_until = 0.0
         self._explain_once = True
-        # A batch whose outcome could not be written yet (connection lost): written after reconnecting.
-        self._unrecorded: BatchOutcome | None = None
+        # Batches whose outcome is not written yet (connection lost, or in flight on the recorder):
+        # written after reconnecting, or on the way out. Recording is idempotent (closed rows are skipped).
+        self._unrecorded: list[BatchOutcome] = []
+        # backlog_claim = lease: a full batch's outcome is written on a second connection while the next
+        # batch is claimed and inferred (listener/recorder.py).
+        self._recorder = BackgroundRecorder(config.database_url, self.listener_id)
         # The last claim filled its batch: a backlog is waiting. With backlog_claim = lease (the default)
         # its rows are then claimed (committed, under a lease) before their inference; otherwise, and
         # whenever no backlog waits, claim, inference and outcome share one short transaction.
@@ -155,6 +161,8 @@ class Listener:
     # -- one turn of the loop ----------------------------------------------------------------------
 
     def _step(self) -> None:
+        if not self._continues_leased_backlog():
+            self._finish_recording()  # the batch in flight is written before anything else is done
         self._run_due_chores()
         if self._listen is not None:
             # Between batches too: a long drain must not leave notifications (and pings, promotions)
@@ -165,6 +173,9 @@ class Listener:
                 return  # drain: claim again at once while rows keep coming
             self._work_hint = False
         self._wait_for_work()
+
+    def _continues_leased_backlog(self) -> bool:
+        return self._work_hint and self._backlog and self.config.backlog_claim == "lease"
 
     def _process_one_batch(self) -> bool:
         assert self._work is not None and self._registry is not None
@@ -178,21 +189,50 @@ class Listener:
             )
             outcome = infer_batch(self._registry, claims, self.shutdown.is_set) if claims else None
             if outcome is not None:
-                self._record(outcome)
+                self._unrecorded.append(outcome)  # kept if the wait below finds the connection lost
+            # This batch is claimed and inferred: now wait for the previous one's write (it ran meanwhile).
+            self._finish_recording()
+            if outcome is not None:
+                if self.config.record_in_background and len(claims) >= self.config.batch_size:
+                    # More backlog behind it: write it while the next batch is claimed and inferred; its
+                    # post-commit work runs once its write is taken (_finish_recording).
+                    self._recorder.submit(claims, outcome)
+                    outcome = None
+                else:
+                    self._record(outcome)
         else:
             claims, outcome = self._claim_infer_record()
         self._backlog = len(claims) >= self.config.batch_size
         if outcome is not None:
-            # After the commit: the challengers never delay nor fail the answers just written.
-            self.shadows.score(self._work, self._registry, claims, outcome)
-            if outcome.failed_ids:
-                self._publish_availability()  # a model may have been refused on first use
-            self.explanations.explain_answers(self._work, claims, outcome)
+            self._after_commit(claims, outcome)
         # Then the explanations asked for (after the answers: they may be waiting for one of these).
         explained = self._explanations_due() and self.explanations.process_one_batch(self._work)
         # A claim short of the batch size took every claimable row: rows committed after it sent their
         # own notification (or the next poll finds them), so no empty claim is needed to find out.
         return len(claims) >= self.config.batch_size or explained
+
+    def _after_commit(self, claims: list[Claim], outcome: BatchOutcome) -> None:
+        # After the commit: the challengers never delay nor fail the answers just written.
+        assert self._work is not None and self._registry is not None
+        self.shadows.score(self._work, self._registry, claims, outcome)
+        if outcome.failed_ids:
+            self._publish_availability()  # a model may have been refused on first use
+        self.explanations.explain_answers(self._work, claims, outcome)
+
+    def _finish_recording(self) -> None:
+        """Take the batch the recorder was writing (if any): count it and do its post-commit work, fail
+        its rows if the database refused it, or reconnect (its outcome is kept in _unrecorded)."""
+        taken = self._recorder.take()
+        if taken is None:
+            return
+        if taken.error is not None:
+            if isinstance(taken.error, CONNECTION_LOST) or not isinstance(taken.error, psycopg.DatabaseError):
+                raise taken.error
+            self._record_refused(taken.outcome, taken.error)
+        else:
+            assert taken.recorded is not None
+            self._recorded(taken.outcome, taken.recorded)
+        self._after_commit(taken.claims, taken.outcome)
 
     def _explanations_due(self) -> bool:
         if self._listen is None or self._explain_once or time.monotonic() < self._explain_until:
@@ -215,7 +255,7 @@ class Listener:
                 if not claims:
                     return claims, None
                 outcome = infer_batch(self._registry, claims, self.shutdown.is_set)
-                self._unrecorded = outcome
+                self._unrecorded.append(outcome)
                 recorded = record_outcomes(self._work, self.listener_id, outcome)
         except (*CONNECTION_LOST, psycopg.errors.IdleInTransactionSessionTimeout):
             raise  # the outcome is kept in _unrecorded, written after the reconnect
@@ -225,13 +265,13 @@ class Listener:
             # Rolled back: the rows are pending again; fail them with the reason, as _record does.
             self._record_refused(outcome, exc)
             return claims, outcome
-        self._unrecorded = None
-        self.heartbeat.count(recorded.completed, recorded.failed)
+        self._recorded(outcome, recorded)
         return claims, outcome
 
     def _record(self, outcome: BatchOutcome) -> None:
         assert self._work is not None
-        self._unrecorded = outcome
+        if not any(o is outcome for o in self._unrecorded):
+            self._unrecorded.append(outcome)
         try:
             recorded = record_outcomes(self._work, self.listener_id, outcome)
         except CONNECTION_LOST:
@@ -239,7 +279,10 @@ class Listener:
         except psycopg.DatabaseError as exc:
             self._record_refused(outcome, exc)
             return
-        self._unrecorded = None
+        self._recorded(outcome, recorded)
+
+    def _recorded(self, outcome: BatchOutcome, recorded: Recorded) -> None:
+        self._unrecorded = [o for o in self._unrecorded if o is not outcome]
         self.heartbeat.count(recorded.completed, recorded.failed)
 
     def _record_refused(self, outcome: BatchOutcome, exc: psycopg.DatabaseError) -> None:
@@ -251,10 +294,8 @@ class Listener:
         ids = outcome.result_ids + outcome.failed_ids
         fallback.add_failures(ids, f"could not record the outcome: {describe(exc)}")
         fallback.add_released(outcome.released_ids)
-        self._unrecorded = outcome
         recorded = record_outcomes(self._work, self.listener_id, fallback)
-        self._unrecorded = None
-        self.heartbeat.count(recorded.completed, recorded.failed)
+        self._recorded(outcome, recorded)
 
     def _wait_for_work(self) -> None:
         """Block until a notification, a due chore or stop(); never longer than the sweep interval.
@@ -415,8 +456,8 @@ class Listener:
             self._listen = ListenConnection.open(
                 self.config.database_url, f"listener {self.listener_id} LISTEN"
             )
-        if self._unrecorded is not None:
-            self._record(self._unrecorded)
+        for outcome in list(self._unrecorded):
+            self._record(outcome)
         released = release_own_claims(self._work, self.listener_id)
         if released:
             log.info(
@@ -439,6 +480,11 @@ class Listener:
         self._work_hint = True
 
     def _close_connections(self) -> None:
+        taken = self._recorder.close()
+        if taken is not None and taken.recorded is not None:
+            # Written before the connection went: counted; its post-commit work is left to the sweeps'
+            # catch-up (shadows) and the explanation claims, as for a listener killed at that point.
+            self._recorded(taken.outcome, taken.recorded)
         if self._listen is not None:
             self._listen.close()
         close_quietly(self._work)
@@ -449,8 +495,9 @@ class Listener:
         """Record the batch in hand if it is still unwritten, give back every claim, mark stopped."""
         try:
             if self._work is not None and not self._work.closed:
-                if self._unrecorded is not None:
-                    self._record(self._unrecorded)
+                self._finish_recording()
+                for outcome in list(self._unrecorded):
+                    self._record(outcome)
                 released = release_own_claims(self._work, self.listener_id)
                 self.heartbeat.stopped(self._work)
                 log.info(
