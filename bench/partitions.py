@@ -170,8 +170,8 @@ def run(bench: Bench, mode: str) -> None:
 
 def summarize(samples: list[dict[str, dict[str, list[float]]]], label: str) -> dict[str, object]:
     """Per database and step: the percentiles of all samples, except p99_ms, the median of the rounds'
-    p99s (p99_ms_all: that of all samples); the p99 ratio is the median of the rounds' ratios (each round's two databases measured in the
-    same minutes), the p50 ratio that of all samples."""
+    p99s (p99_ms_all: that of all samples); the p99 ratio is the median of the rounds' ratios (each
+    round's two databases measured in the same minutes), the p50 ratio that of all samples."""
     figures: dict[str, object] = {}
     per_round = {
         state: {step: [workload.percentiles(r[state][step]) for r in samples] for step in by_step}
@@ -185,11 +185,11 @@ def summarize(samples: list[dict[str, dict[str, list[float]]]], label: str) -> d
             figures[f"partitions.{state}.{step}"] = {**pooled, "rounds": len(samples)}
     for step in per_round["empty"]:
         ratios = [
-            round(full["p99_ms"] / empty["p99_ms"], 2)
+            full["p99_ms"] / empty["p99_ms"]
             for full, empty in zip(per_round[label][step], per_round["empty"][step], strict=True)
         ]
         figures[f"partitions.ratio.{step}_p99"] = round(statistics.median(ratios), 2)
-        figures[f"partitions.ratio_rounds.{step}_p99"] = ratios
+        figures[f"partitions.ratio_rounds.{step}_p99"] = [round(r, 2) for r in ratios]
         full, empty = (figures[f"partitions.{s}.{step}"] for s in (label, "empty"))
         figures[f"partitions.ratio.{step}_p50"] = round(full["p50_ms"] / empty["p50_ms"], 2)  # type: ignore[index]
     return figures
