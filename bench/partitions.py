@@ -37,7 +37,7 @@ FILL = (Path(__file__).parent / "fill_epoch.sql").read_text()
 SIZES = {  # (partitions, requests per partition, hot-path samples per database and round, rounds)
     "smoke": (2, 10_000, 20, 3),
     "quick": (10, 1_000_000, 500, 5),
-    "full": (10, 1_000_000, 2000, 7),
+    "full": (10, 1_000_000, 2000, 5),
 }
 TARGETS = {
     "partitions.ratio.submit_to_result_p99": ("<=", 1.2),
