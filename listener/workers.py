@@ -35,7 +35,7 @@ def run_single(config: ListenerConfig, parent_pid: int | None = None) -> int:
     # Imported here: the --concurrency supervisor never loads models, so it never imports sklearn.
     from listener.daemon import Listener
 
-    Listener(config, parent_pid=parent_pid, shutdown=shutdown).run()
+    Listener(config, parent_pid=parent_pid, shutdown=shutdown, freeze_startup_heap=True).run()
     return 0
 
 

@@ -154,3 +154,36 @@ def test_a_stop_mid_batch_finishes_the_group_in_hand_and_releases_the_rest(
     assert registry.handles["dummy"].calls == []
     stopped = conn.execute("SELECT processed, stopped_at IS NOT NULL FROM listener_heartbeats").fetchone()
     assert stopped == (30, True)
+
+
+def test_a_process_listener_freezes_its_loaded_heap_and_still_answers(
+    db_url: str, conn: psycopg.Connection
+) -> None:
+    # What `python -m listener` does (listener/workers.py): once started, the objects of the start-up
+    # (imports, loaded models) sit in the collector's permanent generation, so no later full collection
+    # walks them in the middle of a request; requests are answered as before.
+    import gc
+
+    gc.unfreeze()
+    listener = Listener(
+        ListenerConfig(database_url=db_url, **QUIET),
+        registry=FakeRegistry("logistic"),
+        freeze_startup_heap=True,
+    )
+    try:
+        with running_in_thread(listener):
+            assert wait_until(lambda: gc.get_freeze_count() > 0, PROMPTLY)
+            assert wait_until(all_done(conn, submit(conn, 3)), PROMPTLY)
+        assert_exactly_one_result_each(conn, 3)
+    finally:
+        gc.unfreeze()
+
+
+def test_an_in_process_listener_leaves_the_collector_alone(db_url: str, conn: psycopg.Connection) -> None:
+    import gc
+
+    gc.unfreeze()
+    listener = listener_for(db_url, FakeRegistry("logistic"))
+    with running_in_thread(listener):
+        assert wait_until(lambda: registered(conn, listener), PROMPTLY)
+        assert gc.get_freeze_count() == 0
