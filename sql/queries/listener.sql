@@ -84,55 +84,16 @@ SELECT set_config('idle_in_transaction_session_timeout', %(milliseconds)s::text,
 -- separate FOR UPDATE pass, inserted, then updated the rows it had inserted for; the row lock that pass
 -- took is the one the UPDATE takes anyway, and dropping it cost PostgreSQL about 15 % less CPU per request
 -- in a lease-mode backlog (docs/scaling.md, "Measured").
--- Each write names its rows by `id = ANY (a parameter)`, which prunes the partitions at planning, and is
--- skipped by `cardinality(…) > 0` when its array is empty: `= ANY ('{}')` prunes nothing, and each of
--- those writes planned every partition with every index (most batches have no failure, no release).
-WITH results AS (
-    SELECT *
-    FROM unnest(%(result_ids)s::bigint[], %(predictions)s::smallint[], %(probabilities)s::float8[],
-                %(model_versions)s::text[], %(model_sha256s)s::text[])
-         AS t(request_id, prediction, probability, model_version, model_sha256)
-), failures AS (
-    SELECT * FROM unnest(%(failed_ids)s::bigint[], %(errors)s::text[]) AS t(request_id, error)
-), completed AS (
-    UPDATE prediction_requests AS p
-    SET status = 'completed', completed_at = clock_timestamp(), lease_until = NULL, error = NULL,
-        claimed_by = CASE WHEN p.status = 'pending' THEN %(listener_id)s ELSE p.claimed_by END,
-        claimed_at = CASE WHEN p.status = 'pending' THEN greatest(now(), p.created_at) ELSE p.claimed_at END,
-        attempts   = p.attempts + (p.status = 'pending')::int
-    -- = ANY of an array, not a join: an index probe per row in each partition (a join was planned as a
-    -- hash over a scan of the whole table, whatever its size, on every batch), in id order, so two
-    -- writers of overlapping batches lock their rows in the same order.
-    WHERE p.id = ANY (%(result_ids)s::bigint[]) AND cardinality(%(result_ids)s::bigint[]) > 0
-      AND p.status IN ('pending', 'running')
-    RETURNING p.id
-), inserted AS (
-    INSERT INTO prediction_results (request_id, prediction, probability, model_version, model_sha256)
-    SELECT r.request_id, r.prediction, r.probability, r.model_version, r.model_sha256
-    FROM results AS r JOIN completed AS c ON c.id = r.request_id
-    ON CONFLICT (request_id) DO NOTHING
-    RETURNING request_id
-), failed AS (
-    UPDATE prediction_requests AS p
-    SET status = 'failed', completed_at = clock_timestamp(), lease_until = NULL, error = f.error,
-        claimed_by = CASE WHEN p.status = 'pending' THEN %(listener_id)s ELSE p.claimed_by END,
-        claimed_at = CASE WHEN p.status = 'pending' THEN greatest(now(), p.created_at) ELSE p.claimed_at END,
-        attempts   = p.attempts + (p.status = 'pending')::int
-    FROM failures AS f
-    WHERE p.id = f.request_id AND p.id = ANY (%(failed_ids)s::bigint[])
-      AND cardinality(%(failed_ids)s::bigint[]) > 0 AND p.status IN ('pending', 'running')
-    RETURNING p.id
-), released AS (
-    -- Claimed but never started (shutdown arrived mid-batch): pending again, the claim not counted.
-    UPDATE prediction_requests AS p
-    SET status = 'pending', lease_until = NULL, attempts = greatest(p.attempts - 1, 0)
-    WHERE p.id = ANY (%(released_ids)s::bigint[]) AND cardinality(%(released_ids)s::bigint[]) > 0
-      AND p.status = 'running' AND p.claimed_by = %(listener_id)s
-    RETURNING p.id
-)
-SELECT (SELECT count(*) FROM inserted) AS completed,
-       (SELECT count(*) FROM failed)    AS failed,
-       (SELECT count(*) FROM released)  AS released
+-- The statement itself is the function record_prediction_outcomes (sql/schema/023): as a prepared
+-- statement it was re-planned on most calls (its `= ANY (a parameter)` prunes partitions only in a custom
+-- plan), and so was the foreign-key check of each result insert; the function keeps one generic plan per
+-- session for both, each write bounded by its ids' lowest and highest so that only their partitions are
+-- opened (an empty array: none).
+SELECT completed, failed, released
+FROM record_prediction_outcomes(
+    %(result_ids)s::bigint[], %(predictions)s::smallint[], %(probabilities)s::float8[],
+    %(model_versions)s::text[], %(model_sha256s)s::text[], %(failed_ids)s::bigint[], %(errors)s::text[],
+    %(released_ids)s::bigint[], %(listener_id)s)
 
 -- name: release_own_claims
 -- :one (released). Every row this listener still holds goes back to pending, the claim not counted:
