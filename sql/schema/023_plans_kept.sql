@@ -78,3 +78,47 @@ END;
 $$;
 COMMENT ON FUNCTION record_prediction_outcomes(bigint[], smallint[], float8[], text[], text[], bigint[], text[], bigint[], text) IS
     'The listener''s recording of one batch (sql/queries/listener.sql record_outcomes): completes the open rows with their results, fails the failures, releases the released; counts of each. Planned once per session (force_generic_plan), each write pruned to the partitions of its ids.';
+
+-- The request_id check across partitions (016), without its planner settings for a few rows. Each
+-- insert of one submission paid for four more statements (SET LOCAL enable_hashjoin, enable_mergejoin,
+-- then two RESETs) around its probe; those settings were there to keep the probe an index lookup per
+-- row and partition, which a LATERAL subquery with LIMIT 1 is by its shape (it cannot be made a join).
+-- The range read for a large batch of UUIDv7 ids is as it was (016).
+CREATE OR REPLACE FUNCTION prediction_requests_unique_request_id() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    dup uuid;
+    n bigint;
+    lo uuid;
+    hi uuid;
+    all_v7 boolean;
+BEGIN
+    SELECT count(*), min(request_id::text)::uuid, max(request_id::text)::uuid,  -- text order = uuid order
+           bool_and(substr(request_id::text, 15, 1) = '7')
+    INTO n, lo, hi, all_v7
+    FROM new_rows;
+    IF n > 64 AND all_v7
+       AND ('x' || substr(replace(hi::text, '-', ''), 1, 12))::bit(48)::bigint
+           - ('x' || substr(replace(lo::text, '-', ''), 1, 12))::bit(48)::bigint < 3600 * 1000 THEN
+        SET LOCAL enable_nestloop = off;
+        SELECT n.request_id INTO dup
+        FROM new_rows n
+        JOIN (SELECT id, request_id FROM prediction_requests WHERE request_id BETWEEN lo AND hi) r
+          ON r.request_id = n.request_id AND r.id <> n.id
+        LIMIT 1;
+        RESET enable_nestloop;
+    ELSE
+        SELECT n.request_id INTO dup
+        FROM new_rows n
+        CROSS JOIN LATERAL (
+            SELECT 1 FROM prediction_requests r WHERE r.request_id = n.request_id AND r.id <> n.id LIMIT 1
+        ) AS other
+        LIMIT 1;
+    END IF;
+    IF dup IS NOT NULL THEN
+        RAISE EXCEPTION 'duplicate key value violates unique constraint "prediction_requests_request_id_key"'
+            USING ERRCODE = 'unique_violation', DETAIL = format('Key (request_id)=(%s) already exists.', dup);
+    END IF;
+    RETURN NULL;
+END;
+$$;
