@@ -3,8 +3,9 @@
 `prediction_completed` carries the public request uuid, since schema 022 often followed by the answer
 (`|c|...` or `|f|...`, sql/schema/022_completion_payload.sql); each waiter is keyed by the uuid and keeps
 the answer of its latest wake (service/answers.py builds the response from it), so a thousand waiting
-callers cost a thousand futures, not a thousand connections. The same
-connection hears `model_promoted` and `api_keys_changed` and calls the matching refresh callback.
+callers cost a thousand futures, not a thousand connections. Between two pings one reader callback on
+the socket dispatches what arrives (`_hear`). The same connection hears `model_promoted` and
+`api_keys_changed` and calls the matching refresh callback.
 After a lost connection the loop reconnects with backoff and jitter (promptly while anyone waits),
 then wakes every waiter so each re-reads its row (a completion sent while nobody listened is otherwise
 lost); waiters also re-read at their deadline.
