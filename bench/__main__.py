@@ -223,9 +223,11 @@ class Bench:
         count, seconds = self.size["user_rounds"], self.size["user_round_s"]
         me = psutil.Process()
         steps: dict[str, Callable[[], loadgen.WrkRun]] = {
-            user_rounds.FLOOR_HTTP: lambda: loadgen.trivial(base, "/health/live", 1, seconds),
+            user_rounds.FLOOR_HTTP: lambda: loadgen.trivial(base, "/health/live", 1, seconds, histogram=True),
             **{
-                f"submit_wait.{m}.c1": lambda m=m: loadgen.submit_and_wait(base, bodies[m], 1, seconds)
+                f"submit_wait.{m}.c1": lambda m=m: loadgen.submit_and_wait(
+                    base, bodies[m], 1, seconds, histogram=True
+                )
                 for m in MODELS
             },
             "submit_wait.logistic.c16": lambda: loadgen.submit_and_wait(

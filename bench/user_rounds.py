@@ -9,7 +9,8 @@ minutes; every other round runs in the reverse order, so a drift of the machine 
 on the targets alike. The reported figures are medians of the rounds:
 
 - a run's `p50_ms` / `p99_ms`: the median of the rounds' p50s / p99s (`max_ms` the largest, `requests`
-  the sum, `per_s` the sum over the summed seconds);
+  the sum, `per_s` the sum over the summed seconds; `p99_ms_all`, at one connection, the p99 of all the
+  rounds' requests together, from wrk's histograms: on a loaded machine a round holds few requests);
 - the floor's `p50_ms` (`p99_ms`): the median of the rounds' database p50 + HTTP p50 (p99 + p99);
 - a ratio to the floor: the median of the rounds' ratios, each round's figure over that round's floor
   (the target's definition is unchanged: p50 and p99 over the floor's p50; the p99 over the floor's
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench import workload
-from bench.loadgen import WrkRun
+from bench.loadgen import WrkRun, pooled_percentile_ms
 
 FLOOR_HTTP = "floor_http_trivial.c1"
 
@@ -57,14 +58,16 @@ def _median(values: list[float], digits: int = 3) -> float:
 def combined(runs: list[WrkRun]) -> dict[str, Any]:
     """One figure from the same run's rounds (the medians of p50 and p99; see the module docstring)."""
     requests = sum(r.requests for r in runs)
-    return {
+    figures: dict[str, Any] = {
         "requests": requests,
         "per_s": round(requests / sum(r.seconds for r in runs)),
         "p50_ms": _median([r.p50_ms for r in runs]),
         "p99_ms": _median([r.p99_ms for r in runs]),
         "max_ms": round(max(r.max_ms for r in runs), 3),
-        "rounds": len(runs),
     }
+    if all(r.histogram for r in runs):
+        figures["p99_ms_all"] = round(pooled_percentile_ms(runs, 99), 3)
+    return {**figures, "rounds": len(runs)}
 
 
 def summarize(rounds: list[Round], models: tuple[str, ...]) -> dict[str, Any]:

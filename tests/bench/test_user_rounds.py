@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.loadgen import WrkRun
+from bench.loadgen import WrkRun, pooled_percentile_ms
 from bench.user_rounds import FLOOR_HTTP, Round, order, summarize
 
 
@@ -46,3 +46,26 @@ def test_odd_rounds_measure_in_the_reverse_order() -> None:
     assert order(names, 0) == names
     assert order(names, 1) == ["b", "a", "floor"]
     assert order(names, 2) == names
+
+
+def test_the_pooled_p99_ranks_every_request_of_the_rounds_together_as_wrk_does() -> None:
+    # wrk's rank for p99 of n requests: round(0.99 n + 0.5) in C, 100 of 100 and 199 of 200.
+    first = WrkRun(100, 1.0, 1.0, 50.0, 50.0, 0, 0, histogram=((1000, 99), (50000, 1)))
+    second = WrkRun(100, 1.0, 2.0, 2.0, 2.0, 0, 0, histogram=((2000, 100),))
+    assert pooled_percentile_ms([first], 99) == 50.0  # one round: its own p99, as wrk printed it
+    assert pooled_percentile_ms([first, second], 99) == 2.0  # the 199th of the 200 together
+    assert pooled_percentile_ms([first, second], 50) == 2.0  # the 101st: wrk ranks one past the middle
+    figures = summarize(
+        [
+            Round([1.0, 1.0], {FLOOR_HTTP: second, "submit_wait.logistic.c1": first}),
+            Round([1.0, 1.0], {FLOOR_HTTP: second, "submit_wait.logistic.c1": second}),
+        ],
+        ("logistic",),
+    )
+    assert figures["user.wrk.submit_wait.logistic.c1"]["p99_ms_all"] == 2.0
+    assert "p99_ms_all" not in figures_without_histograms()
+
+
+def figures_without_histograms() -> dict:
+    figures = summarize([one_round(1.0, (0.5, 1.0), (3.0, 30.0))], ("logistic",))
+    return figures["user.wrk.submit_wait.logistic.c1"]
