@@ -39,6 +39,13 @@ class ListenerSettings(BaseSettings):
         "next batch is claimed and inferred (PostgreSQL's work and the model's overlap; one more connection "
         "per worker while a backlog is worked)",
     )
+    record_writers: int = Field(
+        default=2,
+        ge=1,
+        le=8,
+        description="with record_in_background: how many full batches' outcomes are written at once, each on "
+        "its own connection (one more connection per worker for each while a backlog is worked)",
+    )
     sweep_seconds: float = Field(
         default=5.0,
         gt=0,
