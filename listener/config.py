@@ -35,9 +35,9 @@ class ListenerSettings(BaseSettings):
     )
     record_in_background: bool = Field(
         default=True,
-        description="backlog_claim = lease: write a full batch's outcome on a connection of its own while the "
-        "next batch is claimed and inferred (PostgreSQL's work and the model's overlap; one more connection "
-        "per writer, record_writers, while a backlog is worked)",
+        description="backlog_claim = lease: write a full batch's outcome on a connection of its own while "
+        "the next batch is claimed and inferred (PostgreSQL's work and the model's overlap; one more "
+        "connection per writer, record_writers, while a backlog is worked)",
     )
     record_writers: int = Field(
         default=2,
