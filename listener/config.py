@@ -40,7 +40,7 @@ class ListenerSettings(BaseSettings):
         "connection per writer, record_writers, while a backlog is worked)",
     )
     record_writers: int = Field(
-        default=2,
+        default=1,
         ge=1,
         le=8,
         description="with record_in_background: how many full batches' outcomes are written at once, each on "
