@@ -23,7 +23,7 @@ import httpx
 import psutil
 import psycopg
 
-from bench import explanations, floor, loadgen, partitions, workload
+from bench import explanations, floor, loadgen, partitions, user_rounds, workload
 from bench.stack import BenchStack, bench_stack, rss_mb
 
 MODELS = ("logistic", "random_forest_e04")
@@ -33,6 +33,8 @@ SIZES = {
     "smoke": dict(
         floor_n=50,
         wrk_s=1.0,
+        user_rounds=2,
+        user_round_s=1.0,
         e2e_batch=2000,
         throughput_runs=[("logistic", 1), ("random_forest_e04", 1)],
         latency_n=20,
@@ -49,8 +51,10 @@ SIZES = {
         explain_batch=16,
     ),
     "quick": dict(
-        floor_n=1000,
+        floor_n=2000,
         wrk_s=5.0,
+        user_rounds=5,
+        user_round_s=2.0,
         e2e_batch=10000,
         latency_n=300,
         scale_n=1000,
@@ -66,8 +70,10 @@ SIZES = {
         explain_batch=256,
     ),
     "full": dict(
-        floor_n=3000,
+        floor_n=6000,
         wrk_s=20.0,
+        user_rounds=5,
+        user_round_s=8.0,
         e2e_batch=10000,
         latency_n=2000,
         scale_n=3000,
@@ -173,16 +179,8 @@ class Bench:
         listener = self.stack.start_listener(url)
         self.warm(client, rows)
         seconds = self.size["wrk_s"]
-        log("floor: raw insert+commit, NOTIFY, result insert+commit, NOTIFY back")
-        me = psutil.Process()
-        before = {**self.stack.cpu(), "client": sum(me.cpu_times()[:2])}
-        samples = floor.round_trips(url, rows, self.size["floor_n"])
-        after = {**self.stack.cpu(), "client": sum(me.cpu_times()[:2])}
-        db = workload.percentiles(samples)
-        self.figures["user.cpu_ms_per_request.floor.db_round_trip"] = {
-            k: round((after[k] - before[k]) * 1000 / (len(samples) + 20), 3) for k in after
-        }
         bodies = {m: loadgen.bodies_file(rows, m, self.stack.workdir) for m in MODELS}
+        self.figures.update(self.user_rounds(url, api, base, listener, rows, bodies))
 
         def measured(name: str, run: Callable[[], loadgen.WrkRun]) -> loadgen.WrkRun:
             # CPU milliseconds per request of each process: where the time goes, even on a busy machine.
@@ -195,24 +193,6 @@ class Bench:
             }
             return result
 
-        log("floor: wrk GET /health/live, 1 connection")
-        http = measured(
-            "user.wrk.floor_http_trivial.c1", lambda: loadgen.trivial(base, "/health/live", 1, seconds)
-        )
-        floor_ms = db["p50_ms"] + http.p50_ms
-        self.figures["user.floor.db_round_trip"] = db
-        self.figures["user.floor.p50_ms"] = round(floor_ms, 3)
-        for model in MODELS:
-            log(f"wrk submit-and-wait, {model}, 1 connection")
-            name = f"user.wrk.submit_wait.{model}.c1"
-            one = measured(name, lambda m=model: loadgen.submit_and_wait(base, bodies[m], 1, seconds))
-            self.figures[f"user.submit_wait_p50_over_floor.{model}"] = round(one.p50_ms / floor_ms, 2)
-            self.figures[f"user.submit_wait_p99_over_floor.{model}"] = round(one.p99_ms / floor_ms, 2)
-        log("wrk submit-and-wait, logistic, 16 connections")
-        measured(
-            "user.wrk.submit_wait.logistic.c16",
-            lambda: loadgen.submit_and_wait(base, bodies["logistic"], 16, seconds),
-        )
         self.answer_from_notify_ab(url, api, base, listener, bodies["logistic"], seconds)
         log("wrk submissions without wait, logistic, 16 connections, listener running")
         measured(
@@ -233,6 +213,55 @@ class Bench:
                 k: round((after[k] - before[k]) * 1e6 / n, 1) for k in after
             }
         self.stack.stop_all()
+
+    def user_rounds(
+        self, url: str, api: Any, base: str, listener: Any, rows: list[dict], bodies: dict[str, Path]
+    ) -> dict[str, Any]:
+        """The floor and the submit-and-wait runs (1 connection per model, then 16), in rounds alternated
+        with each other (bench/user_rounds.py says what is the median of what), with the CPU per request
+        of each measurement over all its rounds."""
+        count, seconds = self.size["user_rounds"], self.size["user_round_s"]
+        me = psutil.Process()
+        steps: dict[str, Callable[[], loadgen.WrkRun]] = {
+            user_rounds.FLOOR_HTTP: lambda: loadgen.trivial(base, "/health/live", 1, seconds, histogram=True),
+            **{
+                f"submit_wait.{m}.c1": lambda m=m: loadgen.submit_and_wait(
+                    base, bodies[m], 1, seconds, histogram=True
+                )
+                for m in MODELS
+            },
+            "submit_wait.logistic.c16": lambda: loadgen.submit_and_wait(
+                base, bodies["logistic"], 16, seconds
+            ),
+        }
+        names = ["floor.db_round_trip", *steps]
+        cpu: dict[str, dict[str, float]] = {name: {} for name in names}
+        served: dict[str, int] = dict.fromkeys(names, 0)
+        rounds = []
+        for index in range(count):
+            one = user_rounds.Round()
+            for name in user_rounds.order(names, index):
+                log(f"user round {index + 1}/{count}: {name}")
+                if name == "floor.db_round_trip":  # the raw client runs in this process
+                    before = {**self.stack.cpu(), "client": sum(me.cpu_times()[:2])}
+                    one.floor_db_ms = floor.round_trips(url, rows, self.size["floor_n"] // count)
+                    after = {**self.stack.cpu(), "client": sum(me.cpu_times()[:2])}
+                    served[name] += len(one.floor_db_ms) + 20  # with its 20 warm-up round trips
+                else:
+                    before = self.stack.cpu(api=api, listener=listener)
+                    one.runs[name] = steps[name]()
+                    after = self.stack.cpu(api=api, listener=listener)
+                    served[name] += one.runs[name].requests
+                for k in after:
+                    cpu[name][k] = cpu[name].get(k, 0.0) + after[k] - before[k]
+            one.load_1m = os.getloadavg()[0]
+            rounds.append(one)
+        figures = user_rounds.summarize(rounds, MODELS)
+        for name in names:
+            figures[f"user.cpu_ms_per_request.{name}"] = {
+                k: round(v * 1000 / max(served[name], 1), 3) for k, v in cpu[name].items()
+            }
+        return figures
 
     def answer_from_notify_ab(
         self, url: str, api: Any, base: str, listener: Any, bodies: Path, seconds: float, rounds: int = 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -44,6 +45,8 @@ class WrkRun:
     max_ms: float
     socket_errors: int
     unexpected_status: int
+    # (latency in µs, how many requests took it), ascending: wrk's whole histogram, to pool runs' samples
+    histogram: tuple[tuple[int, int], ...] = ()
 
     @property
     def per_s(self) -> float:
@@ -59,8 +62,11 @@ class WrkRun:
         }
 
 
-def run(url: str, script: str, args: list[str], connections: int, seconds: float) -> WrkRun:
-    """`wrk` for `seconds` with `connections` keep-alive connections (one thread per core, at most)."""
+def run(
+    url: str, script: str, args: list[str], connections: int, seconds: float, histogram: bool = False
+) -> WrkRun:
+    """`wrk` for `seconds` with `connections` keep-alive connections (one thread per core, at most);
+    `histogram`: with wrk's whole latency histogram (WrkRun.histogram), to pool several runs."""
     threads = max(1, min(connections, 2))
     cmd = [
         wrk_path(),
@@ -75,7 +81,8 @@ def run(url: str, script: str, args: list[str], connections: int, seconds: float
         "--",
         *args,
     ]
-    done = subprocess.run(cmd, check=False, capture_output=True, text=True)
+    env = {**os.environ, "WRK_HISTOGRAM": "1" if histogram else "0"}
+    done = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         raise RuntimeError(f"wrk exited with {done.returncode}: {done.stderr.strip() or done.stdout}")
     out = done.stdout
@@ -91,6 +98,7 @@ def run(url: str, script: str, args: list[str], connections: int, seconds: float
         max_ms=raw["max_us"] / 1000,
         socket_errors=raw["socket_errors"],
         unexpected_status=raw["unexpected_status"],
+        histogram=tuple(zip(raw["histogram"][::2], raw["histogram"][1::2], strict=True)),
     )
     if result.socket_errors or result.unexpected_status:
         raise RuntimeError(
@@ -98,6 +106,21 @@ def run(url: str, script: str, args: list[str], connections: int, seconds: float
             f"{result.unexpected_status} unexpected statuses of {result.requests}"
         )
     return result
+
+
+def pooled_percentile_ms(runs: list[WrkRun], percent: float) -> float:
+    """The percentile of every request of the runs together, as wrk ranks one run's (its stats.c)."""
+    counts: dict[int, int] = {}
+    for run in runs:
+        for us, count in run.histogram:
+            counts[us] = counts.get(us, 0) + count
+    rank = math.floor(percent / 100 * sum(counts.values()) + 1.0)  # C's round(x + 0.5), as wrk's
+    seen = 0
+    for us in sorted(counts):
+        seen += counts[us]
+        if seen >= rank:
+            return us / 1000
+    return max(counts, default=0) / 1000
 
 
 def bodies_file(rows: list[dict], model: str, directory: Path | None = None) -> Path:
@@ -111,14 +134,16 @@ def bodies_file(rows: list[dict], model: str, directory: Path | None = None) -> 
     return Path(handle.name)
 
 
-def submit_and_wait(base: str, bodies: Path, connections: int, seconds: float, wait: float = 10) -> WrkRun:
+def submit_and_wait(
+    base: str, bodies: Path, connections: int, seconds: float, wait: float = 10, histogram: bool = False
+) -> WrkRun:
     path = f"/predictions/request?wait={wait:g}"
-    return run(base, "post.lua", [str(bodies), path, "200"], connections, seconds)
+    return run(base, "post.lua", [str(bodies), path, "200"], connections, seconds, histogram)
 
 
 def submit_only(base: str, bodies: Path, connections: int, seconds: float) -> WrkRun:
     return run(base, "post.lua", [str(bodies), "/predictions/request", "202"], connections, seconds)
 
 
-def trivial(base: str, path: str, connections: int, seconds: float) -> WrkRun:
-    return run(base + path, "get.lua", [], connections, seconds)
+def trivial(base: str, path: str, connections: int, seconds: float, histogram: bool = False) -> WrkRun:
+    return run(base + path, "get.lua", [], connections, seconds, histogram)

@@ -113,7 +113,9 @@ class BenchStack:
 
 
 def cpu_seconds(pid: int, with_children: bool = False) -> float:
-    """User + system CPU seconds a process (and, for the postmaster, its live backends) has used."""
+    """User + system CPU seconds a process has used; with_children (the postmaster), its backends' too: the
+    live ones', and those that exited since (an autovacuum worker, a closed connection), which the
+    postmaster counts once it has reaped them."""
     try:
         root = psutil.Process(pid)
         procs = [root, *(root.children(recursive=True) if with_children else [])]
@@ -126,6 +128,8 @@ def cpu_seconds(pid: int, with_children: bool = False) -> float:
         except psutil.Error:
             continue
         total += times.user + times.system
+        if with_children and proc is root:
+            total += times.children_user + times.children_system
     return total
 
 

@@ -14,6 +14,24 @@ from listener.config import ListenerConfig, ListenerSettings
 from listener.logs import configure_logging
 from sql.settings import get_settings, variable_and_default
 
+# Optional to the libraries that would import them, and never used by a listener: pandas (which
+# scikit-learn imports, and unpickling the models needs scikit-learn) imports pyarrow whenever it is
+# installed (Streamlit, the dashboard's, brings it in), and scikit-learn's progress bars import rich. Both
+# are imported under `try: ... except ImportError`. Kept out, a listener with its four models loaded is
+# about 36 MB smaller (README, Benchmark); the artifacts hold no pandas or pyarrow object.
+UNUSED_MODULES = ("pyarrow", "rich")
+
+
+def keep_out_unused_modules() -> None:
+    """Make `import pyarrow` / `import rich` fail in this process (the libraries fall back without
+    them); a module already imported is left alone."""
+    for name in UNUSED_MODULES:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
+
+
+if __name__ in {"__main__", "__mp_main__"}:  # `python -m listener`, and its --concurrency workers (spawn)
+    keep_out_unused_modules()
+
 
 def positive_float(text: str) -> float:
     value = float(text)

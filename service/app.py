@@ -72,10 +72,11 @@ def create_app(
     conninfo: str | None = None,
     on_shutdown: Callable[[], None] | None = None,
     model_source: ModelSource | None = None,
+    on_started: Callable[[], None] | None = None,
 ) -> FastAPI:
     """The app for `settings` (default: the environment's), talking to `conninfo` (default
     API_DATABASE_URL, else DATABASE_URL); `model_source` replaces the deployments it describes (tests'
-    stand-ins)."""
+    stand-ins); `on_started` is called once the startup is done, before the first request."""
     settings = settings or get_api_settings()
     conninfo = conninfo or settings.url_for("api")
     if not conninfo:
@@ -89,6 +90,8 @@ def create_app(
         svc.hub.start()
         try:
             await _warm_up(svc)
+            if on_started is not None:
+                on_started()
             yield
         finally:
             await svc.hub.stop()

@@ -129,6 +129,12 @@ async def identify(request: Request, *scopes: str, always: bool = False) -> Call
     return await _identify(request, await api_key_header(request), scopes, always)
 
 
+async def identify_key(request: Request, key: str | None, *scopes: str) -> Caller:
+    """`identify(request, *scopes)` with the X-API-Key header's value already read (sent at most once,
+    plain_case.header): as APIKeyHeader reads it, an empty value is no key."""
+    return await _identify(request, key or None, scopes, False)
+
+
 def needs(*scopes: str, always: bool = False) -> Callable[..., Awaitable[Caller]]:
     """A dependency answering the Caller when its key holds one of `scopes`; 401 or 403 otherwise.
     `always`: a key is needed even while keys are not in use (admin endpoints)."""

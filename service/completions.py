@@ -3,8 +3,9 @@
 `prediction_completed` carries the public request uuid, since schema 022 often followed by the answer
 (`|c|...` or `|f|...`, sql/schema/022_completion_payload.sql); each waiter is keyed by the uuid and keeps
 the answer of its latest wake (service/answers.py builds the response from it), so a thousand waiting
-callers cost a thousand futures, not a thousand connections. The same
-connection hears `model_promoted` and `api_keys_changed` and calls the matching refresh callback.
+callers cost a thousand futures, not a thousand connections. Between two pings one reader callback on
+the socket dispatches what arrives (`_hear`). The same connection hears `model_promoted` and
+`api_keys_changed` and calls the matching refresh callback.
 After a lost connection the loop reconnects with backoff and jitter (promptly while anyone waits),
 then wakes every waiter so each re-reads its row (a completion sent while nobody listened is otherwise
 lost); waiters also re-read at their deadline.
@@ -186,6 +187,8 @@ class CompletionHub:
         async with await psycopg.AsyncConnection.connect(
             self._conninfo, autocommit=True, connect_timeout=3, application_name=APPLICATION_NAME
         ) as conn:
+            # Notifications that arrive while a statement runs (the LISTEN, a ping) come through here.
+            conn.add_notify_handler(self._dispatch)
             await conn.execute(QUERIES["listen_api_channels"])
             self.connected = True
             log.info("listening for completions")
@@ -194,14 +197,46 @@ class CompletionHub:
             for refresh in self._refresh.values():
                 self._call(refresh)
             while True:
-                async for note in conn.notifies(timeout=self._ping_seconds):
-                    self._dispatch(note)
+                await self._hear(conn, self._ping_seconds)
                 await asyncio.wait_for(conn.execute(QUERIES["ping_database"]), self._ping_seconds)
 
+    async def _hear(self, conn: psycopg.AsyncConnection, seconds: float) -> None:
+        """Dispatch the notifications that arrive within `seconds`; raises when the connection is lost.
+
+        One reader callback on the socket for the whole period, not `conn.notifies()`: that waits for
+        each notification anew (a reader added and removed, a timer and a future, a task step through
+        its generators), on the path of every submit-and-wait. Between two pings nothing else uses the
+        connection, so reading it directly (libpq's consume_input and notifies) cannot race a statement."""
+        loop = asyncio.get_running_loop()
+        pgconn = conn.pgconn
+        encoding = conn.info.encoding
+        over: asyncio.Future[bool] = loop.create_future()
+
+        def readable() -> None:
+            try:
+                pgconn.consume_input()
+                while (note := pgconn.notifies()) is not None:
+                    self._dispatch_text(note.relname.decode(encoding), note.extra.decode(encoding))
+            except Exception as exc:  # the connection is lost (or a dispatch failed): reconnect
+                if not over.done():
+                    over.set_exception(exc)
+
+        readable()  # what the last statement's read left in libpq's buffer
+        fd = pgconn.socket
+        loop.add_reader(fd, readable)
+        timer = loop.call_later(seconds, _time_out, over)
+        try:
+            await over
+        finally:
+            timer.cancel()
+            loop.remove_reader(fd)
+
     def _dispatch(self, note: psycopg.Notify) -> None:
-        if note.channel == "prediction_completed":
+        self._dispatch_text(note.channel, note.payload)
+
+    def _dispatch_text(self, channel: str, payload: str) -> None:
+        if channel == "prediction_completed":
             # "<uuid>" (before schema 022, or when the waiter must re-read) or "<uuid>|<answer>".
-            payload = note.payload
             self._wake(payload[:UUID_TEXT], payload[UUID_TEXT + 1 :] or None)
         else:
-            self._call(self._refresh.get(note.channel))
+            self._call(self._refresh.get(channel))

@@ -101,6 +101,14 @@ class ApiMetrics:
         self._lock = asyncio.Lock()
         # The children per (method, route template, status): `labels()` costs tens of microseconds a call.
         self._http_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._submission_children: dict[str, Counter] = {}
+
+    def count_submissions(self, model: str, count: int = 1) -> None:
+        """`submissions.labels(model).inc(count)`, with the label child kept (a submission's path)."""
+        child = self._submission_children.get(model)
+        if child is None:
+            child = self._submission_children[model] = self.submissions.labels(model)
+        child.inc(count)
 
     def observe_http(self, method: str, route: str, status: int, seconds: float) -> None:
         key = (method, route, status)

@@ -63,7 +63,12 @@ def query_seconds(request: Request, name: str, above: float, at_most: float) -> 
     raw = request.scope["query_string"]
     if not raw:
         return None
-    values = [v for k, v in parse_qsl(raw.decode("latin-1"), keep_blank_values=True) if k == name]
+    text = raw.decode("latin-1")
+    if "&" in text or "%" in text or "+" in text:
+        values = [v for k, v in parse_qsl(text, keep_blank_values=True) if k == name]
+    else:  # one field, nothing escaped: what parse_qsl gives, without its machinery
+        key, _, value = text.partition("=")
+        values = [value] if key == name else []
     if not values:
         return None
     if len(values) > 1 or not _PLAIN_SECONDS.fullmatch(values[0]):

@@ -50,7 +50,7 @@ async def _insert(
     with _unless_stored():
         row = await svc.groups.submit(request_id, model_name, features, key, subject_ref, api_key_id)
     if not row.replayed:
-        svc.metrics.submissions.labels(model_name).inc()
+        svc.metrics.count_submissions(model_name)
     elif row.model_name != model_name or row.features != features or row.api_key_id != api_key_id:
         raise used_elsewhere(key)
     return row
@@ -118,5 +118,5 @@ async def submit_many(
             )
     except requests.BatchKeyConflict:
         raise used_elsewhere(key) from None
-    svc.metrics.submissions.labels(model_name).inc(stored.inserted)
+    svc.metrics.count_submissions(model_name, stored.inserted)
     return stored.request_ids, key is not None and stored.inserted == 0

@@ -18,9 +18,17 @@ function done(summary, latency, _)
         other = other + thread:get("unexpected")
     end
     local e = summary.errors
+    -- With WRK_HISTOGRAM=1, the whole latency histogram as flat pairs of (µs, count), to pool several
+    -- runs' requests (bench/loadgen.py). Opt-in: each latency(i) walks wrk's buckets from the minimum.
+    local histogram = {}
+    for i = 1, (os.getenv("WRK_HISTOGRAM") == "1" and #latency or 0) do
+        local us, count = latency(i)
+        histogram[#histogram + 1] = string.format("%d,%d", us, count)
+    end
     io.write(string.format(
         'WRK_JSON {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, "max_us": %d, '
-            .. '"socket_errors": %d, "unexpected_status": %d}\n',
+            .. '"socket_errors": %d, "unexpected_status": %d, "histogram": [' .. table.concat(histogram, ",")
+            .. ']}\n',
         summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max,
         e.connect + e.read + e.write + e.timeout, other))
 end

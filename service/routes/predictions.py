@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Query, Request, Response
 
 from service import plain_case
-from service.auth import Reader, Submitter, identify, not_found
+from service.auth import Reader, Submitter, identify_key, not_found
 from service.cursor import decode_cursor, encode_cursor
 from service.repository import requests
 from service.repository.requests import HistoryFilter, SubmittedRow
@@ -128,8 +128,9 @@ async def submit_prediction_plainly(request: Request) -> Response:
     key = plain_case.header(request, b"idempotency-key")
     if key is not None and not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX:
         raise plain_case.NotPlain
+    api_key = plain_case.header(request, b"x-api-key")
     body = await plain_case.json_body(request, PredictionRequestIn)
-    caller = await identify(request, "submit")
+    caller = await identify_key(request, api_key, "submit")
     return await submit_prediction(body, request.app.state.services, caller, wait, key)
 
 

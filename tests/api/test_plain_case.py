@@ -47,6 +47,11 @@ CASES: list[Case] = [
     ("wait not a number", "?wait=soon", {}, body(), JSON),
     ("wait twice", "?wait=0.05&wait=40", {}, body(), JSON),
     ("wait empty", "?wait=", {}, body(), JSON),
+    ("wait without a value", "?wait", {}, body(), JSON),
+    ("plain, wait percent-escaped", "?wait=%30.05", {}, body(), JSON),
+    ("wait with a plus", "?wait=+1", {}, body(), JSON),
+    ("plain, a parameter named like wait", "?waiting=0.05", {}, body(), JSON),
+    ("plain, wait after an empty field", "?&wait=0.05", {}, body(), JSON),
     ("empty idempotency key", "", {"Idempotency-Key": ""}, body(), JSON),
     ("long idempotency key", "", {"Idempotency-Key": "k" * 201}, body(), JSON),
     ("no content type", "", {}, body(), None),
@@ -164,6 +169,7 @@ async def test_keys_and_scopes_are_enforced_alike(
     keys = {"submitter": create_key(conn, "submitter", ["submit"]), "reader": create_key(conn, "r", ["read"])}
     callers: list[tuple[str, dict[str, str]]] = [
         ("no key", {}),
+        ("empty key", {"X-API-Key": ""}),
         ("wrong key", {"X-API-Key": "not-a-key"}),
         ("read key", {"X-API-Key": keys["reader"]}),
         ("submit key", {"X-API-Key": keys["submitter"]}),
@@ -184,7 +190,7 @@ async def test_keys_and_scopes_are_enforced_alike(
         with monkeypatch.context() as m:
             m.delitem(plain_case._HANDLERS, submit_prediction)
             assert await answers(api) == plain
-    assert [status for status, _, _ in plain] == [401, 401, 403, 202]
+    assert [status for status, _, _ in plain] == [401, 401, 401, 403, 202]
 
 
 async def test_a_plain_submit_and_wait_answers_200_with_the_result(

@@ -63,6 +63,13 @@ def test_bench_smoke_run_writes_every_scenario_to_its_json(trained_store: Path, 
     assert checks["user.wrk.submit_wait.logistic.c16.per_s"]["ratio"] is not None
     assert figures["user.floor.p50_ms"] > 0
     assert figures["user.wrk.submit_wait.logistic.c1"]["requests"] > 0
+    # The single-connection figures are medians of rounds alternated with the floor's; every round listed.
+    assert figures["user.wrk.submit_wait.logistic.c1"]["rounds"] == 2  # smoke: 2 rounds
+    assert figures["user.wrk.submit_wait.logistic.c1"]["p99_ms_all"] > 0  # from wrk's histograms
+    assert len(figures["user.rounds.submit_wait_p99_over_floor.logistic"]) == 2
+    assert len(figures["user.rounds.floor"]["p99_ms"]) == 2
+    assert figures["user.floor.p99_ms"] >= figures["user.floor.p50_ms"]
+    assert "user.submit_wait_p99_over_floor_p99.logistic" in figures
     assert "target" in run.stdout
 
 
