@@ -35,9 +35,16 @@ class ListenerSettings(BaseSettings):
     )
     record_in_background: bool = Field(
         default=True,
-        description="backlog_claim = lease: write a full batch's outcome on a second connection while the "
-        "next batch is claimed and inferred (PostgreSQL's work and the model's overlap; one more connection "
-        "per worker while a backlog is worked)",
+        description="backlog_claim = lease: write a full batch's outcome on a connection of its own while "
+        "the next batch is claimed and inferred (PostgreSQL's work and the model's overlap; one more "
+        "connection per writer, record_writers, while a backlog is worked)",
+    )
+    record_writers: int = Field(
+        default=1,
+        ge=1,
+        le=8,
+        description="with record_in_background: how many full batches' outcomes are written at once, each on "
+        "its own connection (one more connection per worker for each while a backlog is worked)",
     )
     sweep_seconds: float = Field(
         default=5.0,

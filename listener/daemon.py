@@ -27,7 +27,7 @@ from listener.heartbeat import Heartbeat
 from listener.inference import ModelRegistry, describe, infer_batch, warm_up
 from listener.notifications import ListenConnection, ListenConnectionSilent, PingCheck, Wakes
 from listener.outcomes import BatchOutcome, Claim
-from listener.recorder import BackgroundRecorder
+from listener.recorder import BackgroundRecorder, Taken
 from listener.shadows import ShadowScoring
 from listener.shutdown import ShutdownEvent
 from listener.timers import Every
@@ -100,9 +100,9 @@ class Listener:
         # Batches whose outcome is not written yet (connection lost, or in flight on the recorder):
         # written after reconnecting, or on the way out. Recording is idempotent (closed rows are skipped).
         self._unrecorded: list[BatchOutcome] = []
-        # backlog_claim = lease: a full batch's outcome is written on a second connection while the next
-        # batch is claimed and inferred (listener/recorder.py).
-        self._recorder = BackgroundRecorder(config.database_url, self.listener_id)
+        # backlog_claim = lease: a full batch's outcome is written on a connection of its own while the next
+        # batches are claimed and inferred, up to record_writers batches at once (listener/recorder.py).
+        self._recorder = BackgroundRecorder(config.database_url, self.listener_id, config.record_writers)
         # The last claim filled its batch: a backlog is waiting. With backlog_claim = lease (the default)
         # its rows are then claimed (committed, under a lease) before their inference; otherwise, and
         # whenever no backlog waits, claim, inference and outcome share one short transaction.
@@ -171,7 +171,7 @@ class Listener:
 
     def _step(self) -> None:
         if not self._continues_leased_backlog():
-            self._finish_recording()  # the batch in flight is written before anything else is done
+            self._finish_recording()  # the batches in flight are written before anything else is done
         self._run_due_chores()
         if self._listen is not None:
             # Between batches too: a long drain must not leave notifications (and pings, promotions)
@@ -199,10 +199,16 @@ class Listener:
             outcome = infer_batch(self._registry, claims, self.shutdown.is_set) if claims else None
             if outcome is not None:
                 self._unrecorded.append(outcome)  # kept if the wait below finds the connection lost
-            # This batch is claimed and inferred: now wait for the previous one's write (it ran meanwhile).
-            self._finish_recording()
+            behind = (
+                outcome is not None
+                and self.config.record_in_background
+                and len(claims) >= self.config.batch_size
+            )
+            # This batch is claimed and inferred: now take the earlier writes (they ran meanwhile), the
+            # oldest first, until a writer is free for this one; all of them if it is written here.
+            self._finish_recording(keep=self._recorder.writers - 1 if behind else 0)
             if outcome is not None:
-                if self.config.record_in_background and len(claims) >= self.config.batch_size:
+                if behind:
                     # More backlog behind it: write it while the next batch is claimed and inferred; its
                     # post-commit work runs once its write is taken (_finish_recording).
                     self._recorder.submit(claims, outcome)
@@ -228,12 +234,16 @@ class Listener:
             self._publish_availability()  # a model may have been refused on first use
         self.explanations.explain_answers(self._work, claims, outcome)
 
-    def _finish_recording(self) -> None:
-        """Take the batch the recorder was writing (if any): count it and do its post-commit work, fail
-        its rows if the database refused it, or reconnect (its outcome is kept in _unrecorded)."""
-        taken = self._recorder.take()
-        if taken is None:
-            return
+    def _finish_recording(self, keep: int = 0) -> None:
+        """Take the batches the recorder was writing, oldest first, until at most `keep` are in flight:
+        count each and do its post-commit work, fail its rows if the database refused it, or reconnect
+        (its outcome is kept in _unrecorded; the later ones are taken as the connections close)."""
+        while self._recorder.in_flight > keep:
+            taken = self._recorder.take()
+            assert taken is not None
+            self._taken(taken)
+
+    def _taken(self, taken: Taken) -> None:
         if taken.error is not None:
             if isinstance(taken.error, CONNECTION_LOST) or not isinstance(taken.error, psycopg.DatabaseError):
                 raise taken.error
@@ -489,11 +499,11 @@ class Listener:
         self._work_hint = True
 
     def _close_connections(self) -> None:
-        taken = self._recorder.close()
-        if taken is not None and taken.recorded is not None:
-            # Written before the connection went: counted; its post-commit work is left to the sweeps'
-            # catch-up (shadows) and the explanation claims, as for a listener killed at that point.
-            self._recorded(taken.outcome, taken.recorded)
+        for taken in self._recorder.close():
+            if taken.recorded is not None:
+                # Written before the connection went: counted; its post-commit work is left to the sweeps'
+                # catch-up (shadows) and the explanation claims, as for a listener killed at that point.
+                self._recorded(taken.outcome, taken.recorded)
         if self._listen is not None:
             self._listen.close()
         close_quietly(self._work)

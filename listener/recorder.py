@@ -1,16 +1,21 @@
-"""A lease-mode batch's outcome written on a second connection while the next batch is claimed and inferred.
+"""A lease-mode batch's outcome written on its own connection while the next batches are claimed and inferred.
 
 In a backlog worked under leases (backlog_claim = lease) each batch is already committed as claimed before
 its inference, so nothing about its outcome depends on the next batch: the work connection claims batch
-N+1 and the model infers it while this recorder's thread writes batch N's outcome (`record_outcomes`,
-the same statement as in the foreground). PostgreSQL's work for N and the listener's work for N+1 then
-run at the same time on a 2-core machine instead of one after the other. One batch at most is in flight:
-the listener takes its result (`take`) before it hands over the next, so leases, exactly one result per
-request (the statement's own guarantees) and the order of the post-commit work are as in the foreground.
+N+1 and the model infers it while a recorder thread writes batch N's outcome (`record_outcomes`, the same
+statement as in the foreground). PostgreSQL's work for N and the listener's work for N+1 then run at the
+same time on a 2-core machine instead of one after the other. Up to `writers` batches are in flight, each
+on its own connection (LISTENER_RECORD_WRITERS): a batch's write waits for its commit's WAL flush and its
+notifications as much as for CPU, and a second write in flight fills that wait. The batches in flight are
+disjoint sets of rows, each held under this listener's lease, so two writes never wait for each other's
+row locks. The listener takes the results oldest first (`take`), and takes them all before it does
+anything else (a short claim, a chore, a stop, a reconnect), so leases, exactly one result per request
+(the statement's own guarantees) and the order of the post-commit work are as in the foreground.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -31,55 +36,86 @@ class Taken:
     error: BaseException | None
 
 
-class BackgroundRecorder:
-    """One thread and one connection (opened on first use, so a listener that never sees a backlog holds
-    two connections, not three)."""
+@dataclass
+class _InFlight:
+    claims: list[Claim]
+    outcome: BatchOutcome
+    future: Future[Recorded]
+    writer: int
 
-    def __init__(self, database_url: str, listener_id: str) -> None:
+
+class BackgroundRecorder:
+    """`writers` threads, each with its own connection (opened on first use, so a listener that never sees
+    a backlog holds two connections, not two plus `writers`)."""
+
+    def __init__(self, database_url: str, listener_id: str, writers: int = 1) -> None:
+        if writers < 1:
+            raise ValueError(f"writers must be >= 1, got {writers}")
         self._database_url = database_url
         self._listener_id = listener_id
-        self._conn: psycopg.Connection | None = None
-        self._executor: ThreadPoolExecutor | None = None
-        self._in_flight: tuple[list[Claim], BatchOutcome, Future[Recorded]] | None = None
+        self.writers = writers
+        self._conns: list[psycopg.Connection | None] = [None] * writers
+        self._executors: list[ThreadPoolExecutor | None] = [None] * writers
+        self._in_flight: deque[_InFlight] = deque()
 
     @property
     def busy(self) -> bool:
-        return self._in_flight is not None
+        return bool(self._in_flight)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    @property
+    def full(self) -> bool:
+        """Every writer has a batch in flight: take() one before the next submit()."""
+        return len(self._in_flight) >= self.writers
 
     def submit(self, claims: list[Claim], outcome: BatchOutcome) -> None:
-        """Start writing `outcome`; the caller has taken the previous one. A failure to connect raises
-        here (CONNECTION_LOST), before anything is in flight."""
-        assert self._in_flight is None, "take() the batch in flight first"
-        if self._conn is None or self._conn.closed:
-            # Named as the work connection: to a DBA (and pg_stat_activity) both are the listener's work.
-            self._conn = connect(self._database_url, f"listener {self._listener_id}")
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="listener-recorder")
-        future = self._executor.submit(record_outcomes, self._conn, self._listener_id, outcome)
-        self._in_flight = (claims, outcome, future)
+        """Start writing `outcome` on a free writer; the caller has taken enough (not `full`). A failure
+        to connect raises here (CONNECTION_LOST), before this batch is in flight."""
+        assert not self.full, "take() a batch in flight first"
+        busy = {f.writer for f in self._in_flight}
+        writer = next(i for i in range(self.writers) if i not in busy)
+        conn = self._conns[writer]
+        if conn is None or conn.closed:
+            # Named as the work connection: to a DBA (and pg_stat_activity) all are the listener's work.
+            conn = self._conns[writer] = connect(self._database_url, f"listener {self._listener_id}")
+        executor = self._executors[writer]
+        if executor is None:
+            executor = self._executors[writer] = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix=f"listener-recorder-{writer}"
+            )
+        future = executor.submit(record_outcomes, conn, self._listener_id, outcome)
+        self._in_flight.append(_InFlight(claims, outcome, future, writer))
 
     def take(self) -> Taken | None:
-        """Wait for the batch in flight (None if there is none) and hand it back with its result."""
-        if self._in_flight is None:
+        """Wait for the oldest batch in flight (None if there is none) and hand it back with its result."""
+        if not self._in_flight:
             return None
-        claims, outcome, future = self._in_flight
-        self._in_flight = None
+        flight = self._in_flight.popleft()
         try:
-            return Taken(claims, outcome, future.result(), None)
+            return Taken(flight.claims, flight.outcome, flight.future.result(), None)
         except Exception as exc:  # handed to the listener, which decides (reconnect, fail the rows)
-            if self._conn is not None and self._conn.broken:
-                self._drop_connection()
-            return Taken(claims, outcome, None, exc)
+            conn = self._conns[flight.writer]
+            if conn is not None and conn.broken:
+                self._drop_connection(flight.writer)
+            return Taken(flight.claims, flight.outcome, None, exc)
 
-    def close(self) -> Taken | None:
-        """Wait for the batch in flight, close the connection and the thread; returns the batch."""
-        taken = self.take()
-        self._drop_connection()
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
+    def close(self) -> list[Taken]:
+        """Wait for every batch in flight, close the connections and the threads; returns the batches,
+        oldest first."""
+        taken: list[Taken] = []
+        while (one := self.take()) is not None:
+            taken.append(one)
+        for writer in range(self.writers):
+            self._drop_connection(writer)
+            executor = self._executors[writer]
+            if executor is not None:
+                executor.shutdown(wait=True)
+                self._executors[writer] = None
         return taken
 
-    def _drop_connection(self) -> None:
-        close_quietly(self._conn)
-        self._conn = None
+    def _drop_connection(self, writer: int) -> None:
+        close_quietly(self._conns[writer])
+        self._conns[writer] = None
