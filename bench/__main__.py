@@ -23,7 +23,7 @@ import httpx
 import psutil
 import psycopg
 
-from bench import explanations, floor, loadgen, partitions, user_rounds, workload
+from bench import explanations, floor, loadgen, partitions, throughput_floor, user_rounds, workload
 from bench.stack import BenchStack, bench_stack, rss_mb
 
 MODELS = ("logistic", "random_forest_e04")
@@ -37,6 +37,7 @@ SIZES = {
         user_round_s=1.0,
         e2e_batch=2000,
         throughput_runs=[("logistic", 1), ("random_forest_e04", 1)],
+        floor_rounds=1,
         latency_n=20,
         scale_n=20,
         poll_n=4,
@@ -299,12 +300,44 @@ class Bench:
             }
 
     def throughput(self) -> None:
+        """The listeners at saturation, between rounds of the floor the database allows for the same
+        backlog (bench/throughput_floor.py: the listener's SQL with no model), serial and overlapped
+        alternated: A B before the listeners' runs, B A after (smoke: A B only)."""
         runs = self.size.get("throughput_runs") or [(m, k) for m in MODELS for k in (1, 2)]
+        rows = workload.feature_rows()
+        n = self.size["batch"]
+        floors: dict[str, list[dict[str, Any]]] = {mode: [] for mode in throughput_floor.MODES}
+
+        def floor_round(modes: tuple[str, ...]) -> None:
+            for mode in modes:
+                log(f"throughput floor, {mode}, {n} rows drained by the listener's SQL with no model")
+                floors[mode].append(throughput_floor.measure(self.stack, rows, n, mode))
+
+        floor_round(throughput_floor.MODES)
+        self.saturation(runs, rows, n)
+        if self.size.get("floor_rounds", 2) > 1:
+            floor_round(tuple(reversed(throughput_floor.MODES)))
+        for mode, results in floors.items():
+            # The best run of each arm: on a shared machine the least disturbed one.
+            best = max(results, key=lambda r: r["rows_per_s"])
+            key = "throughput.floor" if mode == "serial" else f"throughput.floor.{mode}"
+            self.figures[f"{key}.rows_per_s"] = best["rows_per_s"]
+            self.figures[f"{key}.cpu_ms_per_1000_rows"] = best["cpu_ms_per_1000_rows"]
+            self.figures[f"{key}.runs"] = {
+                f: [r[f] for r in results] for f in ("rows_per_s", "wall_rows_per_s", "load_1m")
+            }
+        floor_rate = max(
+            self.figures[f"{k}.rows_per_s"] for k in ("throughput.floor", "throughput.floor.overlapped")
+        )
+        for model in MODELS:
+            saturated = self.figures.get(f"throughput.{model}.listeners_1")
+            if saturated is not None:
+                self.figures[f"throughput.{model}.listeners_1_over_floor"] = round(saturated / floor_rate, 2)
+
+    def saturation(self, runs: list[tuple[str, int]], rows: list[dict], n: int) -> None:
         for model, listeners in runs:
             url = self.stack.new_database()
             api, _, client = self.api(url)
-            rows = workload.feature_rows()
-            n = self.size["batch"]
             log(
                 f"throughput, {model}, {listeners} listener(s), {n} rows submitted through /predictions/batch"
             )
@@ -327,6 +360,7 @@ class Bench:
             # Saturation: the whole backlog is there when the listeners start; the rate runs from the
             # first claim to the last completion, from the rows' own timestamps.
             self.figures[f"throughput.{model}.listeners_{listeners}"] = round(workload.drain_rate(url))
+            self.figures[f"throughput.load_1m.{model}.listeners_{listeners}"] = round(os.getloadavg()[0], 2)
             for p in [*procs, api]:
                 self.stack.stop(p)
 

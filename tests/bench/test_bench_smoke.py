@@ -33,6 +33,12 @@ def test_bench_smoke_run_writes_every_scenario_to_its_json(trained_store: Path, 
         "latency.notify.logistic",
         "latency.notify.random_forest_e04",
         "throughput.logistic.listeners_1",
+        "throughput.floor.rows_per_s",
+        "throughput.floor.overlapped.rows_per_s",
+        "throughput.floor.cpu_ms_per_1000_rows",
+        "throughput.floor.overlapped.cpu_ms_per_1000_rows",
+        "throughput.logistic.listeners_1_over_floor",
+        "throughput.random_forest_e04.listeners_1_over_floor",
         "throughput.shadows_0.random_forest_e04",
         "throughput.shadows_1.random_forest_e04",
         "throughput.one_shadow_cost_pct",
@@ -56,6 +62,13 @@ def test_bench_smoke_run_writes_every_scenario_to_its_json(trained_store: Path, 
         assert figures[f"throughput.explain_at_answer.{model}.off"] > 0
         assert figures[f"throughput.explain_at_answer.{model}.on"] > 0
         assert figures[f"throughput.explain_at_answer.{model}.ratio_on_over_off"] > 0
+    # The floor the database allows (the listener's SQL, no model), beside the listeners' saturation:
+    # the run itself fails unless its drain left every row completed with exactly one result.
+    for key in ("throughput.floor", "throughput.floor.overlapped"):
+        assert figures[f"{key}.rows_per_s"] > 0
+        assert figures[f"{key}.cpu_ms_per_1000_rows"]["postgres"] > 0
+        assert len(figures[f"{key}.runs"]["rows_per_s"]) == 1  # smoke: one round
+    assert figures["throughput.logistic.listeners_1_over_floor"] > 0
     assert set(report["targets"]) >= {"latency.notify.logistic.p50_ms", "api.submissions_per_s"}
     # Every user-side figure beside its target, as a ratio.
     checks = report["targets"]
